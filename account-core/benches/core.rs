@@ -1,0 +1,2 @@
+//! Benchmarks of account-core (filled in by the benchmark work).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Avatar images: checked by content, decoded with limits, re-encoded as a small square.

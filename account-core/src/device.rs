@@ -1,0 +1,1 @@
+//! Device details of a session, parsed from the user agent and client hints.

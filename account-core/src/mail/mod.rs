@@ -1,0 +1,1 @@
+//! Mail: typed messages, plain-text rendering, and the mailers that send them.

@@ -1,0 +1,1 @@
+//! Passwords: argon2id hashing on the blocking pool, and the password policy.
