@@ -1,2 +1,122 @@
-//! Benchmarks of account-core (filled in by the benchmark work).
-fn main() {}
+//! Benchmarks of the hot paths of account-core, with the in-memory store:
+//!
+//! - `session/authenticate`: validating a session token through the service (parse,
+//!   digest, one store read, expiry check), next to `session/store_lookup`, the bare store
+//!   read, as the baseline measured in the same run;
+//! - `password/verify`: one argon2id verification with the default parameters
+//!   (m=19456 KiB, t=2, p=1), through the blocking pool and its semaphore, next to
+//!   `password/verify_inline`, the same verification called directly on the thread.
+//!
+//! Run with `cargo bench -p account-core --bench core`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use account_core::domain::Password;
+use account_core::mail::MemoryMailer;
+use account_core::password::{HashingConfig, PasswordHasher};
+use account_core::random::OsRandom;
+use account_core::store::SessionStore;
+use account_core::store::memory::MemoryStore;
+use account_core::{AccountConfig, Accounts, LoginOutcome, RequestInfo, SignUp};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn sessions(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store = Arc::new(MemoryStore::new());
+    let mut config = AccountConfig::new("https://accounts.example.com".parse().expect("url"));
+    config.hashing = HashingConfig {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+        max_concurrent: 2,
+    };
+    let accounts = Accounts::builder(store.clone(), Arc::new(MemoryMailer::new()), config).build();
+    let info = RequestInfo::default();
+    let token = rt.block_on(async {
+        // A realistic store: a thousand accounts with a session each, and the one measured.
+        for i in 0..1000 {
+            let form = SignUp::parse(
+                &format!("user{i}"),
+                &format!("user{i}@example.com"),
+                PASSWORD,
+                None,
+            )
+            .expect("valid");
+            accounts.sign_up(form, &info).await.expect("sign-up");
+            let _ = accounts
+                .login(&format!("user{i}"), &PASSWORD.into(), &info)
+                .await
+                .expect("login");
+        }
+        match accounts
+            .login("user500", &PASSWORD.into(), &info)
+            .await
+            .expect("login")
+        {
+            LoginOutcome::SignedIn(s) => s.token,
+            other => panic!("unexpected {other:?}"),
+        }
+    });
+    let digest = token.digest();
+
+    let mut group = c.benchmark_group("session");
+    group.bench_function("store_lookup", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(
+                store
+                    .session_by_token(black_box(&digest))
+                    .await
+                    .expect("store"),
+            )
+        })
+    });
+    group.bench_function("authenticate", |b| {
+        b.to_async(&rt).iter(|| async {
+            black_box(
+                accounts
+                    .authenticate(black_box(token.expose()))
+                    .await
+                    .expect("valid"),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn passwords(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hasher = PasswordHasher::new(HashingConfig::default(), Arc::new(OsRandom));
+    let password = Password::new(PASSWORD);
+    let hash = rt.block_on(hasher.hash(&password)).expect("hash");
+
+    let mut group = c.benchmark_group("password");
+    group.sample_size(20);
+    group.bench_function("verify", |b| {
+        b.to_async(&rt)
+            .iter(|| async { black_box(hasher.verify(&password, &hash).await.expect("verify")) })
+    });
+    group.bench_function("verify_inline", |b| {
+        use argon2::PasswordVerifier as _;
+        let parsed = argon2::PasswordHash::new(hash.as_phc()).expect("phc");
+        b.iter(|| {
+            black_box(
+                argon2::Argon2::default()
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sessions, passwords);
+criterion_main!(benches);

@@ -1,11 +1,87 @@
 //! The heart of the account workspace: accounts, profiles, passwords, sessions and the
 //! security log, with no database and no HTTP.
+//!
+//! A host application gives [`Accounts`] a store, a mailer and a configuration, and calls
+//! its methods from its own request handlers (or mounts the routes of `account-axum`,
+//! which does exactly that).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use account_core::mail::MemoryMailer;
+//! use account_core::store::memory::MemoryStore;
+//! use account_core::{AccountConfig, Accounts, LoginOutcome, RequestInfo, SignUp};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = AccountConfig::new("https://accounts.example.com".parse()?);
+//! let mailer = MemoryMailer::new();
+//! let accounts = Accounts::builder(Arc::new(MemoryStore::new()), Arc::new(mailer.clone()), config)
+//!     .build();
+//!
+//! // The HTTP layer fills this from the request: client IP, user agent, client hints.
+//! let info = RequestInfo::default();
+//! let form = SignUp::parse("ada", "ada@example.com", "correct horse battery staple", None)?;
+//! accounts.sign_up(form, &info).await?;
+//!
+//! let LoginOutcome::SignedIn(signed_in) =
+//!     accounts.login("ada", &"correct horse battery staple".into(), &info).await?
+//! else {
+//!     unreachable!("ada has no second factor")
+//! };
+//! // Give signed_in.token to the client; each request presents it again:
+//! let session = accounts.authenticate(signed_in.token.expose()).await?;
+//! assert_eq!(accounts.sessions(&session).await?.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Where things are
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`domain`] | values that parse, not validate: usernames, addresses, passwords |
+//! | [`model`] | the records services and stores exchange |
+//! | [`store`] | the storage traits; [`store::memory`] is the in-memory store |
+//! | [`password`] | argon2id hashing and the password policy |
+//! | [`mail`] | typed messages and the mailers |
+//! | [`config`], [`policy`] | start-up configuration; the administrator's run-time policy |
+//! | [`testing`] | the store conformance suite (feature `testing`) |
+//!
+//! # Feature flags
+//!
+//! | feature | what it does | default |
+//! |---|---|---|
+//! | `memory` | the in-memory store | yes |
+//! | `testing` | the store conformance suite and a seeded random source for tests | no |
+//! | `smtp` | [`mail::SmtpMailer`], sending through lettre | no |
+//!
+//! # Security
+//!
+//! Every rule of the project's security checklist that the core enforces is tested by a
+//! test named after it. Secrets (`Password`, tokens, hashes, mail bodies) never appear in
+//! `Debug`, `Display`, errors or logs.
 
 pub mod avatar;
 pub mod clock;
+pub mod config;
 pub mod device;
 pub mod domain;
+pub mod error;
 pub mod mail;
+pub mod model;
 pub mod password;
+pub mod policy;
 pub mod random;
+mod service;
+pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
+
+pub use config::{AccountConfig, LoginThrottle};
+pub use error::{Error, Result};
+pub use model::RequestInfo;
+pub use service::{
+    Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, SessionView,
+    SignUp, SignUpOutcome, SignedIn, Verified,
+};

@@ -10,11 +10,11 @@ mod language;
 mod password;
 mod username;
 
-pub use display_name::DisplayName;
-pub use email::EmailAddress;
+pub use display_name::{DISPLAY_NAME_MAX, DisplayName};
+pub use email::{EMAIL_MAX, EmailAddress};
 pub use language::Language;
 pub use password::Password;
-pub use username::{ReservedNames, Username};
+pub use username::{ReservedNames, USERNAME_MAX, USERNAME_MIN, Username};
 
 use std::fmt;
 

@@ -7,7 +7,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 /// `Debug` prints `***`, there is no `Display`, and the bytes are wiped from memory when
 /// the value is dropped. Building one checks nothing: the length rules, the
 /// common-password list and the context words are the password policy's job
-/// (`account_core::password::PasswordPolicy`), because they depend on the account and
+/// ([`PasswordRules`](crate::password::PasswordRules)), because they depend on the account and
 /// the configuration.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Password(String);

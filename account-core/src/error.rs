@@ -1,0 +1,114 @@
+//! The one error type of the services, with stable codes.
+
+use crate::avatar::AvatarError;
+use crate::domain::ValidationError;
+use crate::password::{HashError, PasswordRejection};
+use crate::store::StoreError;
+
+/// Why a service call failed.
+///
+/// Every variant has a stable [`code`](Error::code) that an HTTP adapter sends to clients
+/// and that clients may match on. No variant carries a secret, and none repeats the input
+/// that was refused, so an `Error` is always safe to log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An input broke a rule; the error names the field and the rule.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// A new password was refused by the password policy.
+    #[error("the password was refused: {0}")]
+    WeakPassword(#[from] PasswordRejection),
+    /// An avatar upload was refused.
+    #[error("the avatar was refused: {0}")]
+    InvalidAvatar(#[from] AvatarError),
+    /// The login and password do not match an account that may log in. The same answer is
+    /// given for an unknown login, a wrong password, a disabled account and a throttled or
+    /// locked one, so the answer reveals nothing.
+    #[error("the login or the password is wrong")]
+    InvalidCredentials,
+    /// The current password given to confirm a change is wrong or missing.
+    #[error("the current password is wrong")]
+    CurrentPasswordIncorrect,
+    /// There is no valid session: none was presented, or it expired or was revoked.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// The action is sensitive and the session's last authentication is too old.
+    #[error("this action needs a recent authentication")]
+    ReauthenticationRequired,
+    /// A link's token is unknown, used, expired or no longer valid.
+    #[error("the link is invalid or has expired")]
+    InvalidToken,
+    /// Self sign-up is turned off by the policy.
+    #[error("sign-up is disabled")]
+    SignUpDisabled,
+    /// The username is taken (usernames are public, so this is no secret).
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// The administrator has locked profiles: display name and addresses cannot change.
+    #[error("profiles are locked by the administrator")]
+    ProfileLocked,
+    /// The account is managed by an external directory, which owns this field.
+    #[error("this account is managed by an external directory")]
+    ManagedExternally,
+    /// The thing asked for does not exist (or is not the caller's).
+    #[error("not found")]
+    NotFound,
+    /// The administrator's policy failed its checks.
+    #[error("the policy is invalid: {0}")]
+    InvalidPolicy(String),
+    /// The store failed. Shown to clients as an opaque internal error.
+    #[error("storage failed: {0}")]
+    Storage(#[from] StoreError),
+    /// Something else failed inside; the message is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "validation_failed",
+            Error::WeakPassword(_) => "weak_password",
+            Error::InvalidAvatar(_) => "invalid_avatar",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::CurrentPasswordIncorrect => "current_password_incorrect",
+            Error::Unauthenticated => "unauthenticated",
+            Error::ReauthenticationRequired => "reauthentication_required",
+            Error::InvalidToken => "invalid_token",
+            Error::SignUpDisabled => "signup_disabled",
+            Error::UsernameTaken => "username_taken",
+            Error::ProfileLocked => "profile_locked",
+            Error::ManagedExternally => "managed_by_directory",
+            Error::NotFound => "not_found",
+            Error::InvalidPolicy(_) => "invalid_policy",
+            Error::Storage(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    /// A finer reason for the errors that have one (`too_short` for a validation error,
+    /// `common` for a weak password, `avatar_too_large` for an avatar).
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Error::Validation(e) => Some(e.code()),
+            Error::WeakPassword(r) => Some(r.code().to_owned()),
+            Error::InvalidAvatar(a) => Some(a.code().to_owned()),
+            _ => None,
+        }
+    }
+}
+
+impl From<HashError> for Error {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::TooLarge { max } => {
+                Error::WeakPassword(PasswordRejection::TooLarge { max_bytes: max })
+            }
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The result of a service call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

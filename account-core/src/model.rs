@@ -1,0 +1,650 @@
+//! The records the services work with and the stores keep.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::device::DeviceDetails;
+use crate::domain::{DisplayName, EmailAddress, Language, Username};
+use crate::password::PasswordHash;
+use crate::random::{SecureRandom, bytes};
+use crate::token::TokenDigest;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new time-ordered identifier (UUID v7) from the given time and randomness.
+            pub fn generate(at: DateTime<Utc>, rng: &dyn SecureRandom) -> Self {
+                Self(uuid_v7(at, rng))
+            }
+
+            /// The identifier from its UUID, as read back from a store.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// The identifier of an account.
+    AccountId
+);
+uuid_id!(
+    /// The identifier of a session (not its secret token).
+    SessionId
+);
+uuid_id!(
+    /// The identifier of a security event.
+    EventId
+);
+
+/// A UUID v7 from an injected clock and randomness, so tests are repeatable.
+///
+/// Identifiers made in one process are strictly increasing, even within one millisecond:
+/// the 12 bits after the timestamp hold a counter (RFC 9562 §6.2, method 1), so a security
+/// log ordered by time and then id lists events made in the same millisecond in the order
+/// they happened.
+fn uuid_v7(at: DateTime<Utc>, rng: &dyn SecureRandom) -> Uuid {
+    static LAST: std::sync::Mutex<(u64, u16)> = std::sync::Mutex::new((0, 0));
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let (millis, counter) = {
+        let mut last = LAST
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = if millis > last.0 {
+            (millis, 0)
+        } else if last.1 < 0x0fff {
+            (last.0, last.1 + 1)
+        } else {
+            // The counter is spent: borrow the next millisecond, as RFC 9562 allows.
+            (last.0 + 1, 0)
+        };
+        *last = next;
+        next
+    };
+    let mut random = bytes::<10>(rng);
+    let [hi, lo] = counter.to_be_bytes();
+    random[0] = hi & 0x0f;
+    random[1] = lo;
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+}
+
+/// Where an account's profile and password are managed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AccountSource {
+    /// Managed here.
+    Local,
+    /// Managed by an external directory (LDAP, an identity provider); the profile fields
+    /// and the password cannot be changed here.
+    External {
+        /// The directory's name.
+        directory: String,
+    },
+}
+
+impl AccountSource {
+    /// Whether the account is managed by an external directory.
+    pub fn is_external(&self) -> bool {
+        matches!(self, AccountSource::External { .. })
+    }
+}
+
+/// Whether an account may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    /// The account may sign in.
+    Active,
+    /// An administrator disabled the account.
+    Disabled,
+}
+
+impl AccountState {
+    /// The stable name a store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Active => "active",
+            AccountState::Disabled => "disabled",
+        }
+    }
+
+    /// The state from its stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(AccountState::Active),
+            "disabled" => Some(AccountState::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// What an account may do beyond its own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A user: their own account only.
+    User,
+    /// An administrator: the admin routes too.
+    Admin,
+}
+
+impl Role {
+    /// The stable name a store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role from its stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A random value that changes whenever an account's credentials change.
+///
+/// One-time tokens remember the stamp they were issued under and die when it changes, so a
+/// reset link is dead once the password changes, without a sweep over the tokens.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecurityStamp(String);
+
+impl SecurityStamp {
+    /// A fresh stamp.
+    pub fn generate(rng: &dyn SecureRandom) -> Self {
+        Self(hex::encode(bytes::<16>(rng)))
+    }
+
+    /// The stamp as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The stamp from its stored text.
+    pub fn from_stored(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+}
+
+impl fmt::Debug for SecurityStamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecurityStamp(***)")
+    }
+}
+
+/// An account as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The identifier.
+    pub id: AccountId,
+    /// The username; it never changes.
+    pub username: Username,
+    /// The name shown for the account.
+    pub display_name: DisplayName,
+    /// The primary address, used for notices and for logging in.
+    pub email: EmailAddress,
+    /// Whether the primary address was confirmed through a link.
+    pub email_verified: bool,
+    /// The verified password-recovery address, if one is set.
+    pub recovery_email: Option<EmailAddress>,
+    /// The preferred language, if one is set.
+    pub language: Option<Language>,
+    /// When the avatar was last set, if there is one (also a cache-busting version).
+    pub avatar_updated_at: Option<DateTime<Utc>>,
+    /// Where the account is managed.
+    pub source: AccountSource,
+    /// Whether it may sign in.
+    pub state: AccountState,
+    /// User or administrator.
+    pub role: Role,
+    /// Changes whenever a credential changes.
+    pub security_stamp: SecurityStamp,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the profile last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// Where reset mail goes: the recovery address when one is set, else the primary.
+    pub fn reset_address(&self) -> &EmailAddress {
+        self.recovery_email.as_ref().unwrap_or(&self.email)
+    }
+}
+
+/// A new account for [`AccountStore::insert_account`](crate::store::AccountStore::insert_account),
+/// with its password hash if it has one.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// The account.
+    pub account: Account,
+    /// Its password hash; `None` for accounts that log in only otherwise.
+    pub password_hash: Option<PasswordHash>,
+}
+
+/// A change to the profile fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChange {
+    /// A new display name.
+    pub display_name: Option<DisplayName>,
+    /// A new language, or `Some(None)` to clear it.
+    pub language: Option<Option<Language>>,
+}
+
+impl ProfileChange {
+    /// Whether the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.display_name.is_none() && self.language.is_none()
+    }
+}
+
+/// How a session was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// The account's password.
+    Password,
+    /// A passkey.
+    Passkey,
+    /// A TOTP code.
+    Totp,
+    /// A recovery code.
+    RecoveryCode,
+    /// An external directory that the host application asked (LDAP, an identity provider).
+    External,
+}
+
+impl AuthMethod {
+    /// Whether this method is a second factor (anything but the password).
+    pub fn is_second_factor(self) -> bool {
+        !matches!(self, AuthMethod::Password)
+    }
+}
+
+/// One authentication of a session: which method, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authentication {
+    /// The method.
+    pub method: AuthMethod,
+    /// When it succeeded.
+    pub at: DateTime<Utc>,
+}
+
+/// Authenticator assurance level (NIST SP 800-63B): 1 for one factor, 2 for two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
+pub enum AssuranceLevel {
+    /// One factor.
+    One,
+    /// Two factors, or a multi-factor authenticator such as a passkey with user verification.
+    Two,
+}
+
+impl From<AssuranceLevel> for u8 {
+    fn from(l: AssuranceLevel) -> u8 {
+        match l {
+            AssuranceLevel::One => 1,
+            AssuranceLevel::Two => 2,
+        }
+    }
+}
+
+impl TryFrom<u8> for AssuranceLevel {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        match v {
+            1 => Ok(AssuranceLevel::One),
+            2 => Ok(AssuranceLevel::Two),
+            other => Err(format!("assurance level {other} does not exist")),
+        }
+    }
+}
+
+/// Where a request came from, for sessions and the security log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The client's IP address, as the HTTP layer trusts it.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// User-Agent Client Hints, when the browser sent them.
+    pub client_hints: crate::device::ClientHints,
+}
+
+/// A session as the store keeps it. The token itself is never kept, only its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The identifier, safe to show and to use in URLs.
+    pub id: SessionId,
+    /// The SHA-256 digest of the session token.
+    pub token_digest: TokenDigest,
+    /// The account.
+    pub account_id: AccountId,
+    /// When the session was created.
+    pub created_at: DateTime<Utc>,
+    /// When the session was last used (written at most once a minute).
+    pub last_seen_at: DateTime<Utc>,
+    /// How long the session may stay unused.
+    pub idle_timeout: Duration,
+    /// When the session ends however it is used.
+    pub absolute_expires_at: DateTime<Utc>,
+    /// The client's IP address when the session was created.
+    pub ip: Option<IpAddr>,
+    /// The client's user agent, sanitised.
+    pub user_agent: Option<String>,
+    /// Device details parsed from the user agent and client hints.
+    pub device: DeviceDetails,
+    /// The authentications of this session, the latest per method.
+    pub authentications: Vec<Authentication>,
+    /// The assurance level reached.
+    pub assurance: AssuranceLevel,
+}
+
+impl SessionRecord {
+    /// When the session expires if it is not used again.
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        (self.last_seen_at + self.idle_timeout).min(self.absolute_expires_at)
+    }
+
+    /// Whether the session is still valid at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at()
+    }
+
+    /// The latest authentication with any method.
+    pub fn last_authenticated_at(&self) -> Option<DateTime<Utc>> {
+        self.authentications.iter().map(|a| a.at).max()
+    }
+}
+
+/// The security-relevant change of a session's authentication, written together with a
+/// new token (the session id is renewed at every privilege change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRotation {
+    /// The digest of the new token.
+    pub token_digest: TokenDigest,
+    /// The authentications after the change.
+    pub authentications: Vec<Authentication>,
+    /// The assurance level after the change.
+    pub assurance: AssuranceLevel,
+    /// When the rotation happened (also the new last-seen time).
+    pub at: DateTime<Utc>,
+}
+
+/// What a one-time challenge is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChallengePurpose {
+    /// A password-reset link.
+    PasswordReset,
+    /// A link that verifies a primary address (at sign-up, or a new one on email change).
+    VerifyEmail,
+    /// A link that verifies a password-recovery address.
+    VerifyRecoveryEmail,
+}
+
+impl ChallengePurpose {
+    /// The stable name a store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChallengePurpose::PasswordReset => "password_reset",
+            ChallengePurpose::VerifyEmail => "verify_email",
+            ChallengePurpose::VerifyRecoveryEmail => "verify_recovery_email",
+        }
+    }
+
+    /// The purpose from its stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password_reset" => Some(ChallengePurpose::PasswordReset),
+            "verify_email" => Some(ChallengePurpose::VerifyEmail),
+            "verify_recovery_email" => Some(ChallengePurpose::VerifyRecoveryEmail),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use secret with a purpose and an expiry: a reset or verification link, and
+/// (later) a WebAuthn ceremony. Only the digest of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// The SHA-256 digest of the secret.
+    pub digest: TokenDigest,
+    /// What it is for.
+    pub purpose: ChallengePurpose,
+    /// The account it belongs to, if any.
+    pub account_id: Option<AccountId>,
+    /// The account's security stamp when it was issued; a different stamp at use means the
+    /// credentials changed since and the challenge is dead.
+    pub security_stamp: Option<SecurityStamp>,
+    /// Data for the purpose, such as the address being verified. Never a secret.
+    pub payload: String,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it dies.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a login-failure counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// Wrong passwords.
+    Password,
+}
+
+impl FailureKind {
+    /// The stable name a store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Password => "password",
+        }
+    }
+}
+
+/// The state of a failure counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Failures {
+    /// Consecutive failures since the last success.
+    pub count: u32,
+    /// When the last failure happened.
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// The kind of a security event. The string form is stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SecurityEventKind {
+    /// The account was created by sign-up.
+    SignedUp,
+    /// An administrator created the account.
+    CreatedByAdmin,
+    /// A login succeeded.
+    LoginSucceeded,
+    /// A login failed.
+    LoginFailed,
+    /// Too many failures locked logins for a while.
+    LoginLocked,
+    /// The session was logged out.
+    LoggedOut,
+    /// The session re-authenticated.
+    Reauthenticated,
+    /// Display name or language changed.
+    ProfileUpdated,
+    /// An avatar was uploaded.
+    AvatarChanged,
+    /// The avatar was removed.
+    AvatarRemoved,
+    /// An email change was requested.
+    EmailChangeRequested,
+    /// The primary address changed.
+    EmailChanged,
+    /// The primary address was verified.
+    EmailVerified,
+    /// A recovery address was requested.
+    RecoveryEmailChangeRequested,
+    /// The recovery address changed.
+    RecoveryEmailChanged,
+    /// The recovery address was removed.
+    RecoveryEmailRemoved,
+    /// The password was changed.
+    PasswordChanged,
+    /// A reset link was requested.
+    PasswordResetRequested,
+    /// The password was reset through a link.
+    PasswordReset,
+    /// The stored password hash was upgraded to the current parameters.
+    PasswordHashUpgraded,
+    /// One session was revoked.
+    SessionRevoked,
+    /// All other sessions were revoked.
+    OtherSessionsRevoked,
+}
+
+impl SecurityEventKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        use SecurityEventKind as K;
+        match self {
+            K::SignedUp => "signed_up",
+            K::CreatedByAdmin => "created_by_admin",
+            K::LoginSucceeded => "login_succeeded",
+            K::LoginFailed => "login_failed",
+            K::LoginLocked => "login_locked",
+            K::LoggedOut => "logged_out",
+            K::Reauthenticated => "reauthenticated",
+            K::ProfileUpdated => "profile_updated",
+            K::AvatarChanged => "avatar_changed",
+            K::AvatarRemoved => "avatar_removed",
+            K::EmailChangeRequested => "email_change_requested",
+            K::EmailChanged => "email_changed",
+            K::EmailVerified => "email_verified",
+            K::RecoveryEmailChangeRequested => "recovery_email_change_requested",
+            K::RecoveryEmailChanged => "recovery_email_changed",
+            K::RecoveryEmailRemoved => "recovery_email_removed",
+            K::PasswordChanged => "password_changed",
+            K::PasswordResetRequested => "password_reset_requested",
+            K::PasswordReset => "password_reset",
+            K::PasswordHashUpgraded => "password_hash_upgraded",
+            K::SessionRevoked => "session_revoked",
+            K::OtherSessionsRevoked => "other_sessions_revoked",
+        }
+    }
+
+    /// Every kind, for stores that map names back.
+    pub const ALL: &'static [SecurityEventKind] = &[
+        Self::SignedUp,
+        Self::CreatedByAdmin,
+        Self::LoginSucceeded,
+        Self::LoginFailed,
+        Self::LoginLocked,
+        Self::LoggedOut,
+        Self::Reauthenticated,
+        Self::ProfileUpdated,
+        Self::AvatarChanged,
+        Self::AvatarRemoved,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::EmailVerified,
+        Self::RecoveryEmailChangeRequested,
+        Self::RecoveryEmailChanged,
+        Self::RecoveryEmailRemoved,
+        Self::PasswordChanged,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::PasswordHashUpgraded,
+        Self::SessionRevoked,
+        Self::OtherSessionsRevoked,
+    ];
+
+    /// The kind from its stable name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+}
+
+/// One entry of an account's security log. Details never hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecurityEvent {
+    /// The identifier (time-ordered).
+    pub id: EventId,
+    /// The account the event is about.
+    pub account_id: AccountId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: SecurityEventKind,
+    /// The client's IP address.
+    pub ip: Option<IpAddr>,
+    /// The client's user agent, sanitised.
+    pub user_agent: Option<String>,
+    /// Further facts, such as the method of a login or the session revoked.
+    pub details: BTreeMap<String, String>,
+}
+
+/// A page of the security log: events strictly older than `before`, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPage {
+    /// The last event of the previous page, or `None` for the first page.
+    pub before: Option<EventCursor>,
+    /// How many events at most.
+    pub limit: u32,
+}
+
+/// A position in the security log: events are ordered by time, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EventCursor {
+    /// The event's time.
+    pub at: DateTime<Utc>,
+    /// The event's id.
+    pub id: EventId,
+}
+
+impl SecurityEvent {
+    /// The cursor that continues after this event.
+    pub fn cursor(&self) -> EventCursor {
+        EventCursor {
+            at: self.at,
+            id: self.id,
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The administrator's policy: what users may do, changed at run time and kept in the store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::password::PasswordRules;
+
+/// Rules an administrator sets for every account, stored through
+/// [`PolicyStore`](crate::store::PolicyStore) so that every app instance sees the same.
+///
+/// Unknown or missing fields take their defaults when a stored policy is read, so a
+/// policy written by an older version keeps working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    /// Whether people may create their own accounts.
+    pub allow_signup: bool,
+    /// Whether self sign-up may take reserved usernames such as `admin`.
+    pub allow_reserved_usernames: bool,
+    /// Whether users are kept from changing their display name and email addresses.
+    pub lock_profiles: bool,
+    /// Whether every account must set up a second factor.
+    pub require_second_factor: bool,
+    /// Session lifetimes and the re-authentication window.
+    pub sessions: SessionPolicy,
+    /// Password rules.
+    pub passwords: PasswordRules,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allow_signup: true,
+            allow_reserved_usernames: false,
+            lock_profiles: false,
+            require_second_factor: false,
+            sessions: SessionPolicy::default(),
+            passwords: PasswordRules::default(),
+        }
+    }
+}
+
+/// How long sessions live, in seconds.
+///
+/// The defaults follow NIST SP 800-63B-4 for AAL2: one hour without use, 24 hours in all,
+/// and a sensitive action needs an authentication within the last 10 minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionPolicy {
+    /// How long a session may stay unused.
+    pub idle_timeout_secs: i64,
+    /// How long a session may live however it is used.
+    pub absolute_timeout_secs: i64,
+    /// How recent an authentication must be for a sensitive action.
+    pub reauthentication_window_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 60 * 60,
+            absolute_timeout_secs: 24 * 60 * 60,
+            reauthentication_window_secs: 10 * 60,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks that the numbers make sense, so an administrator cannot store a policy that
+    /// locks everyone out.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the first field that is out of range.
+    pub fn check(&self) -> Result<(), String> {
+        let s = &self.sessions;
+        if !(60..=366 * 24 * 3600).contains(&s.idle_timeout_secs) {
+            return Err(
+                "sessions.idle_timeout_secs must be between 60 seconds and 366 days".into(),
+            );
+        }
+        if !(60..=366 * 24 * 3600).contains(&s.absolute_timeout_secs) {
+            return Err(
+                "sessions.absolute_timeout_secs must be between 60 seconds and 366 days".into(),
+            );
+        }
+        if !(30..=24 * 3600).contains(&s.reauthentication_window_secs) {
+            return Err(
+                "sessions.reauthentication_window_secs must be between 30 seconds and 24 hours"
+                    .into(),
+            );
+        }
+        let p = &self.passwords;
+        if p.min_length < 8 || p.min_length_single_factor < p.min_length {
+            return Err("passwords.min_length must be at least 8, and the single-factor minimum at least that".into());
+        }
+        if p.max_length < 64 || p.max_length < p.min_length_single_factor {
+            return Err(
+                "passwords.max_length must be at least 64 and at least the minimums".into(),
+            );
+        }
+        Ok(())
+    }
+}

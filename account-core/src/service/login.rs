@@ -1,0 +1,291 @@
+//! Logging in with a password, and re-authenticating a session for sensitive actions.
+
+use super::Accounts;
+use super::sessions::SignedIn;
+use crate::domain::{EmailAddress, Password, Username};
+use crate::error::{Error, Result};
+use crate::mail::Message;
+use crate::model::{
+    Account, AccountState, AssuranceLevel, AuthMethod, Authentication, FailureKind, Failures,
+    RequestInfo, SecurityEventKind, SessionRecord,
+};
+use crate::password::MAX_PASSWORD_BYTES;
+
+/// How a login ended, when it did not fail.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum LoginOutcome {
+    /// The account is signed in with a new session.
+    SignedIn(SignedIn),
+}
+
+impl Accounts {
+    /// Logs in with a username or an email address and a password.
+    ///
+    /// Failures are counted per account in the store, whatever address they come from:
+    /// from the fifth consecutive failure on each attempt must wait a growing delay, and
+    /// from the hundredth logins are locked for a while (a password reset still works).
+    /// An unknown login, a wrong password, a disabled account and a throttled or locked
+    /// one all get the same [`Error::InvalidCredentials`], and each costs one password
+    /// verification (a dummy one where there is no hash), so neither the answer nor its
+    /// timing tells them apart.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCredentials`]; [`Error::WeakPassword`] with `too_large` for a
+    /// password over 1 KiB, refused before any lookup or hashing.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &Password,
+        info: &RequestInfo,
+    ) -> Result<LoginOutcome> {
+        if password.byte_len() > MAX_PASSWORD_BYTES {
+            return Err(crate::password::PasswordRejection::TooLarge {
+                max_bytes: MAX_PASSWORD_BYTES,
+            }
+            .into());
+        }
+        let Some(account) = self.find_by_login(login).await? else {
+            self.dummy_verify(password).await;
+            return Err(Error::InvalidCredentials);
+        };
+        let failures = self
+            .inner
+            .store
+            .failures(account.id, FailureKind::Password)
+            .await?;
+        if self.throttled(failures) {
+            self.dummy_verify(password).await;
+            self.record(
+                account.id,
+                SecurityEventKind::LoginFailed,
+                info,
+                &[
+                    ("method", "password".into()),
+                    ("reason", "throttled".into()),
+                ],
+            )
+            .await?;
+            return Err(Error::InvalidCredentials);
+        }
+        // The password is checked before the account state so that a disabled account
+        // costs the same time as an active one.
+        let matched = self.check_password(&account, password, info).await?;
+        if !matched || account.state != AccountState::Active {
+            let reason = if matched {
+                "disabled"
+            } else {
+                "wrong_password"
+            };
+            self.record(
+                account.id,
+                SecurityEventKind::LoginFailed,
+                info,
+                &[("method", "password".into()), ("reason", reason.into())],
+            )
+            .await?;
+            return Err(Error::InvalidCredentials);
+        }
+        if failures.count > 0 {
+            self.inner
+                .store
+                .clear_failures(account.id, FailureKind::Password)
+                .await?;
+        }
+        let now = self.now();
+        let signed_in = self
+            .start_session(
+                account,
+                vec![Authentication {
+                    method: AuthMethod::Password,
+                    at: now,
+                }],
+                AssuranceLevel::One,
+                info,
+            )
+            .await?;
+        self.record(
+            signed_in.account.id,
+            SecurityEventKind::LoginSucceeded,
+            info,
+            &[
+                ("method", "password".into()),
+                ("session", signed_in.session.id.to_string()),
+            ],
+        )
+        .await?;
+        Ok(LoginOutcome::SignedIn(signed_in))
+    }
+
+    /// Re-authenticates the current session with the password, for sensitive actions: the
+    /// session counts as fresh again and gets a new token (the old one dies at once).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCredentials`] for a wrong password or a throttled account (the
+    /// failure counts against the login throttle).
+    pub async fn reauthenticate(
+        &self,
+        current: &SessionRecord,
+        password: &Password,
+        info: &RequestInfo,
+    ) -> Result<SignedIn> {
+        if password.byte_len() > MAX_PASSWORD_BYTES {
+            return Err(crate::password::PasswordRejection::TooLarge {
+                max_bytes: MAX_PASSWORD_BYTES,
+            }
+            .into());
+        }
+        let account = self.account_of(current).await?;
+        let failures = self
+            .inner
+            .store
+            .failures(account.id, FailureKind::Password)
+            .await?;
+        if self.throttled(failures) {
+            self.dummy_verify(password).await;
+            return Err(Error::InvalidCredentials);
+        }
+        if !self.check_password(&account, password, info).await? {
+            self.record(
+                account.id,
+                SecurityEventKind::LoginFailed,
+                info,
+                &[
+                    ("method", "password".into()),
+                    ("reason", "reauthentication".into()),
+                ],
+            )
+            .await?;
+            return Err(Error::InvalidCredentials);
+        }
+        if failures.count > 0 {
+            self.inner
+                .store
+                .clear_failures(account.id, FailureKind::Password)
+                .await?;
+        }
+        let now = self.now();
+        let (session, token) = self
+            .rotate_session(
+                current,
+                Authentication {
+                    method: AuthMethod::Password,
+                    at: now,
+                },
+                AssuranceLevel::One,
+            )
+            .await?;
+        self.record(
+            account.id,
+            SecurityEventKind::Reauthenticated,
+            info,
+            &[("method", "password".into())],
+        )
+        .await?;
+        Ok(SignedIn {
+            account,
+            session,
+            token,
+        })
+    }
+
+    /// Starts a session for a directory-managed account that the host application has
+    /// authenticated itself against its directory. The password and the login throttle
+    /// here play no part: the directory owns both.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown account; [`Error::InvalidCredentials`] for a
+    /// local or disabled account (a local account must log in with its password).
+    pub async fn sign_in_external(
+        &self,
+        account: crate::model::AccountId,
+        info: &RequestInfo,
+    ) -> Result<SignedIn> {
+        let account = self.account(account).await?;
+        if !account.source.is_external() || account.state != AccountState::Active {
+            return Err(Error::InvalidCredentials);
+        }
+        let now = self.now();
+        let signed_in = self
+            .start_session(
+                account,
+                vec![Authentication {
+                    method: AuthMethod::External,
+                    at: now,
+                }],
+                AssuranceLevel::One,
+                info,
+            )
+            .await?;
+        self.record(
+            signed_in.account.id,
+            SecurityEventKind::LoginSucceeded,
+            info,
+            &[
+                ("method", "external".into()),
+                ("session", signed_in.session.id.to_string()),
+            ],
+        )
+        .await?;
+        Ok(signed_in)
+    }
+
+    /// The account a login names: an email address when it has an `@`, else a username.
+    /// Input that cannot be either names no account.
+    async fn find_by_login(&self, login: &str) -> Result<Option<Account>> {
+        let store = &self.inner.store;
+        Ok(if login.contains('@') {
+            match EmailAddress::parse(login) {
+                Ok(email) => store.account_by_email(&email).await?,
+                Err(_) => None,
+            }
+        } else {
+            match Username::parse(login) {
+                Ok(username) => store.account_by_username(&username).await?,
+                Err(_) => None,
+            }
+        })
+    }
+
+    /// Whether an account with these failures must wait before its next attempt.
+    fn throttled(&self, failures: Failures) -> bool {
+        let wait = self.inner.config.login_throttle.wait_after(failures.count);
+        failures
+            .last_at
+            .is_some_and(|last| self.now() < last + wait)
+    }
+
+    /// Counts a wrong password; at the lock threshold the owner is told by mail.
+    pub(crate) async fn count_password_failure(
+        &self,
+        account: &Account,
+        info: &RequestInfo,
+    ) -> Result<()> {
+        let failures = self
+            .inner
+            .store
+            .record_failure(account.id, FailureKind::Password, self.now())
+            .await?;
+        let throttle = self.inner.config.login_throttle;
+        if failures.count == throttle.lock_after {
+            self.record(
+                account.id,
+                SecurityEventKind::LoginLocked,
+                info,
+                &[("failures", failures.count.to_string())],
+            )
+            .await?;
+            self.notify(
+                &account.email,
+                Message::AccountTemporarilyLocked {
+                    username: account.username.clone(),
+                    minutes: throttle.lock_duration.num_minutes(),
+                },
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,249 @@
+//! The services: one file per feature of the account-settings page, each an `impl` block
+//! of [`Accounts`].
+//!
+//! | file | what it does |
+//! |---|---|
+//! | `accounts.rs` | sign-up, creation by an administrator, reading an account |
+//! | `profile.rs` | display name, language, avatar |
+//! | `email.rs` | email change, the recovery address, verification links |
+//! | `password.rs` | changing the password |
+//! | `password_reset.rs` | forgot password and reset |
+//! | `login.rs` | login with a password, re-authentication |
+//! | `sessions.rs` | validating, listing, revoking and rotating sessions; freshness |
+//! | `security_log.rs` | the security log |
+//! | `policy.rs` | the administrator's policy |
+
+mod accounts;
+mod email;
+mod login;
+mod password;
+mod password_reset;
+mod policy;
+mod profile;
+mod security_log;
+mod sessions;
+
+pub use accounts::{NewAccountByAdmin, SignUp, SignUpOutcome};
+pub use email::Verified;
+pub use login::LoginOutcome;
+pub use security_log::MAX_EVENT_PAGE;
+pub use sessions::{SessionView, SignedIn};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::AccountConfig;
+use crate::device::sanitize_user_agent;
+use crate::domain::EmailAddress;
+use crate::domain::Password;
+use crate::error::Result;
+use crate::mail::{Mail, MailContext, Mailer, Message};
+use crate::model::{AccountId, EventId, RequestInfo, SecurityEvent, SecurityEventKind};
+use crate::password::{PasswordHash, PasswordHasher, Verification};
+use crate::policy::Policy;
+use crate::random::{OsRandom, SecureRandom};
+use crate::store::Store;
+
+/// The account services: everything a user and an administrator can do, over one store.
+///
+/// Cheap to clone (one `Arc`); share one value between all request handlers.
+///
+/// ```
+/// # async fn demo() -> Result<(), account_core::Error> {
+/// use std::sync::Arc;
+/// use account_core::{AccountConfig, Accounts, RequestInfo, SignUp};
+/// use account_core::mail::MemoryMailer;
+/// use account_core::store::memory::MemoryStore;
+///
+/// let config = AccountConfig::new("https://accounts.example.com".parse().expect("a valid URL"));
+/// let accounts =
+///     Accounts::builder(Arc::new(MemoryStore::new()), Arc::new(MemoryMailer::new()), config)
+///         .build();
+/// let info = RequestInfo::default();
+/// accounts
+///     .sign_up(SignUp::parse("ada", "ada@example.com", "correct horse battery staple", None)?, &info)
+///     .await?;
+/// let outcome = accounts.login("ada", &"correct horse battery staple".into(), &info).await?;
+/// # drop(outcome);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Accounts {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn SecureRandom>,
+    hasher: PasswordHasher,
+    verifications: AtomicU64,
+    mail: MailContext,
+    config: AccountConfig,
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accounts")
+            .field("store", &self.inner.store)
+            .field("mailer", &self.inner.mailer)
+            .field("public_url", &self.inner.config.public_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds [`Accounts`]: a store, a mailer and a configuration are required; the clock
+/// and the randomness have production defaults.
+#[derive(Debug)]
+pub struct AccountsBuilder {
+    store: Arc<dyn Store>,
+    config: AccountConfig,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    rng: Arc<dyn SecureRandom>,
+}
+
+impl AccountsBuilder {
+    /// The clock (the system clock by default).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The source of randomness (the operating system's CSPRNG by default).
+    pub fn random(mut self, rng: Arc<dyn SecureRandom>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// The services.
+    pub fn build(self) -> Accounts {
+        let mail = MailContext {
+            public_url: self.config.public_url.clone(),
+            product_name: self.config.product_name.clone(),
+            links: self.config.links.clone(),
+        };
+        let hasher = PasswordHasher::new(self.config.hashing.clone(), self.rng.clone());
+        Accounts {
+            inner: Arc::new(Inner {
+                store: self.store,
+                mailer: self.mailer,
+                clock: self.clock,
+                rng: self.rng,
+                hasher,
+                verifications: AtomicU64::new(0),
+                mail,
+                config: self.config,
+            }),
+        }
+    }
+}
+
+impl Accounts {
+    /// Starts building the services over `store`, sending mail through `mailer`.
+    pub fn builder(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        config: AccountConfig,
+    ) -> AccountsBuilder {
+        AccountsBuilder {
+            store,
+            config,
+            mailer,
+            clock: Arc::new(SystemClock),
+            rng: Arc::new(OsRandom),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AccountConfig {
+        &self.inner.config
+    }
+
+    /// The store, for adapters that need to reach it directly (rate limits, health checks).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The current time from the injected clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn rng(&self) -> &dyn SecureRandom {
+        self.inner.rng.as_ref()
+    }
+
+    /// Records a security event. Details must never hold a secret.
+    async fn record(
+        &self,
+        account: AccountId,
+        kind: SecurityEventKind,
+        info: &RequestInfo,
+        details: &[(&str, String)],
+    ) -> Result<()> {
+        let at = self.now();
+        let event = SecurityEvent {
+            id: EventId::generate(at, self.rng()),
+            account_id: account,
+            at,
+            kind,
+            ip: info.ip,
+            user_agent: info.user_agent.as_deref().and_then(sanitize_user_agent),
+            details: details
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        self.inner.store.record_event(&event).await?;
+        Ok(())
+    }
+
+    /// Sends a message in the background. A failing mailer never fails the action that
+    /// sent it, and sending off the request path keeps the answer's timing independent of
+    /// whether mail was sent (no enumeration through latency).
+    fn notify(&self, to: &EmailAddress, message: Message) {
+        let mail = Mail::new(to.clone(), message, &self.inner.mail);
+        let mailer = self.inner.mailer.clone();
+        tokio::spawn(async move { crate::mail::send_or_log(mailer.as_ref(), &mail).await });
+    }
+
+    /// How many password verifications (real and dummy) these services have run: a
+    /// metric, and the proof in tests that an unknown login costs as much as a known one.
+    pub fn password_verifications(&self) -> u64 {
+        self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    /// Verifies a password against a stored hash, counted.
+    async fn verify_password(
+        &self,
+        password: &Password,
+        hash: &PasswordHash,
+    ) -> Result<Verification> {
+        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
+        Ok(self.inner.hasher.verify(password, hash).await?)
+    }
+
+    /// Spends one verification on nothing, so that a login without a hash to check (an
+    /// unknown user, a throttled account) takes as long as one with.
+    async fn dummy_verify(&self, password: &Password) {
+        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
+        self.inner.hasher.dummy_verify(password).await;
+    }
+
+    /// The policy in force: the stored one, or the configured default.
+    pub async fn policy(&self) -> Result<Policy> {
+        Ok(self
+            .inner
+            .store
+            .policy()
+            .await?
+            .unwrap_or_else(|| self.inner.config.default_policy.clone()))
+    }
+}

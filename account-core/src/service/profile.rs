@@ -1,0 +1,127 @@
+//! The profile: display name, language and avatar. The username never changes.
+
+use super::Accounts;
+use crate::avatar::{Avatar, process_avatar};
+use crate::error::{Error, Result};
+use crate::model::{
+    Account, AccountId, ProfileChange, RequestInfo, SecurityEventKind, SessionRecord,
+};
+
+impl Accounts {
+    /// Changes the display name and/or the language. A locked profile or a
+    /// directory-managed account refuses a display-name change; the language is always
+    /// the user's to choose.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ProfileLocked`]; [`Error::ManagedExternally`].
+    pub async fn update_profile(
+        &self,
+        current: &SessionRecord,
+        change: ProfileChange,
+        info: &RequestInfo,
+    ) -> Result<Account> {
+        let account = self.account_of(current).await?;
+        if change.is_empty() {
+            return Ok(account);
+        }
+        if change.display_name.is_some() {
+            self.check_profile_editable(&account).await?;
+        }
+        let mut fields = Vec::new();
+        if change.display_name.is_some() {
+            fields.push("display_name");
+        }
+        if change.language.is_some() {
+            fields.push("language");
+        }
+        let updated = self
+            .inner
+            .store
+            .update_profile(account.id, &change, self.now())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        self.record(
+            account.id,
+            SecurityEventKind::ProfileUpdated,
+            info,
+            &[("fields", fields.join(","))],
+        )
+        .await?;
+        Ok(updated)
+    }
+
+    /// Sets the avatar from an uploaded image: checked by its content (PNG, JPEG or WebP,
+    /// at most 1 MiB), decoded with dimension limits, and stored re-encoded as a square of
+    /// at most 256×256. The work runs on the blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidAvatar`] naming the problem.
+    pub async fn set_avatar(
+        &self,
+        current: &SessionRecord,
+        upload: Vec<u8>,
+        info: &RequestInfo,
+    ) -> Result<Account> {
+        let limits = self.inner.config.avatar.clone();
+        if upload.len() > limits.max_upload_bytes {
+            return Err(crate::avatar::AvatarError::TooLarge {
+                max_bytes: limits.max_upload_bytes,
+            }
+            .into());
+        }
+        let avatar = tokio::task::spawn_blocking(move || process_avatar(&upload, &limits))
+            .await
+            .map_err(|e| Error::Internal(format!("avatar processing stopped: {e}")))??;
+        let id = current.account_id;
+        if !self
+            .inner
+            .store
+            .set_avatar(id, Some(&avatar), self.now())
+            .await?
+        {
+            return Err(Error::Unauthenticated);
+        }
+        self.record(
+            id,
+            SecurityEventKind::AvatarChanged,
+            info,
+            &[("type", avatar.content_type().to_owned())],
+        )
+        .await?;
+        self.account(id).await
+    }
+
+    /// Removes the avatar.
+    ///
+    /// # Errors
+    ///
+    /// Only storage errors; removing an absent avatar succeeds.
+    pub async fn remove_avatar(
+        &self,
+        current: &SessionRecord,
+        info: &RequestInfo,
+    ) -> Result<Account> {
+        let id = current.account_id;
+        if !self.inner.store.set_avatar(id, None, self.now()).await? {
+            return Err(Error::Unauthenticated);
+        }
+        self.record(id, SecurityEventKind::AvatarRemoved, info, &[])
+            .await?;
+        self.account(id).await
+    }
+
+    /// An account's avatar with its content type, for anyone who may see the account.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when the account has none.
+    pub async fn avatar(&self, account: AccountId) -> Result<Avatar> {
+        self.inner
+            .store
+            .avatar(account)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+}

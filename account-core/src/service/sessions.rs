@@ -1,0 +1,296 @@
+//! Sessions: creating them with device details, validating a token, listing, revoking,
+//! rotating the token at privilege changes, and the freshness check for sensitive actions.
+
+use chrono::Duration;
+
+use super::Accounts;
+use crate::device::{parse_device, sanitize_user_agent};
+use crate::error::{Error, Result};
+use crate::model::{
+    Account, AccountId, AssuranceLevel, Authentication, RequestInfo, SecurityEventKind, SessionId,
+    SessionRecord, SessionRotation,
+};
+use crate::token::OpaqueToken;
+
+/// A session just made or rotated, with its token: the only moment the token exists in
+/// clear. Hand it to the client (in a cookie) and drop it.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The account.
+    pub account: Account,
+    /// The session as stored.
+    pub session: SessionRecord,
+    /// The secret token for the client.
+    pub token: OpaqueToken,
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// The session.
+    pub session: SessionRecord,
+    /// Whether it is the session the list was asked from.
+    pub current: bool,
+}
+
+impl Accounts {
+    /// Makes a session for an account that just authenticated.
+    pub(crate) async fn start_session(
+        &self,
+        account: Account,
+        authentications: Vec<Authentication>,
+        assurance: AssuranceLevel,
+        info: &RequestInfo,
+    ) -> Result<SignedIn> {
+        let policy = self.policy().await?;
+        let now = self.now();
+        let token = OpaqueToken::generate(self.rng());
+        let user_agent = info.user_agent.as_deref().and_then(sanitize_user_agent);
+        let session = SessionRecord {
+            id: SessionId::generate(now, self.rng()),
+            token_digest: token.digest(),
+            account_id: account.id,
+            created_at: now,
+            last_seen_at: now,
+            idle_timeout: Duration::seconds(policy.sessions.idle_timeout_secs),
+            absolute_expires_at: now + Duration::seconds(policy.sessions.absolute_timeout_secs),
+            ip: info.ip,
+            device: parse_device(user_agent.as_deref(), &info.client_hints),
+            user_agent,
+            authentications,
+            assurance,
+        };
+        self.inner.store.insert_session(&session).await?;
+        Ok(SignedIn {
+            account,
+            session,
+            token,
+        })
+    }
+
+    /// Validates a session token presented by a client and returns its session.
+    ///
+    /// This is the hot path of every authenticated request: one store read by the token's
+    /// digest, and a write only when the last-seen time is older than the touch interval
+    /// (a minute by default).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token.
+    pub async fn authenticate(&self, token: &str) -> Result<SessionRecord> {
+        let token = OpaqueToken::parse(token).ok_or(Error::Unauthenticated)?;
+        let mut session = self
+            .inner
+            .store
+            .session_by_token(&token.digest())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let now = self.now();
+        if !session.is_live(now) {
+            return Err(Error::Unauthenticated);
+        }
+        if now - session.last_seen_at >= self.inner.config.session_touch_interval {
+            self.inner.store.touch_session(session.id, now).await?;
+            session.last_seen_at = now;
+        }
+        Ok(session)
+    }
+
+    /// The account of a validated session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] if the account is gone or disabled.
+    pub async fn account_of(&self, session: &SessionRecord) -> Result<Account> {
+        match self.inner.store.account_by_id(session.account_id).await? {
+            Some(a) if a.state == crate::model::AccountState::Active => Ok(a),
+            _ => Err(Error::Unauthenticated),
+        }
+    }
+
+    /// The account's live sessions, newest first, with the current one marked.
+    ///
+    /// # Errors
+    ///
+    /// Only storage errors.
+    pub async fn sessions(&self, current: &SessionRecord) -> Result<Vec<SessionView>> {
+        let now = self.now();
+        let mut all = self.inner.store.sessions_of(current.account_id).await?;
+        all.retain(|s| s.is_live(now));
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(all
+            .into_iter()
+            .map(|session| SessionView {
+                current: session.id == current.id,
+                session,
+            })
+            .collect())
+    }
+
+    /// Ends one of the account's sessions. Ending another session needs a fresh
+    /// authentication (a stolen, old session must not be able to throw the owner out);
+    /// ending the current one is a logout and does not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if the account has no such session;
+    /// [`Error::ReauthenticationRequired`] for another session from a stale one.
+    pub async fn revoke_session(
+        &self,
+        current: &SessionRecord,
+        id: SessionId,
+        info: &RequestInfo,
+    ) -> Result<()> {
+        if id != current.id {
+            self.require_fresh(current).await?;
+        }
+        if !self
+            .inner
+            .store
+            .delete_session(current.account_id, id)
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        let kind = if id == current.id {
+            SecurityEventKind::LoggedOut
+        } else {
+            SecurityEventKind::SessionRevoked
+        };
+        self.record(
+            current.account_id,
+            kind,
+            info,
+            &[("session", id.to_string())],
+        )
+        .await
+    }
+
+    /// Ends every session of the account but the current one, after a fresh
+    /// authentication. Returns how many ended.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReauthenticationRequired`] from a stale session.
+    pub async fn revoke_other_sessions(
+        &self,
+        current: &SessionRecord,
+        info: &RequestInfo,
+    ) -> Result<u64> {
+        self.require_fresh(current).await?;
+        let ended = self
+            .inner
+            .store
+            .delete_sessions_of(current.account_id, Some(current.id))
+            .await?;
+        self.record(
+            current.account_id,
+            SecurityEventKind::OtherSessionsRevoked,
+            info,
+            &[("count", ended.to_string())],
+        )
+        .await?;
+        Ok(ended)
+    }
+
+    /// Ends the current session.
+    ///
+    /// # Errors
+    ///
+    /// Only storage errors; logging out of a session that is already gone succeeds.
+    pub async fn logout(&self, current: &SessionRecord, info: &RequestInfo) -> Result<()> {
+        if self
+            .inner
+            .store
+            .delete_session(current.account_id, current.id)
+            .await?
+        {
+            self.record(
+                current.account_id,
+                SecurityEventKind::LoggedOut,
+                info,
+                &[("session", current.id.to_string())],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the session authenticated recently enough for a sensitive action (within
+    /// the policy's re-authentication window, 10 minutes by default).
+    ///
+    /// # Errors
+    ///
+    /// Only storage errors (reading the policy).
+    pub async fn is_fresh(&self, session: &SessionRecord) -> Result<bool> {
+        let window = Duration::seconds(self.policy().await?.sessions.reauthentication_window_secs);
+        let now = self.now();
+        Ok(session
+            .last_authenticated_at()
+            .is_some_and(|at| now - at <= window))
+    }
+
+    /// Refuses a sensitive action from a session that is not fresh.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReauthenticationRequired`] when [`Accounts::is_fresh`] says no.
+    pub async fn require_fresh(&self, session: &SessionRecord) -> Result<()> {
+        if self.is_fresh(session).await? {
+            Ok(())
+        } else {
+            Err(Error::ReauthenticationRequired)
+        }
+    }
+
+    /// Gives the session a new token and a new authentication state, so that a token seen
+    /// before a privilege change is worthless after it (session fixation). The old token
+    /// stops working at once.
+    pub(crate) async fn rotate_session(
+        &self,
+        current: &SessionRecord,
+        authenticated: Authentication,
+        assurance: AssuranceLevel,
+    ) -> Result<(SessionRecord, OpaqueToken)> {
+        let token = OpaqueToken::generate(self.rng());
+        let mut authentications: Vec<Authentication> = current
+            .authentications
+            .iter()
+            .filter(|a| a.method != authenticated.method)
+            .copied()
+            .collect();
+        authentications.push(authenticated);
+        let rotation = SessionRotation {
+            token_digest: token.digest(),
+            authentications: authentications.clone(),
+            assurance: assurance.max(current.assurance),
+            at: authenticated.at,
+        };
+        if !self
+            .inner
+            .store
+            .rotate_session(current.id, &current.token_digest, &rotation)
+            .await?
+        {
+            // Another request rotated or ended this session first; this one lost.
+            return Err(Error::Unauthenticated);
+        }
+        let session = SessionRecord {
+            token_digest: rotation.token_digest,
+            authentications,
+            assurance: rotation.assurance,
+            last_seen_at: rotation.at,
+            ..current.clone()
+        };
+        Ok((session, token))
+    }
+
+    /// Ends every session of an account except `keep`.
+    pub(crate) async fn end_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<SessionId>,
+    ) -> Result<u64> {
+        Ok(self.inner.store.delete_sessions_of(account, keep).await?)
+    }
+}

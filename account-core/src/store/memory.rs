@@ -1,0 +1,627 @@
+//! An in-memory store: every trait of [`crate::store`] over plain collections behind one
+//! mutex.
+//!
+//! [`MemoryStore`] is what tests, examples and demos use when they want no database, and
+//! it is the reference adapter: read it first when writing a new one. It is deliberately
+//! small and shows, for each method, the behaviour the conformance suite
+//! ([`crate::testing`]) checks on every backend:
+//!
+//! - **One lock per operation.** Every method takes the lock once, does all its reads and
+//!   writes, and lets it go. That is what makes the operations the traits call atomic
+//!   (consuming a challenge, bumping a failure counter, rotating a session token,
+//!   swapping a password hash) atomic here; a SQL adapter gets the same from one
+//!   conditional statement or one transaction. The lock is a [`std::sync::Mutex`]
+//!   because nothing awaits while holding it.
+//! - **Indexes for every lookup the services make.** Sessions are found by token digest
+//!   in one hash lookup (the read on every authenticated request), accounts by username
+//!   and by the address's [`lookup_key`](crate::domain::EmailAddress::lookup_key). A SQL
+//!   adapter needs the same as unique indexes.
+//! - **Check everything, then write.** A write that fails with a
+//!   [`Conflict`] leaves nothing behind.
+//! - **Usernames are never reused.** Every username ever inserted stays taken, even when
+//!   account deletion arrives.
+//!
+//! Where the trait documentation leaves a detail open, this store decides it as follows,
+//! and other adapters should do the same:
+//!
+//! - Something that expires at `t` is dead at `t` itself, for challenges and for purges
+//!   alike, as [`SessionRecord::is_live`] decides for sessions.
+//! - `set_email`, `set_recovery_email`, `set_avatar` and `set_password_hash` set
+//!   `updated_at` to their `at`; `set_account_state` and `upgrade_password_hash`, which
+//!   get no time, leave it.
+//! - `rotate_session` to a digest that another session has fails with
+//!   [`Conflict::Id`], like `insert_session` (a unique index on the digest does that).
+//! - `insert_challenge` with `replace` for a challenge of no account replaces nothing.
+//!
+//! Nothing here is persisted: the data lives as long as the value.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::ops::Bound;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    AccountStore, ChallengeStore, Conflict, CredentialStore, PolicyStore, SecurityEventStore,
+    SessionStore, StoreError, StoreResult, ThrottleStore,
+};
+use crate::avatar::Avatar;
+use crate::domain::{EmailAddress, Username};
+use crate::model::{
+    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventCursor, EventPage,
+    FailureKind, Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId,
+    SessionRecord, SessionRotation,
+};
+use crate::password::PasswordHash;
+use crate::policy::Policy;
+use crate::token::TokenDigest;
+
+/// A store that keeps everything in memory, for tests, examples and demos.
+///
+/// Cloning is not offered: share one store as `Arc<MemoryStore>` (or `Arc<dyn Store>`).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use account_core::store::Store;
+/// use account_core::store::memory::MemoryStore;
+///
+/// let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+/// # let _ = store;
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The state, locked. A panic in another thread while it held the lock cannot leave
+    /// the state half-written (every method checks before it writes), so a poisoned lock
+    /// is taken over rather than passed on as a panic.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    /// Counts only: the records hold password hashes and avatars, neither of which
+    /// belongs in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("MemoryStore")
+            .field("accounts", &state.accounts.len())
+            .field("sessions", &state.sessions.len())
+            .field("challenges", &state.challenges.len())
+            .field(
+                "events",
+                &state.events.values().map(BTreeMap::len).sum::<usize>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the store holds, behind the one lock.
+#[derive(Default)]
+struct State {
+    accounts: HashMap<AccountId, AccountEntry>,
+    /// Live accounts by username.
+    by_username: HashMap<Username, AccountId>,
+    /// Live accounts by the lookup key of their primary address.
+    by_email: HashMap<String, AccountId>,
+    /// Every username ever taken, including those of deleted accounts.
+    usernames_taken: HashSet<Username>,
+    sessions: HashMap<SessionId, SessionRecord>,
+    /// Sessions by token digest: the hot-path index.
+    session_by_digest: HashMap<TokenDigest, SessionId>,
+    challenges: HashMap<TokenDigest, Challenge>,
+    failures: HashMap<(AccountId, FailureKind), Failures>,
+    /// Each account's log, ordered by (time, id) so a page is a reversed range.
+    events: HashMap<AccountId, BTreeMap<EventCursor, SecurityEvent>>,
+    policy: Option<Policy>,
+}
+
+/// An account with the parts that are not in [`Account`].
+struct AccountEntry {
+    account: Account,
+    password_hash: Option<PasswordHash>,
+    avatar: Option<Avatar>,
+}
+
+impl State {
+    fn account_mut(&mut self, id: AccountId) -> Option<&mut AccountEntry> {
+        self.accounts.get_mut(&id)
+    }
+
+    /// Removes a session and its digest index entry.
+    fn remove_session(&mut self, id: SessionId) -> Option<SessionRecord> {
+        let session = self.sessions.remove(&id)?;
+        self.session_by_digest.remove(&session.token_digest);
+        Some(session)
+    }
+
+    /// Removes the sessions for which `doomed` holds, returning how many went.
+    fn remove_sessions_where(&mut self, doomed: impl Fn(&SessionRecord) -> bool) -> u64 {
+        let ids: Vec<SessionId> = self
+            .sessions
+            .values()
+            .filter(|s| doomed(s))
+            .map(|s| s.id)
+            .collect();
+        for id in &ids {
+            self.remove_session(*id);
+        }
+        count(ids.len())
+    }
+
+    /// Removes the challenges for which `doomed` holds, returning how many went.
+    fn remove_challenges_where(&mut self, doomed: impl Fn(&Challenge) -> bool) -> u64 {
+        let before = self.challenges.len();
+        self.challenges.retain(|_, c| !doomed(c));
+        count(before - self.challenges.len())
+    }
+}
+
+/// A collection length as the `u64` the traits return.
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Whether something that dies at `expires_at` is dead at `now`: the same rule as
+/// [`SessionRecord::is_live`], so an expiry instant itself is already too late.
+fn expired(expires_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    expires_at <= now
+}
+
+fn conflict(c: Conflict) -> StoreError {
+    StoreError::Conflict(c)
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn insert_account(&self, new: &NewAccount) -> StoreResult<()> {
+        let account = &new.account;
+        let email_key = account.email.lookup_key();
+        let mut state = self.state();
+        if state.accounts.contains_key(&account.id) {
+            return Err(conflict(Conflict::Id));
+        }
+        if state.usernames_taken.contains(&account.username) {
+            return Err(conflict(Conflict::Username));
+        }
+        if state.by_email.contains_key(&email_key) {
+            return Err(conflict(Conflict::Email));
+        }
+        state.usernames_taken.insert(account.username.clone());
+        state
+            .by_username
+            .insert(account.username.clone(), account.id);
+        state.by_email.insert(email_key, account.id);
+        state.accounts.insert(
+            account.id,
+            AccountEntry {
+                account: account.clone(),
+                password_hash: new.password_hash.clone(),
+                avatar: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        Ok(self.state().accounts.get(&id).map(|e| e.account.clone()))
+    }
+
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>> {
+        let state = self.state();
+        Ok(state
+            .by_username
+            .get(username)
+            .and_then(|id| state.accounts.get(id))
+            .map(|e| e.account.clone()))
+    }
+
+    async fn account_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Account>> {
+        let state = self.state();
+        Ok(state
+            .by_email
+            .get(&email.lookup_key())
+            .and_then(|id| state.accounts.get(id))
+            .map(|e| e.account.clone()))
+    }
+
+    async fn update_profile(
+        &self,
+        id: AccountId,
+        change: &ProfileChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        let mut state = self.state();
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(None);
+        };
+        let account = &mut entry.account;
+        if let Some(name) = &change.display_name {
+            account.display_name = name.clone();
+        }
+        if let Some(language) = &change.language {
+            account.language = language.clone();
+        }
+        account.updated_at = at;
+        Ok(Some(account.clone()))
+    }
+
+    async fn set_email(
+        &self,
+        id: AccountId,
+        email: &EmailAddress,
+        verified: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let key = email.lookup_key();
+        let mut state = self.state();
+        let Some(entry) = state.accounts.get(&id) else {
+            return Ok(false);
+        };
+        let old_key = entry.account.email.lookup_key();
+        if state.by_email.get(&key).is_some_and(|owner| *owner != id) {
+            return Err(conflict(Conflict::Email));
+        }
+        state.by_email.remove(&old_key);
+        state.by_email.insert(key, id);
+        if let Some(entry) = state.account_mut(id) {
+            entry.account.email = email.clone();
+            entry.account.email_verified = verified;
+            entry.account.updated_at = at;
+        }
+        Ok(true)
+    }
+
+    async fn set_recovery_email(
+        &self,
+        id: AccountId,
+        email: Option<&EmailAddress>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(false);
+        };
+        entry.account.recovery_email = email.cloned();
+        entry.account.updated_at = at;
+        Ok(true)
+    }
+
+    async fn set_account_state(&self, id: AccountId, new_state: AccountState) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(false);
+        };
+        entry.account.state = new_state;
+        Ok(true)
+    }
+
+    async fn set_avatar(
+        &self,
+        id: AccountId,
+        avatar: Option<&Avatar>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(false);
+        };
+        entry.avatar = avatar.cloned();
+        // The time is the avatar's version, so there is none without an avatar.
+        entry.account.avatar_updated_at = avatar.map(|_| at);
+        entry.account.updated_at = at;
+        Ok(true)
+    }
+
+    async fn avatar(&self, id: AccountId) -> StoreResult<Option<Avatar>> {
+        Ok(self
+            .state()
+            .accounts
+            .get(&id)
+            .and_then(|e| e.avatar.clone()))
+    }
+}
+
+#[async_trait]
+impl CredentialStore for MemoryStore {
+    async fn password_hash(&self, id: AccountId) -> StoreResult<Option<PasswordHash>> {
+        Ok(self
+            .state()
+            .accounts
+            .get(&id)
+            .and_then(|e| e.password_hash.clone()))
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: AccountId,
+        hash: &PasswordHash,
+        stamp: &SecurityStamp,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(false);
+        };
+        entry.password_hash = Some(hash.clone());
+        entry.account.security_stamp = stamp.clone();
+        entry.account.updated_at = at;
+        Ok(true)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: AccountId,
+        current: &PasswordHash,
+        upgraded: &PasswordHash,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(false);
+        };
+        if entry.password_hash.as_ref() != Some(current) {
+            return Ok(false);
+        }
+        entry.password_hash = Some(upgraded.clone());
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.sessions.contains_key(&session.id)
+            || state.session_by_digest.contains_key(&session.token_digest)
+        {
+            return Err(conflict(Conflict::Id));
+        }
+        state
+            .session_by_digest
+            .insert(session.token_digest, session.id);
+        state.sessions.insert(session.id, session.clone());
+        Ok(())
+    }
+
+    async fn session_by_token(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>> {
+        let state = self.state();
+        Ok(state
+            .session_by_digest
+            .get(digest)
+            .and_then(|id| state.sessions.get(id))
+            .cloned())
+    }
+
+    async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()> {
+        if let Some(session) = self.state().sessions.get_mut(&id) {
+            session.last_seen_at = session.last_seen_at.max(seen_at);
+        }
+        Ok(())
+    }
+
+    async fn rotate_session(
+        &self,
+        id: SessionId,
+        current: &TokenDigest,
+        rotation: &SessionRotation,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.sessions.get(&id) {
+            Some(session) if session.token_digest == *current => {}
+            _ => return Ok(false),
+        }
+        // A 256-bit token never collides by chance; if one did, refusing is the only
+        // answer that does not hand one session's token to another.
+        if state
+            .session_by_digest
+            .get(&rotation.token_digest)
+            .is_some_and(|owner| *owner != id)
+        {
+            return Err(conflict(Conflict::Id));
+        }
+        state.session_by_digest.remove(current);
+        state.session_by_digest.insert(rotation.token_digest, id);
+        if let Some(session) = state.sessions.get_mut(&id) {
+            session.token_digest = rotation.token_digest;
+            session
+                .authentications
+                .clone_from(&rotation.authentications);
+            session.assurance = rotation.assurance;
+            session.last_seen_at = rotation.at;
+        }
+        Ok(true)
+    }
+
+    async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>> {
+        let mut sessions: Vec<SessionRecord> = self
+            .state()
+            .sessions
+            .values()
+            .filter(|s| s.account_id == account)
+            .cloned()
+            .collect();
+        sessions.sort_by_key(|s| Reverse((s.created_at, s.id)));
+        Ok(sessions)
+    }
+
+    async fn delete_session(&self, account: AccountId, id: SessionId) -> StoreResult<bool> {
+        let mut state = self.state();
+        if state
+            .sessions
+            .get(&id)
+            .is_none_or(|s| s.account_id != account)
+        {
+            return Ok(false);
+        }
+        Ok(state.remove_session(id).is_some())
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        account: AccountId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .remove_sessions_where(|s| s.account_id == account && Some(s.id) != keep))
+    }
+
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .remove_sessions_where(|s| expired(s.expires_at(), now)))
+    }
+}
+
+#[async_trait]
+impl ChallengeStore for MemoryStore {
+    async fn insert_challenge(&self, challenge: &Challenge, replace: bool) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.challenges.contains_key(&challenge.digest) {
+            return Err(conflict(Conflict::Id));
+        }
+        // Challenges that belong to no account have no "older ones" to replace.
+        if let (true, Some(account)) = (replace, challenge.account_id) {
+            state.remove_challenges_where(|c| {
+                c.account_id == Some(account) && c.purpose == challenge.purpose
+            });
+        }
+        state.challenges.insert(challenge.digest, challenge.clone());
+        Ok(())
+    }
+
+    async fn find_challenge(
+        &self,
+        digest: &TokenDigest,
+        purpose: ChallengePurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Challenge>> {
+        Ok(self
+            .state()
+            .challenges
+            .get(digest)
+            .filter(|c| c.purpose == purpose && !expired(c.expires_at, now))
+            .cloned())
+    }
+
+    async fn consume_challenge(
+        &self,
+        digest: &TokenDigest,
+        purpose: ChallengePurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Challenge>> {
+        let mut state = self.state();
+        if state
+            .challenges
+            .get(digest)
+            .is_none_or(|c| c.purpose != purpose)
+        {
+            return Ok(None);
+        }
+        Ok(state
+            .challenges
+            .remove(digest)
+            .filter(|c| !expired(c.expires_at, now)))
+    }
+
+    async fn delete_challenges(
+        &self,
+        account: AccountId,
+        purpose: ChallengePurpose,
+    ) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .remove_challenges_where(|c| c.account_id == Some(account) && c.purpose == purpose))
+    }
+
+    async fn purge_expired_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(self
+            .state()
+            .remove_challenges_where(|c| expired(c.expires_at, now)))
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for MemoryStore {
+    async fn record_failure(
+        &self,
+        account: AccountId,
+        kind: FailureKind,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Failures> {
+        let mut state = self.state();
+        let failures = state.failures.entry((account, kind)).or_default();
+        failures.count = failures.count.saturating_add(1);
+        failures.last_at = Some(failures.last_at.map_or(at, |last| last.max(at)));
+        Ok(*failures)
+    }
+
+    async fn failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<Failures> {
+        Ok(self
+            .state()
+            .failures
+            .get(&(account, kind))
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn clear_failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<()> {
+        self.state().failures.remove(&(account, kind));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecurityEventStore for MemoryStore {
+    async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()> {
+        self.state()
+            .events
+            .entry(event.account_id)
+            .or_default()
+            .insert(event.cursor(), event.clone());
+        Ok(())
+    }
+
+    async fn events_of(
+        &self,
+        account: AccountId,
+        page: EventPage,
+    ) -> StoreResult<Vec<SecurityEvent>> {
+        let state = self.state();
+        let Some(log) = state.events.get(&account) else {
+            return Ok(Vec::new());
+        };
+        let older_than = page.before.map_or(Bound::Unbounded, Bound::Excluded);
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        Ok(log
+            .range((Bound::Unbounded, older_than))
+            .rev()
+            .take(limit)
+            .map(|(_, event)| event.clone())
+            .collect())
+    }
+}
+
+#[async_trait]
+impl PolicyStore for MemoryStore {
+    async fn policy(&self) -> StoreResult<Option<Policy>> {
+        Ok(self.state().policy.clone())
+    }
+
+    async fn put_policy(&self, policy: &Policy) -> StoreResult<()> {
+        self.state().policy = Some(policy.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,351 @@
+//! The storage traits: what a database adapter implements.
+//!
+//! One small async trait per aggregate — [`AccountStore`], [`CredentialStore`],
+//! [`SessionStore`], [`ChallengeStore`], [`ThrottleStore`], [`SecurityEventStore`] and
+//! [`PolicyStore`] — combined by the [`Store`] supertrait that the services take as
+//! `Arc<dyn Store>`. Every type that implements all of them is a `Store` automatically.
+//!
+//! # Atomicity
+//!
+//! Operations that must not race are store operations, never a read followed by a write
+//! in a service: consuming a one-time challenge, bumping a failure counter, rotating a
+//! session token, swapping a password hash only if it is still the one that was read.
+//! Each method's documentation says what must be atomic. SQL adapters implement them
+//! with one conditional statement (`UPDATE ... WHERE`, `DELETE ... RETURNING`) or a
+//! transaction with the right lock; the in-memory store holds one lock for the whole
+//! operation.
+//!
+//! # Secrets
+//!
+//! A store never sees a secret: tokens arrive as [`TokenDigest`]s and passwords as PHC
+//! strings ([`PasswordHash`]).
+//!
+//! # Writing an adapter
+//!
+//! Implement the traits, then run the conformance suite from the `testing` feature
+//! ([`crate::testing`]), which checks every method, including the atomic ones under
+//! concurrency. The in-memory store in [`memory`] is a complete, small reference.
+
+#[cfg(feature = "memory")]
+pub mod memory;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::avatar::Avatar;
+use crate::domain::{EmailAddress, Username};
+use crate::model::{
+    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
+    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
+    SessionRotation,
+};
+use crate::password::PasswordHash;
+use crate::policy::Policy;
+use crate::token::TokenDigest;
+
+/// The result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A unique value that is already taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The username is taken, or was taken by an account since deleted (usernames are
+    /// never reused).
+    Username,
+    /// The address is another account's primary address.
+    Email,
+    /// The identifier already exists.
+    Id,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique value is taken.
+    #[error("a unique value is already taken: {0:?}")]
+    Conflict(Conflict),
+    /// The database failed or could not be reached. The detail is for the log only.
+    #[error("storage backend error: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A backend error from anything that is an error.
+    pub fn backend(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Backend(err.into())
+    }
+}
+
+/// Accounts and their profile fields.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Adds an account with its password hash, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Username`] when the username is or ever was taken (case-insensitively);
+    /// [`Conflict::Email`] when the address (compared by
+    /// [`EmailAddress::lookup_key`]) is another account's primary address.
+    async fn insert_account(&self, new: &NewAccount) -> StoreResult<()>;
+
+    /// The account with this id.
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
+
+    /// The account with this username.
+    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>>;
+
+    /// The account whose primary address is this one (compared by lookup key).
+    async fn account_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Account>>;
+
+    /// Changes the profile fields that are `Some`, sets `updated_at`, and returns the
+    /// account after the change, or `None` if it does not exist.
+    async fn update_profile(
+        &self,
+        id: AccountId,
+        change: &ProfileChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>>;
+
+    /// Sets the primary address and its verified flag, and `updated_at` to `at`. Returns
+    /// `false` if the account does not exist (whether or not the address is taken).
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Email`] when another account has this address.
+    async fn set_email(
+        &self,
+        id: AccountId,
+        email: &EmailAddress,
+        verified: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Sets or clears the (verified) recovery address, and `updated_at` to `at`. Returns
+    /// `false` if the account does not exist.
+    async fn set_recovery_email(
+        &self,
+        id: AccountId,
+        email: Option<&EmailAddress>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Disables or re-enables an account. Returns `false` if it does not exist.
+    async fn set_account_state(&self, id: AccountId, state: AccountState) -> StoreResult<bool>;
+
+    /// Stores the avatar and sets `avatar_updated_at` and `updated_at` to `at`; with
+    /// `None`, removes it and clears `avatar_updated_at`. Returns `false` if the account does
+    /// not exist.
+    async fn set_avatar(
+        &self,
+        id: AccountId,
+        avatar: Option<&Avatar>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// The account's avatar, if it has one.
+    async fn avatar(&self, id: AccountId) -> StoreResult<Option<Avatar>>;
+}
+
+/// Credentials: for now the password; passkeys, TOTP and the rest join later.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// The account's password hash, if it has a password.
+    async fn password_hash(&self, id: AccountId) -> StoreResult<Option<PasswordHash>>;
+
+    /// Sets the password hash and the new security stamp together, atomically, and
+    /// `updated_at` to `at`. Returns `false` if the account does not exist.
+    async fn set_password_hash(
+        &self,
+        id: AccountId,
+        hash: &PasswordHash,
+        stamp: &SecurityStamp,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Replaces the hash only if it is still `current`: a hash upgrade at login must never
+    /// overwrite a password changed meanwhile. The security stamp stays (the password did
+    /// not change). Returns whether the swap happened.
+    async fn upgrade_password_hash(
+        &self,
+        id: AccountId,
+        current: &PasswordHash,
+        upgraded: &PasswordHash,
+    ) -> StoreResult<bool>;
+}
+
+/// Sessions, looked up by the digest of their token.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Adds a session.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when the id or the token digest exists already.
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+
+    /// The session with this token digest: the one read on every authenticated request,
+    /// so it must be a single indexed read.
+    async fn session_by_token(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
+
+    /// Sets `last_seen_at`, only moving it forward.
+    async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Replaces the token digest and the authentication state, atomically and only if the
+    /// session still has the token `current`: of two concurrent rotations exactly one wins.
+    /// Also sets `last_seen_at` to the rotation time. Returns whether it happened.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when another session has the new digest.
+    async fn rotate_session(
+        &self,
+        id: SessionId,
+        current: &TokenDigest,
+        rotation: &SessionRotation,
+    ) -> StoreResult<bool>;
+
+    /// The account's sessions, newest first (by `created_at`, then id), expired ones
+    /// included (callers filter).
+    async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Deletes one session of this account. Returns whether it existed.
+    async fn delete_session(&self, account: AccountId, id: SessionId) -> StoreResult<bool>;
+
+    /// Deletes every session of the account except `keep`, returning how many went.
+    async fn delete_sessions_of(
+        &self,
+        account: AccountId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<u64>;
+
+    /// Deletes sessions expired at `now` (idle or absolute expiry at or before `now`, the
+    /// same boundary as [`SessionRecord::is_live`]), returning how many went.
+    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// One-time challenges: reset and verification links, later WebAuthn ceremonies.
+#[async_trait]
+pub trait ChallengeStore: Send + Sync {
+    /// Adds a challenge. With `replace`, every other challenge of the same account and
+    /// purpose is deleted in the same atomic step, so a newer link kills the older ones; a
+    /// challenge of no account replaces nothing. Two replacing inserts that race may both
+    /// survive on a backend whose isolation lets them; the newer one always does.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when the digest exists already.
+    async fn insert_challenge(&self, challenge: &Challenge, replace: bool) -> StoreResult<()>;
+
+    /// The challenge with this digest and purpose if it has not expired at `now`, without
+    /// using it up: for checks that must pass before a challenge is spent.
+    async fn find_challenge(
+        &self,
+        digest: &TokenDigest,
+        purpose: ChallengePurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Challenge>>;
+
+    /// Removes and returns the challenge with this digest and purpose if it has not expired
+    /// at `now`, atomically: of any number of concurrent calls, at most one gets it.
+    /// An expired challenge is removed and `None` returned.
+    async fn consume_challenge(
+        &self,
+        digest: &TokenDigest,
+        purpose: ChallengePurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Challenge>>;
+
+    /// Deletes the account's challenges of this purpose, returning how many went.
+    async fn delete_challenges(
+        &self,
+        account: AccountId,
+        purpose: ChallengePurpose,
+    ) -> StoreResult<u64>;
+
+    /// Deletes challenges expired at `now` (expiry at or before `now`), returning how many
+    /// went.
+    async fn purge_expired_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Failure counters, shared by every app instance on the same store.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// Adds one failure and returns the counter after it, atomically: concurrent bumps are
+    /// never lost. `last_at` becomes the later of its old value and `at`.
+    async fn record_failure(
+        &self,
+        account: AccountId,
+        kind: FailureKind,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Failures>;
+
+    /// The counter as it stands.
+    async fn failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<Failures>;
+
+    /// Resets the counter after a success.
+    async fn clear_failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<()>;
+}
+
+/// The security log.
+#[async_trait]
+pub trait SecurityEventStore: Send + Sync {
+    /// Appends an event.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] may be returned for an id that exists already (ids are unique).
+    async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+
+    /// A page of the account's events, newest first (by time, then id), strictly older
+    /// than the page's cursor.
+    async fn events_of(
+        &self,
+        account: AccountId,
+        page: EventPage,
+    ) -> StoreResult<Vec<SecurityEvent>>;
+}
+
+/// The administrator's policy, one value per store.
+#[async_trait]
+pub trait PolicyStore: Send + Sync {
+    /// The stored policy, or `None` if none was ever stored (the defaults apply).
+    async fn policy(&self) -> StoreResult<Option<Policy>>;
+
+    /// Replaces the policy.
+    async fn put_policy(&self, policy: &Policy) -> StoreResult<()>;
+}
+
+/// Everything the services need from storage.
+pub trait Store:
+    AccountStore
+    + CredentialStore
+    + SessionStore
+    + ChallengeStore
+    + ThrottleStore
+    + SecurityEventStore
+    + PolicyStore
+    + fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: AccountStore
+        + CredentialStore
+        + SessionStore
+        + ChallengeStore
+        + ThrottleStore
+        + SecurityEventStore
+        + PolicyStore
+        + fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}

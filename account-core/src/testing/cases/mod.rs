@@ -1,0 +1,50 @@
+//! The conformance cases, one function each.
+//!
+//! Every case takes a fresh, empty store as `Arc<dyn Store>`, exercises one behaviour of
+//! the [store traits](crate::store), and panics with a message naming the method and the
+//! expectation when the store does not behave. The names group by trait: `account_*`,
+//! `password_*`, `session_*`, `challenge_*`, `throttle_*`, `events_*`, `policy_*`, and
+//! `concurrent_*` for the atomic operations under contention.
+//!
+//! Run them through [`store_conformance_tests!`](crate::store_conformance_tests) or
+//! [`run_all`](super::run_all); call one directly to debug it.
+
+mod accounts;
+mod challenges;
+mod concurrency;
+mod credentials;
+mod events;
+mod policy;
+mod sessions;
+mod throttle;
+
+pub use accounts::*;
+pub use challenges::*;
+pub use concurrency::*;
+pub use credentials::*;
+pub use events::*;
+pub use policy::*;
+pub use sessions::*;
+pub use throttle::*;
+
+use std::fmt;
+
+use crate::store::{Conflict, StoreError, StoreResult};
+
+/// Panics unless `result` is the conflict `want`.
+#[track_caller]
+fn assert_conflict<T: fmt::Debug>(result: StoreResult<T>, want: Conflict, what: &str) {
+    match result {
+        Err(StoreError::Conflict(got)) if got == want => {}
+        other => panic!("{what}: expected Err(Conflict::{want:?}), got {other:?}"),
+    }
+}
+
+/// The value of a store call that must succeed, or a panic naming the call.
+#[track_caller]
+fn ok<T>(result: StoreResult<T>, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => panic!("{what} failed: {e} ({e:?})"),
+    }
+}

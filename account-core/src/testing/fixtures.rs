@@ -1,0 +1,227 @@
+//! Records for the conformance cases, and for an adapter's own tests.
+//!
+//! Every builder returns a complete, valid record with fresh random identifiers and
+//! secrets (from [`OsRandom`]) and times counted from [`base_time`], so a case changes
+//! only the fields it is about:
+//!
+//! ```
+//! use account_core::model::AssuranceLevel;
+//! use account_core::testing::fixtures;
+//!
+//! let alice = fixtures::new_account("alice", "alice@example.com");
+//! let session = fixtures::session(alice.account.id, fixtures::time(60));
+//! let strong = account_core::model::SessionRecord {
+//!     assurance: AssuranceLevel::Two,
+//!     ..session
+//! };
+//! assert_eq!(strong.created_at, fixtures::time(60));
+//! ```
+//!
+//! Times are whole milliseconds and durations whole seconds: the precision the suite asks
+//! every store to keep.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::device::DeviceDetails;
+use crate::domain::{DisplayName, EmailAddress, Username};
+use crate::model::{
+    Account, AccountId, AccountSource, AccountState, AssuranceLevel, AuthMethod, Authentication,
+    Challenge, ChallengePurpose, EventId, NewAccount, Role, SecurityEvent, SecurityEventKind,
+    SecurityStamp, SessionId, SessionRecord,
+};
+use crate::password::PasswordHash;
+use crate::random::{OsRandom, SecureRandom};
+use crate::store::Store;
+use crate::token::{OpaqueToken, TokenDigest};
+
+/// 2026-01-01T00:00:00Z, in seconds since the Unix epoch.
+const BASE_UNIX_SECS: i64 = 1_767_225_600;
+
+/// The fixed point every fixture time counts from: 2026-01-01T00:00:00Z.
+pub fn base_time() -> DateTime<Utc> {
+    DateTime::from_timestamp(BASE_UNIX_SECS, 0).expect("2026-01-01 is a valid time")
+}
+
+/// [`base_time`] plus `secs` seconds (negative for earlier).
+pub fn time(secs: i64) -> DateTime<Utc> {
+    base_time() + Duration::seconds(secs)
+}
+
+/// [`base_time`] plus `millis` milliseconds, for cases about sub-second precision.
+pub fn time_ms(millis: i64) -> DateTime<Utc> {
+    base_time() + Duration::milliseconds(millis)
+}
+
+/// A username, parsed; panics on a name that is not valid.
+pub fn username(name: &str) -> Username {
+    Username::parse(name).unwrap_or_else(|e| panic!("fixture username {name:?}: {e}"))
+}
+
+/// An address, parsed; panics on an address that is not valid.
+pub fn email(address: &str) -> EmailAddress {
+    EmailAddress::parse(address).unwrap_or_else(|e| panic!("fixture address {address:?}: {e}"))
+}
+
+/// A display name, parsed; panics on a name that is not valid.
+pub fn display_name(name: &str) -> DisplayName {
+    DisplayName::parse(name).unwrap_or_else(|e| panic!("fixture display name {name:?}: {e}"))
+}
+
+/// A fresh, unguessable token digest.
+pub fn digest() -> TokenDigest {
+    OpaqueToken::generate(&OsRandom).digest()
+}
+
+/// A fresh security stamp.
+pub fn stamp() -> SecurityStamp {
+    SecurityStamp::generate(&OsRandom)
+}
+
+/// A fresh account id that no store has seen.
+pub fn account_id() -> AccountId {
+    AccountId::generate(base_time(), &OsRandom)
+}
+
+/// A password hash in argon2id PHC form with a fresh random salt and hash, so any two
+/// differ. It verifies no password; the store only keeps and compares it.
+pub fn password_hash() -> PasswordHash {
+    let mut salt = [0u8; 16];
+    let mut hash = [0u8; 32];
+    OsRandom.fill(&mut salt);
+    OsRandom.fill(&mut hash);
+    PasswordHash::from_phc(format!(
+        "$argon2id$v=19$m=19456,t=2,p=1${}${}",
+        STANDARD_NO_PAD.encode(salt),
+        STANDARD_NO_PAD.encode(hash)
+    ))
+}
+
+/// A new active local user with a password, created at [`base_time`], with an unverified
+/// primary address and no optional field set.
+pub fn new_account(name: &str, address: &str) -> NewAccount {
+    let at = base_time();
+    NewAccount {
+        account: Account {
+            id: AccountId::generate(at, &OsRandom),
+            username: username(name),
+            display_name: display_name(&format!("User {name}")),
+            email: email(address),
+            email_verified: false,
+            recovery_email: None,
+            language: None,
+            avatar_updated_at: None,
+            source: AccountSource::Local,
+            state: AccountState::Active,
+            role: Role::User,
+            security_stamp: stamp(),
+            created_at: at,
+            updated_at: at,
+        },
+        password_hash: Some(password_hash()),
+    }
+}
+
+/// Inserts [`new_account`]`(name, address)` and returns the account as inserted.
+///
+/// Cases insert the account before any row that refers to it (sessions, challenges,
+/// counters, events), so stores with foreign keys pass.
+pub async fn insert_account(store: &dyn Store, name: &str, address: &str) -> Account {
+    let new = new_account(name, address);
+    store
+        .insert_account(&new)
+        .await
+        .unwrap_or_else(|e| panic!("insert_account({name:?}, {address:?}) failed: {e}"));
+    new.account
+}
+
+/// A session of `account` created (and last seen) at `created_at`: one hour idle, 24 hours
+/// in all, opened from an IPv4 address by Firefox on Linux with a password.
+pub fn session(account: AccountId, created_at: DateTime<Utc>) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::generate(created_at, &OsRandom),
+        token_digest: digest(),
+        account_id: account,
+        created_at,
+        last_seen_at: created_at,
+        idle_timeout: Duration::hours(1),
+        absolute_expires_at: created_at + Duration::hours(24),
+        ip: Some(IpAddr::from([203, 0, 113, 7])),
+        user_agent: Some(
+            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0".to_owned(),
+        ),
+        device: DeviceDetails {
+            browser: Some("Firefox 128".to_owned()),
+            os: Some("Linux".to_owned()),
+            device: Some("Desktop".to_owned()),
+            engine: Some("Gecko".to_owned()),
+            cpu_arch: Some("x86_64".to_owned()),
+        },
+        authentications: vec![Authentication {
+            method: AuthMethod::Password,
+            at: created_at,
+        }],
+        assurance: AssuranceLevel::One,
+    }
+}
+
+/// Inserts [`session`]`(account, created_at)` and returns it.
+pub async fn insert_session(
+    store: &dyn Store,
+    account: AccountId,
+    created_at: DateTime<Utc>,
+) -> SessionRecord {
+    let session = session(account, created_at);
+    store
+        .insert_session(&session)
+        .await
+        .unwrap_or_else(|e| panic!("insert_session failed: {e}"));
+    session
+}
+
+/// A challenge of `account` for `purpose`, issued at [`base_time`] under a fresh security
+/// stamp, dying 30 minutes later, with a small JSON payload.
+pub fn challenge(account: AccountId, purpose: ChallengePurpose) -> Challenge {
+    let created_at = base_time();
+    Challenge {
+        digest: digest(),
+        purpose,
+        account_id: Some(account),
+        security_stamp: Some(stamp()),
+        payload: r#"{"email":"Zoë.New@example.com"}"#.to_owned(),
+        created_at,
+        expires_at: created_at + Duration::minutes(30),
+    }
+}
+
+/// Inserts [`challenge`]`(account, purpose)` without replacing others and returns it.
+pub async fn insert_challenge(
+    store: &dyn Store,
+    account: AccountId,
+    purpose: ChallengePurpose,
+) -> Challenge {
+    let challenge = challenge(account, purpose);
+    store
+        .insert_challenge(&challenge, false)
+        .await
+        .unwrap_or_else(|e| panic!("insert_challenge failed: {e}"));
+    challenge
+}
+
+/// A security event of `account` at `at`, from an IPv4 address and a browser, with one
+/// detail.
+pub fn event(account: AccountId, at: DateTime<Utc>, kind: SecurityEventKind) -> SecurityEvent {
+    SecurityEvent {
+        id: EventId::generate(at, &OsRandom),
+        account_id: account,
+        at,
+        kind,
+        ip: Some(IpAddr::from([198, 51, 100, 23])),
+        user_agent: Some("Mozilla/5.0 (Macintosh) Safari/605.1.15".to_owned()),
+        details: BTreeMap::from([("method".to_owned(), "password".to_owned())]),
+    }
+}
