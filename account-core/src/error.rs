@@ -54,6 +54,12 @@ pub enum Error {
     /// The thing asked for does not exist (or is not the caller's).
     #[error("not found")]
     NotFound,
+    /// Too many requests; try again after the given number of seconds.
+    #[error("too many requests; try again in {retry_after_secs} seconds")]
+    RateLimited {
+        /// Seconds until the limit's window ends.
+        retry_after_secs: i64,
+    },
     /// The administrator's policy failed its checks.
     #[error("the policy is invalid: {0}")]
     InvalidPolicy(String),
@@ -83,6 +89,7 @@ impl Error {
             Error::ManagedExternally => "managed_by_directory",
             Error::NotFound => "not_found",
             Error::InvalidPolicy(_) => "invalid_policy",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Storage(_) | Error::Internal(_) => "internal",
         }
     }

@@ -82,6 +82,6 @@ pub use config::{AccountConfig, LoginThrottle};
 pub use error::{Error, Result};
 pub use model::RequestInfo;
 pub use service::{
-    Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, SessionView,
-    SignUp, SignUpOutcome, SignedIn, Verified,
+    Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, RateLimit,
+    SessionView, SignUp, SignUpOutcome, SignedIn, Verified,
 };

@@ -1255,3 +1255,65 @@ fn email(s: &str) -> EmailAddress {
 fn password(s: &str) -> Password {
     Password::new(s)
 }
+
+#[tokio::test]
+async fn rate_limits_count_per_key_in_fixed_windows() {
+    let h = Harness::new().await;
+    let limit = account_core::RateLimit::per_minute(3);
+    for _ in 0..3 {
+        h.accounts
+            .check_rate_limit("login:192.0.2.1", limit)
+            .await
+            .expect("within the limit");
+    }
+    let err = h
+        .accounts
+        .check_rate_limit("login:192.0.2.1", limit)
+        .await
+        .expect_err("over");
+    assert_eq!(err.code(), "rate_limited");
+    assert!(
+        matches!(err, Error::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs))
+    );
+    h.accounts
+        .check_rate_limit("login:192.0.2.2", limit)
+        .await
+        .expect("another address has its own count");
+    h.clock.advance(Duration::minutes(1));
+    h.accounts
+        .check_rate_limit("login:192.0.2.1", limit)
+        .await
+        .expect("a new window");
+}
+
+#[tokio::test]
+async fn bootstrap_admin_is_created_once_with_the_given_password() {
+    let h = Harness::new().await;
+    let username = account_core::domain::Username::parse("admin").expect("valid");
+    let created = h
+        .accounts
+        .ensure_admin(
+            username.clone(),
+            email("admin@example.com"),
+            &"the operator's passphrase".into(),
+        )
+        .await
+        .expect("created");
+    assert!(created.is_some());
+    let again = h
+        .accounts
+        .ensure_admin(
+            username,
+            email("admin@example.com"),
+            &"another passphrase entirely".into(),
+        )
+        .await
+        .expect("exists");
+    assert!(again.is_none(), "a second start changes nothing");
+    let admin = h.account("admin").await;
+    assert_eq!(admin.role, account_core::model::Role::Admin);
+    assert!(admin.email_verified);
+    h.login_with("admin", "the operator's passphrase", &info())
+        .await
+        .expect("login");
+}

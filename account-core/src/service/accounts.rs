@@ -291,3 +291,72 @@ impl Accounts {
         Ok(())
     }
 }
+
+impl Accounts {
+    /// Makes sure an administrator account with this username exists, creating it with
+    /// the given password and a verified address if it does not; an existing account is
+    /// left exactly as it is. This is for the operator's own start-up configuration (the
+    /// starter's `ACCOUNT_ADMIN`), not an action one user takes on another.
+    ///
+    /// Returns the account when it was created now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WeakPassword`]; [`Error::Validation`] when the address belongs to another
+    /// account.
+    pub async fn ensure_admin(
+        &self,
+        username: Username,
+        email: EmailAddress,
+        password: &Password,
+    ) -> Result<Option<Account>> {
+        if self
+            .inner
+            .store
+            .account_by_username(&username)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let display_name = DisplayName::parse(username.as_str())?;
+        let mut account = self.new_account(
+            username,
+            email,
+            display_name,
+            Role::Admin,
+            AccountSource::Local,
+        );
+        account.email_verified = true;
+        let hash = self.hash_new_password(&account, password, false).await?;
+        match self
+            .inner
+            .store
+            .insert_account(&NewAccount {
+                account: account.clone(),
+                password_hash: Some(hash),
+            })
+            .await
+        {
+            Ok(()) => {}
+            // Another instance created it first.
+            Err(StoreError::Conflict(Conflict::Username)) => return Ok(None),
+            Err(StoreError::Conflict(Conflict::Email)) => {
+                return Err(ValidationError {
+                    field: crate::domain::Field::Email,
+                    rule: crate::domain::Rule::Reserved,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.record(
+            account.id,
+            SecurityEventKind::CreatedByAdmin,
+            &RequestInfo::default(),
+            &[("by", "configuration".into())],
+        )
+        .await?;
+        Ok(Some(account))
+    }
+}

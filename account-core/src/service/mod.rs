@@ -12,6 +12,7 @@
 //! | `sessions.rs` | validating, listing, revoking and rotating sessions; freshness |
 //! | `security_log.rs` | the security log |
 //! | `policy.rs` | the administrator's policy |
+//! | `rate_limits.rs` | request limits per key, counted in the store |
 
 mod accounts;
 mod email;
@@ -20,12 +21,14 @@ mod password;
 mod password_reset;
 mod policy;
 mod profile;
+mod rate_limits;
 mod security_log;
 mod sessions;
 
 pub use accounts::{NewAccountByAdmin, SignUp, SignUpOutcome};
 pub use email::Verified;
 pub use login::LoginOutcome;
+pub use rate_limits::RateLimit;
 pub use security_log::MAX_EVENT_PAGE;
 pub use sessions::{SessionView, SignedIn};
 

@@ -45,8 +45,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AccountStore, ChallengeStore, Conflict, CredentialStore, PolicyStore, SecurityEventStore,
-    SessionStore, StoreError, StoreResult, ThrottleStore,
+    AccountStore, ChallengeStore, Conflict, CredentialStore, PolicyStore, RateLimitStore,
+    SecurityEventStore, SessionStore, StoreError, StoreResult, ThrottleStore,
 };
 use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
@@ -126,6 +126,7 @@ struct State {
     /// Each account's log, ordered by (time, id) so a page is a reversed range.
     events: HashMap<AccountId, BTreeMap<EventCursor, SecurityEvent>>,
     policy: Option<Policy>,
+    rate_limits: HashMap<(String, DateTime<Utc>), u32>,
 }
 
 /// An account with the parts that are not in [`Account`].
@@ -611,6 +612,26 @@ impl SecurityEventStore for MemoryStore {
             .take(limit)
             .map(|(_, event)| event.clone())
             .collect())
+    }
+}
+
+#[async_trait]
+impl RateLimitStore for MemoryStore {
+    async fn hit_rate_limit(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u32> {
+        let mut state = self.state();
+        let count = state
+            .rate_limits
+            .entry((key.to_owned(), window_start))
+            .or_insert(0);
+        *count = count.saturating_add(1);
+        Ok(*count)
+    }
+
+    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut state = self.state();
+        let was = state.rate_limits.len();
+        state.rate_limits.retain(|(_, start), _| *start >= before);
+        Ok((was - state.rate_limits.len()) as u64)
     }
 }
 

@@ -1,8 +1,8 @@
 //! The storage traits: what a database adapter implements.
 //!
 //! One small async trait per aggregate — [`AccountStore`], [`CredentialStore`],
-//! [`SessionStore`], [`ChallengeStore`], [`ThrottleStore`], [`SecurityEventStore`] and
-//! [`PolicyStore`] — combined by the [`Store`] supertrait that the services take as
+//! [`SessionStore`], [`ChallengeStore`], [`ThrottleStore`], [`SecurityEventStore`],
+//! [`PolicyStore`] and [`RateLimitStore`] — combined by the [`Store`] supertrait that the services take as
 //! `Arc<dyn Store>`. Every type that implements all of them is a `Store` automatically.
 //!
 //! # Atomicity
@@ -309,6 +309,20 @@ pub trait SecurityEventStore: Send + Sync {
     ) -> StoreResult<Vec<SecurityEvent>>;
 }
 
+/// Request counters in fixed time windows, shared by every app instance on the same store:
+/// the per-IP limits of the HTTP adapter live here.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one request against `key` in the window that starts at `window_start` and
+    /// returns the count in that window including this one, atomically: concurrent hits
+    /// are never lost. Keys are at most 200 bytes of ASCII.
+    async fn hit_rate_limit(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u32>;
+
+    /// Deletes the counters of windows that started before `before`, returning how many
+    /// went.
+    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// The administrator's policy, one value per store.
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
@@ -328,6 +342,7 @@ pub trait Store:
     + ThrottleStore
     + SecurityEventStore
     + PolicyStore
+    + RateLimitStore
     + fmt::Debug
     + Send
     + Sync
@@ -343,6 +358,7 @@ impl<T> Store for T where
         + ThrottleStore
         + SecurityEventStore
         + PolicyStore
+        + RateLimitStore
         + fmt::Debug
         + Send
         + Sync

@@ -278,12 +278,14 @@ macro_rules! __store_conformance {
             events_paging
             events_same_time_ordered_by_id
             policy_put_and_get
+            rate_limit_counts_per_key_and_window
             concurrent_consume_challenge
             concurrent_record_failure
             concurrent_rotate_session
             concurrent_insert_account_same_username
             concurrent_insert_account_same_email
             concurrent_upgrade_password_hash
+            concurrent_rate_limit_hits
         }
     };
     (@expand [names] $($case:ident)*) => {

@@ -3,7 +3,8 @@
 //! Every case takes a fresh, empty store as `Arc<dyn Store>`, exercises one behaviour of
 //! the [store traits](crate::store), and panics with a message naming the method and the
 //! expectation when the store does not behave. The names group by trait: `account_*`,
-//! `password_*`, `session_*`, `challenge_*`, `throttle_*`, `events_*`, `policy_*`, and
+//! `password_*`, `session_*`, `challenge_*`, `throttle_*`, `events_*`, `policy_*`,
+//! `rate_limit_*`, and
 //! `concurrent_*` for the atomic operations under contention.
 //!
 //! Run them through [`store_conformance_tests!`](crate::store_conformance_tests) or
@@ -15,6 +16,7 @@ mod concurrency;
 mod credentials;
 mod events;
 mod policy;
+mod rate_limits;
 mod sessions;
 mod throttle;
 
@@ -24,6 +26,7 @@ pub use concurrency::*;
 pub use credentials::*;
 pub use events::*;
 pub use policy::*;
+pub use rate_limits::*;
 pub use sessions::*;
 pub use throttle::*;
 
