@@ -1317,3 +1317,23 @@ async fn bootstrap_admin_is_created_once_with_the_given_password() {
         .await
         .expect("login");
 }
+
+#[tokio::test]
+async fn purge_removes_expired_sessions_and_links_only() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let old = h.login_with("ada", PASSWORD, &info()).await.expect("login");
+    h.clock.advance(Duration::minutes(50));
+    let young = h.login_with("ada", PASSWORD, &info()).await.expect("login");
+    h.clock.advance(Duration::minutes(15));
+    let (sessions, _) = h.accounts.purge_expired().await.expect("purge");
+    assert_eq!(sessions, 1, "only the idle session went");
+    assert!(h.accounts.authenticate(old.token.expose()).await.is_err());
+    h.accounts
+        .authenticate(young.token.expose())
+        .await
+        .expect("the young one stays");
+    h.clock.advance(Duration::hours(25));
+    let (_, challenges) = h.accounts.purge_expired().await.expect("purge");
+    assert_eq!(challenges, 1, "the day-old sign-up verification link went");
+}

@@ -294,3 +294,23 @@ impl Accounts {
         Ok(self.inner.store.delete_sessions_of(account, keep).await?)
     }
 }
+
+impl Accounts {
+    /// Deletes expired sessions, challenges and rate-limit windows: housekeeping for a
+    /// periodic task (the starter runs it every ten minutes). Expired rows are never
+    /// accepted anyway; this only keeps the tables small.
+    ///
+    /// Returns how many sessions and challenges went.
+    ///
+    /// # Errors
+    ///
+    /// Only storage errors.
+    pub async fn purge_expired(&self) -> Result<(u64, u64)> {
+        let now = self.now();
+        let store = &self.inner.store;
+        let sessions = store.purge_expired_sessions(now).await?;
+        let challenges = store.purge_expired_challenges(now).await?;
+        store.purge_rate_limits(now - Duration::days(1)).await?;
+        Ok((sessions, challenges))
+    }
+}
