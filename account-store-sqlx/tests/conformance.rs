@@ -1,0 +1,54 @@
+//! The store conformance suite of account-core, on every backend.
+//!
+//! Each backend gets a module with one test per case of the suite, named like
+//! `sqlite::session_rotate` or `postgres::concurrent_consume_challenge`, and each test
+//! works in a database of its own that is dropped afterwards
+//! ([`account_store_sqlx::testing`]). SQLite always runs. PostgreSQL and MySQL run when
+//! `ACCOUNT_TEST_POSTGRES_URL` and `ACCOUNT_TEST_MYSQL_URL` name a server; without one,
+//! every test of that backend prints why it skips and passes. SQLite runs twice: on a
+//! file, as applications use it, and in memory.
+
+/// The suite on one backend.
+///
+/// The suite's factory cannot fail and has no way to skip, so the factory expression
+/// does it: it makes the database first, and when the backend's server is not
+/// configured it leaves the generated test with `return` (after `fresh_store` printed
+/// the reason) before a store is needed.
+macro_rules! conformance {
+    ($backend:expr) => {
+        account_core::store_conformance_tests!(match account_store_sqlx::testing::fresh_store(
+            $backend
+        )
+        .await
+        {
+            Some(store) => move || std::future::ready(store),
+            None => return,
+        });
+    };
+}
+
+mod sqlite {
+    conformance!(account_store_sqlx::Backend::Sqlite);
+}
+
+/// SQLite in memory (`sqlite::memory:`, a new database each time): one pool of shared-cache
+/// connections instead of a file's reader pool and writer connection.
+mod sqlite_in_memory {
+    account_core::store_conformance_tests!(|| async {
+        let store = account_store_sqlx::SqlStore::connect("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        store.migrate().await.expect("the schema");
+        store
+    });
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    conformance!(account_store_sqlx::Backend::Postgres);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    conformance!(account_store_sqlx::Backend::MySql);
+}

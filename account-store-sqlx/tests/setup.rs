@@ -1,0 +1,161 @@
+//! Opening and migrating stores: URLs, files, repeated migrations, and what `Debug` and
+//! errors show.
+
+// Test code: a failed expectation panics with its message; the helpers outside `#[test]`
+// functions are test code too.
+#![allow(clippy::unwrap_used)]
+
+use account_core::store::AccountStore as _;
+use account_core::testing::fixtures;
+use account_store_sqlx::testing::TestDatabase;
+use account_store_sqlx::{Backend, SetupError, SqlStore};
+
+#[tokio::test]
+async fn a_missing_sqlite_file_and_its_directories_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nested").join("deeper").join("accounts.db");
+    let url = format!("sqlite:{}", file.display());
+
+    let store = SqlStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    assert!(file.exists(), "connect must create the file");
+    let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
+    store.close().await;
+
+    // The data is in the file: a new store finds it.
+    let again = SqlStore::connect(&url).await.unwrap();
+    again.migrate().await.unwrap();
+    assert_eq!(again.account_by_id(alice.id).await.unwrap(), Some(alice));
+
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal", "the database must be in WAL mode");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_sqlite_database_keeps_its_data_across_connections() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    store.migrate().await.unwrap();
+    let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
+    // Reads at once take several connections of the pool; all must see one database.
+    let reads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.account_by_id(alice.id).await })
+        })
+        .collect();
+    for read in reads {
+        assert_eq!(read.await.unwrap().unwrap().map(|a| a.id), Some(alice.id));
+    }
+}
+
+#[tokio::test]
+async fn unknown_schemes_are_refused_without_repeating_the_url() {
+    for url in [
+        "redis://user:hunter2@127.0.0.1/0",
+        "hunter2",
+        "",
+        "file:///tmp/x.db",
+    ] {
+        let error = SqlStore::connect(url)
+            .await
+            .expect_err("not a database URL");
+        assert!(
+            matches!(error, SetupError::UnsupportedUrl),
+            "{url}: {error:?}"
+        );
+        assert!(
+            !error.to_string().contains("hunter2") && !format!("{error:?}").contains("hunter2"),
+            "the error must not repeat the URL: {error}"
+        );
+    }
+}
+
+#[test]
+fn backends_are_chosen_by_scheme() {
+    for (url, backend) in [
+        ("sqlite:data/accounts.db", Some(Backend::Sqlite)),
+        ("sqlite::memory:", Some(Backend::Sqlite)),
+        ("SQLite://x.db", Some(Backend::Sqlite)),
+        ("postgres://u@h/db", Some(Backend::Postgres)),
+        ("postgresql://u@h/db", Some(Backend::Postgres)),
+        ("mysql://u@h/db", Some(Backend::MySql)),
+        ("mariadb://u@h/db", Some(Backend::MySql)),
+        ("redis://h", None),
+        ("no scheme", None),
+    ] {
+        assert_eq!(Backend::from_url(url), backend, "{url}");
+    }
+}
+
+/// Migrating twice is harmless (every start migrates), on every backend.
+async fn check_migrations_repeat(backend: Backend) {
+    let Some(db) = TestDatabase::for_backend(backend).await else {
+        return;
+    };
+    let db = db.unwrap();
+    let store = db.store().await.unwrap();
+    let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
+    store.migrate().await.unwrap();
+    let other = SqlStore::connect(db.url()).await.unwrap();
+    other.migrate().await.unwrap();
+    assert_eq!(other.account_by_id(alice.id).await.unwrap(), Some(alice));
+    assert_eq!(other.backend(), backend);
+    let shown = format!("{other:?}");
+    assert!(shown.contains(&format!("{backend:?}")), "{shown}");
+}
+
+#[tokio::test]
+async fn sqlite_migrations_can_run_again() {
+    check_migrations_repeat(Backend::Sqlite).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_migrations_can_run_again() {
+    check_migrations_repeat(Backend::Postgres).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_migrations_can_run_again() {
+    check_migrations_repeat(Backend::MySql).await;
+}
+
+/// A URL with a password: the store works, and neither `Debug` nor the store's errors
+/// show the password. (The servers of the test setup trust local connections, so any
+/// password is accepted.)
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn debug_shows_no_credentials() {
+    let Some(db) = TestDatabase::for_backend(Backend::Postgres).await else {
+        return;
+    };
+    let db = db.unwrap();
+    let mut url = url::Url::parse(db.url()).unwrap();
+    url.set_password(Some("hunter2")).unwrap();
+    let store = SqlStore::connect(url.as_str()).await.unwrap();
+    store.migrate().await.unwrap();
+    let shown = format!("{store:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("Postgres"), "{shown}");
+}
+
+/// `mariadb:` URLs work like `mysql:` ones.
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mariadb_urls_are_accepted() {
+    let Some(db) = TestDatabase::for_backend(Backend::MySql).await else {
+        return;
+    };
+    let db = db.unwrap();
+    let url = db.url().replacen("mysql:", "mariadb:", 1);
+    let store = SqlStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    fixtures::insert_account(&store, "alice", "alice@example.com").await;
+}
