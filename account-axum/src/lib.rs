@@ -1,7 +1,140 @@
-//! The HTTP adapter of the account workspace, for axum.
+//! The HTTP API of the account workspace, for axum: every route of the account-settings
+//! page over the services of [`account_core`], ready to mount in an application.
 //!
-//! This crate will offer a router builder that mounts every route of the HTTP contract in
-//! `DESIGN.md` over the services of [`account_core`]: extractors for the signed-in account,
-//! session cookies, CSRF defence, per-IP rate limits counted in the store, problem+json
-//! errors mapped in one place, and an OpenAPI document. Until that work lands the crate
-//! intentionally exports nothing.
+//! # Embedding it
+//!
+//! Build the services, hand them to [`AccountRouter`] with an [`HttpConfig`], and merge the
+//! router into your application (or nest it under a prefix). Your own handlers get the
+//! signed-in user from the [`CurrentAccount`] extractor:
+//!
+//! ```no_run
+//! use std::{net::SocketAddr, sync::Arc};
+//! use account_axum::{AccountRouter, CurrentAccount, HttpConfig};
+//! use account_core::{AccountConfig, Accounts, mail::MemoryMailer, store::memory::MemoryStore};
+//! use axum::{Router, routing::get};
+//!
+//! async fn hello(me: CurrentAccount) -> String {
+//!     format!("Hello, {}!", me.account.display_name)
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = AccountConfig::new("http://127.0.0.1:3000".parse()?);
+//! let accounts = Accounts::builder(Arc::new(MemoryStore::new()), Arc::new(MemoryMailer::new()), config).build();
+//! let api = AccountRouter::new(accounts, HttpConfig::default());
+//! let app = Router::new()
+//!     .route("/hello", get(hello))
+//!     .with_state(api.state().clone())
+//!     .merge(api.into_router());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Serve with `into_make_service_with_connect_info::<SocketAddr>()`: the client IP comes
+//! from the socket (or, behind [trusted proxies](HttpConfig::trusted_proxies), from their
+//! forwarding headers), and without it every client counts as one unknown IP for the rate
+//! limits.
+//!
+//! When your application has its own state, make [`AccountsState`] reachable from it with
+//! [`FromRef`](axum::extract::FromRef) (derive it) and the extractors work there too:
+//!
+//! ```
+//! use axum::extract::FromRef;
+//! use account_axum::AccountsState;
+//!
+//! #[derive(Clone, FromRef)]
+//! struct AppState {
+//!     accounts: AccountsState,
+//!     db: String,
+//! }
+//! ```
+//!
+//! # The pieces
+//!
+//! | item | what it is |
+//! |---|---|
+//! | [`AccountRouter`] | builds the `Router<()>` of every route, and the OpenAPI document |
+//! | [`HttpConfig`], [`RateLimits`], [`CookieName`] | public URL, cookie name, trusted proxies, body and rate limits |
+//! | [`AccountsState`] | the services and the configuration; the state the extractors read |
+//! | [`CurrentSession`], [`CurrentAccount`], [`AdminAccount`] | the signed-in session, account, administrator (401 / 403 otherwise) |
+//! | [`ClientInfo`] | client IP, user agent and client hints, as the services want them |
+//! | [`ApiError`], [`Problem`] | every error, and its `application/problem+json` body |
+//! | [`SetSessionCookie`], [`ClearSessionCookie`] | the session cookie as response parts, for a host's own sign-in route |
+//!
+//! # Routes
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /api/auth/signup` `{username, email, password, display_name?}` | 201 account |
+//! | `POST /api/auth/login` `{login, password}` | 200 `{"status":"ok"}` and the cookie |
+//! | `POST /api/auth/logout` | 204, the cookie cleared, `Clear-Site-Data: "cookies"` |
+//! | `POST /api/auth/password/forgot` `{email}` | 202 `{"status":"accepted"}` for every address |
+//! | `POST /api/auth/password/reset` `{token, new_password}` | 200 `{"status":"ok"}` |
+//! | `POST /api/auth/email/verify` `{token}` | 200 account |
+//! | `POST /api/auth/reauthenticate` `{password}` | 200 `{"status":"ok"}` and a new cookie |
+//! | `GET /api/account` | 200 account |
+//! | `PATCH /api/account` `{display_name?, language?}` | 200 account |
+//! | `POST /api/account/email` `{email}` | 202 |
+//! | `PUT /api/account/recovery-email` `{email}` (`null` removes) | 202 (set), 200 (removed) |
+//! | `PUT /api/account/password` `{current_password, new_password}` | 200 and a new cookie |
+//! | `PUT /api/account/avatar` (raw PNG, JPEG or WebP) | 200 account |
+//! | `DELETE /api/account/avatar` | 200 account |
+//! | `GET /api/users/{id}/avatar` | 200 image |
+//! | `GET /api/account/sessions` | 200 list |
+//! | `DELETE /api/account/sessions/{id}` | 204 |
+//! | `DELETE /api/account/sessions` | 200 `{"revoked": n}` |
+//! | `GET /api/account/security-events?limit=&before=` | 200 list |
+//! | `GET`, `PUT /api/admin/policy` | 200 policy (administrators) |
+//! | `GET /api/openapi.json` | the OpenAPI 3.1 document |
+//!
+//! Every error is a [`Problem`] with a stable `code`; the status of each code is listed on
+//! [`ApiError`].
+//!
+//! # Security
+//!
+//! - **Session cookie.** `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`; over https named
+//!   `__Host-<name>` and `Secure`. Its `Max-Age` is the session's remaining absolute
+//!   lifetime. Login, re-authentication and a password change each set a new token (the
+//!   old one dies at once); logout ends the session on the server, clears the cookie and
+//!   sends `Clear-Site-Data: "cookies"`.
+//! - **CSRF.** Every unsafe request is checked: `Sec-Fetch-Site` must be `same-origin` or
+//!   `none`; without it, `Origin` must be the public URL's origin; a request with neither
+//!   (not from a browser page) passes. That covers login and sign-up too. The extractors
+//!   check the same for a host's own routes.
+//! - **Client IP.** The socket peer, or — only when the peer is one of
+//!   [`HttpConfig::trusted_proxies`] — the rightmost address of `X-Forwarded-For` (or
+//!   `Forwarded: for=`) that is not a trusted proxy.
+//! - **Rate limits.** Login, sign-up, forgot and reset password and email verification
+//!   are limited per IP, counted in the store so that several instances share them.
+//! - **Headers.** `Cache-Control: no-store` (avatars: `private, max-age=300`),
+//!   `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, a
+//!   `Content-Security-Policy` that allows nothing, HSTS over https, and never a CORS
+//!   header.
+//! - **No enumeration.** Login failures are identical whatever the cause; forgot-password
+//!   answers 202 for every address; sign-up with an address in use answers exactly like a
+//!   new sign-up (the owner is mailed).
+//! - **Errors.** A storage or internal failure is a 500 that says "internal error"; the
+//!   detail goes only to the log (`tracing`).
+//! - **Logs.** Each request runs in a `tracing` span with the method, the matched route,
+//!   the status, the latency and the client IP — never a header, cookie, body, token or
+//!   query string.
+
+mod client_ip;
+mod config;
+mod cookie;
+mod csrf;
+mod error;
+mod extract;
+mod middleware;
+mod openapi;
+mod router;
+mod routes;
+mod state;
+mod views;
+
+pub use config::{CookieName, HttpConfig, InvalidCookieName, RateLimits};
+pub use cookie::{ClearSessionCookie, SetSessionCookie};
+pub use error::{ApiError, PROBLEM_JSON, Problem};
+pub use extract::{AdminAccount, ClientInfo, CurrentAccount, CurrentSession};
+pub use router::AccountRouter;
+pub use state::AccountsState;

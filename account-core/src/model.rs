@@ -538,6 +538,8 @@ pub enum SecurityEventKind {
     SessionRevoked,
     /// All other sessions were revoked.
     OtherSessionsRevoked,
+    /// An administrator changed the policy.
+    PolicyChanged,
 }
 
 impl SecurityEventKind {
@@ -567,6 +569,7 @@ impl SecurityEventKind {
             K::PasswordHashUpgraded => "password_hash_upgraded",
             K::SessionRevoked => "session_revoked",
             K::OtherSessionsRevoked => "other_sessions_revoked",
+            K::PolicyChanged => "policy_changed",
         }
     }
 
@@ -594,6 +597,7 @@ impl SecurityEventKind {
         Self::PasswordHashUpgraded,
         Self::SessionRevoked,
         Self::OtherSessionsRevoked,
+        Self::PolicyChanged,
     ];
 
     /// The kind from its stable name.

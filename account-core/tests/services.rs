@@ -58,7 +58,7 @@ async fn sign_up_refuses_reserved_and_taken_usernames_and_respects_the_policy() 
     let mut policy = h.accounts.policy().await.expect("policy");
     policy.allow_reserved_usernames = true;
     h.accounts
-        .set_policy(h.admin_id(), policy.clone())
+        .set_policy(h.admin_id(), policy.clone(), &info())
         .await
         .expect("valid policy");
     h.try_sign_up("admin", "root@example.com", PASSWORD)
@@ -67,7 +67,7 @@ async fn sign_up_refuses_reserved_and_taken_usernames_and_respects_the_policy() 
 
     policy.allow_signup = false;
     h.accounts
-        .set_policy(h.admin_id(), policy)
+        .set_policy(h.admin_id(), policy, &info())
         .await
         .expect("valid policy");
     let err = h
@@ -1017,7 +1017,7 @@ async fn profile_changes_display_name_and_language_but_locked_profiles_refuse_th
     let mut policy = h.accounts.policy().await.expect("policy");
     policy.lock_profiles = true;
     h.accounts
-        .set_policy(h.admin_id(), policy)
+        .set_policy(h.admin_id(), policy, &info())
         .await
         .expect("valid");
     let err = h
@@ -1233,7 +1233,7 @@ async fn policy_refuses_numbers_that_lock_everyone_out() {
     policy.sessions.idle_timeout_secs = 0;
     let err = h
         .accounts
-        .set_policy(h.admin_id(), policy)
+        .set_policy(h.admin_id(), policy, &info())
         .await
         .expect_err("invalid");
     assert_eq!(err.code(), "invalid_policy");

@@ -1,0 +1,348 @@
+//! Errors as responses: the one place where every error becomes a status and an
+//! `application/problem+json` body (RFC 9457).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use account_core::Error;
+use account_core::avatar::AvatarError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Why a request failed: an error of the services, or one that only HTTP knows.
+///
+/// Every handler of this crate and every extractor it offers fails with an `ApiError`, and
+/// its [`IntoResponse`] is the only code that turns errors into responses, so a client
+/// always gets the same shape: a [`Problem`] with a stable `code`.
+///
+/// | code | status |
+/// |---|---|
+/// | `validation_failed`, `weak_password`, `invalid_policy` | 422 |
+/// | `invalid_avatar` | 422; 413 with reason `avatar_too_large`; 415 with reason `avatar_unsupported_format` |
+/// | `malformed_json` | 400 |
+/// | `invalid_token` | 400 |
+/// | `invalid_credentials`, `unauthenticated` | 401 |
+/// | `current_password_incorrect`, `reauthentication_required`, `signup_disabled`, `profile_locked`, `managed_by_directory`, `forbidden`, `csrf_refused` | 403 |
+/// | `not_found` | 404 |
+/// | `method_not_allowed` | 405 |
+/// | `username_taken` | 409 |
+/// | `payload_too_large` | 413 |
+/// | `unsupported_media_type` | 415 |
+/// | `rate_limited` | 429, with `Retry-After` |
+/// | `internal` | 500, with the detail only in the log |
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// An error of the services.
+    #[error(transparent)]
+    Core(#[from] Error),
+    /// An unsafe request came from another site (CSRF defence).
+    #[error("cross-site request refused")]
+    CsrfRefused,
+    /// The body is larger than the route accepts.
+    #[error("the request body is larger than {max_bytes} bytes")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        max_bytes: usize,
+    },
+    /// The body's `Content-Type` is not one the route accepts.
+    #[error("the request body must be {expected}")]
+    UnsupportedMediaType {
+        /// What the route accepts, for the message.
+        expected: &'static str,
+    },
+    /// The body is not JSON, or not the JSON the route expects.
+    #[error("{}", match field {
+        Some(field) => format!("the request body lacks the field {field}"),
+        None => "the request body is not the JSON this route expects".to_owned(),
+    })]
+    MalformedJson {
+        /// The missing field, when that is the problem.
+        field: Option<String>,
+    },
+    /// A query parameter is not in the form the route expects.
+    #[error("the query parameter {name} is invalid")]
+    InvalidParameter {
+        /// The parameter's name.
+        name: &'static str,
+    },
+    /// The signed-in account may not do this (an administrator's route).
+    #[error("this needs an administrator")]
+    Forbidden,
+    /// No such route, or no such thing.
+    #[error("not found")]
+    NotFound,
+    /// The route exists but not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+}
+
+/// An error body (RFC 9457 problem details) with the stable `code` of the error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[non_exhaustive]
+#[schema(example = json!({
+    "type": "about:blank",
+    "title": "Unprocessable Entity",
+    "status": 422,
+    "detail": "the password was refused: the password is too common: it is among the most used passwords",
+    "code": "weak_password",
+    "reason": "common"
+}))]
+pub struct Problem {
+    /// Always `about:blank`: `code` tells the problems apart.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP status phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// A sentence for people. It never repeats a secret or the refused input.
+    pub detail: String,
+    /// The stable error code clients match on, such as `invalid_credentials`.
+    pub code: String,
+    /// A finer stable reason, where the error has one: `username_too_short` for
+    /// `validation_failed`, `common` for `weak_password`, `avatar_too_large` for
+    /// `invalid_avatar`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The request field the problem is about, where one is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The rule the field broke (`too_short`, `invalid_syntax`, ...), for
+    /// `validation_failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl ApiError {
+    /// The stable code this error answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Core(e) => e.code(),
+            ApiError::CsrfRefused => "csrf_refused",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
+            ApiError::MalformedJson { .. } => "malformed_json",
+            ApiError::InvalidParameter { .. } => "validation_failed",
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Core(e) => core_status(e),
+            ApiError::CsrfRefused | ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidParameter { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The problem body, without logging.
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let mut problem = Problem {
+            problem_type: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_owned(),
+            reason: None,
+            field: None,
+            rule: None,
+        };
+        match self {
+            ApiError::Core(e) => {
+                problem.reason = e.reason();
+                if let Error::Validation(v) = e {
+                    problem.field = Some(v.field.as_str().to_owned());
+                    problem.rule = Some(v.rule.as_str().to_owned());
+                }
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    // Whatever failed inside (a database, a thread) is the operator's
+                    // business: the client learns nothing about it.
+                    problem.detail = "internal error".to_owned();
+                }
+            }
+            ApiError::MalformedJson { field } => problem.field.clone_from(field),
+            ApiError::InvalidParameter { name } => {
+                problem.field = Some((*name).to_owned());
+                problem.rule = Some("invalid_syntax".to_owned());
+                problem.reason = Some(format!("{name}_invalid_syntax"));
+            }
+            _ => {}
+        }
+        problem
+    }
+}
+
+/// The status of a service error.
+fn core_status(e: &Error) -> StatusCode {
+    match e {
+        Error::Validation(_) | Error::WeakPassword(_) | Error::InvalidPolicy(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Error::InvalidAvatar(AvatarError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::InvalidAvatar(AvatarError::UnsupportedFormat) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::InvalidAvatar(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::InvalidCredentials | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Error::CurrentPasswordIncorrect
+        | Error::ReauthenticationRequired
+        | Error::SignUpDisabled
+        | Error::ProfileLocked
+        | Error::ManagedExternally => StatusCode::FORBIDDEN,
+        Error::InvalidToken => StatusCode::BAD_REQUEST,
+        Error::UsernameTaken => StatusCode::CONFLICT,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        // Storage and internal failures, and any variant a newer core adds before this
+        // crate knows it: opaque.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let status = self.status();
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "request failed");
+        }
+        let body = serde_json::to_vec(&problem).unwrap_or_else(|_| {
+            br#"{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}"#.to_vec()
+        });
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let ApiError::Core(Error::RateLimited { retry_after_secs }) = &self {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from((*retry_after_secs).max(1).unsigned_abs()),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use account_core::domain::{Field, Rule, ValidationError};
+    use account_core::store::StoreError;
+
+    fn check(error: impl Into<ApiError>, status: u16, code: &str) -> Problem {
+        let error = error.into();
+        assert_eq!(error.status().as_u16(), status, "{error:?}");
+        let problem = error.problem();
+        assert_eq!(problem.code, code);
+        assert_eq!(problem.status, status);
+        problem
+    }
+
+    #[test]
+    fn statuses_follow_the_contract() {
+        let v = check(
+            Error::Validation(ValidationError {
+                field: Field::Username,
+                rule: Rule::TooShort { min: 2 },
+            }),
+            422,
+            "validation_failed",
+        );
+        assert_eq!(v.field.as_deref(), Some("username"));
+        assert_eq!(v.rule.as_deref(), Some("too_short"));
+        assert_eq!(v.reason.as_deref(), Some("username_too_short"));
+        check(
+            Error::InvalidAvatar(AvatarError::TooLarge { max_bytes: 1 }),
+            413,
+            "invalid_avatar",
+        );
+        check(
+            Error::InvalidAvatar(AvatarError::UnsupportedFormat),
+            415,
+            "invalid_avatar",
+        );
+        check(
+            Error::InvalidAvatar(AvatarError::Undecodable),
+            422,
+            "invalid_avatar",
+        );
+        check(Error::InvalidCredentials, 401, "invalid_credentials");
+        check(Error::Unauthenticated, 401, "unauthenticated");
+        check(
+            Error::CurrentPasswordIncorrect,
+            403,
+            "current_password_incorrect",
+        );
+        check(
+            Error::ReauthenticationRequired,
+            403,
+            "reauthentication_required",
+        );
+        check(Error::SignUpDisabled, 403, "signup_disabled");
+        check(Error::ProfileLocked, 403, "profile_locked");
+        check(Error::ManagedExternally, 403, "managed_by_directory");
+        check(Error::InvalidToken, 400, "invalid_token");
+        check(Error::UsernameTaken, 409, "username_taken");
+        check(Error::NotFound, 404, "not_found");
+        check(Error::InvalidPolicy("x".into()), 422, "invalid_policy");
+        check(
+            Error::RateLimited {
+                retry_after_secs: 3,
+            },
+            429,
+            "rate_limited",
+        );
+        check(ApiError::CsrfRefused, 403, "csrf_refused");
+        check(ApiError::Forbidden, 403, "forbidden");
+        check(ApiError::NotFound, 404, "not_found");
+        check(
+            ApiError::PayloadTooLarge { max_bytes: 1 },
+            413,
+            "payload_too_large",
+        );
+        check(
+            ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            },
+            415,
+            "unsupported_media_type",
+        );
+        check(
+            ApiError::MalformedJson { field: None },
+            400,
+            "malformed_json",
+        );
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let p = check(
+            Error::Storage(StoreError::backend("disk full at /var/lib/db")),
+            500,
+            "internal",
+        );
+        assert_eq!(p.detail, "internal error");
+        let p = check(Error::Internal("thread panicked".into()), 500, "internal");
+        assert_eq!(p.detail, "internal error");
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_come_back() {
+        let response = ApiError::from(Error::RateLimited {
+            retry_after_secs: 42,
+        })
+        .into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+}

@@ -1,0 +1,387 @@
+//! Extractors: the signed-in session and account, administrators, and where a request
+//! came from — for this crate's routes and for a host's own handlers.
+//!
+//! Each works with any state `S` for which `AccountsState: FromRef<S>`, and rejects with
+//! a problem+json [`ApiError`].
+
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::{
+    FromRef, FromRequest, FromRequestParts, NestedPath, OptionalFromRequestParts, Path, Request,
+};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use account_core::device::ClientHints;
+use account_core::model::{Account, Role, SessionRecord};
+use account_core::{Error, RequestInfo};
+
+use crate::client_ip::ClientIp;
+use crate::cookie::session_token;
+use crate::csrf;
+use crate::error::ApiError;
+use crate::state::AccountsState;
+
+/// The signed-in session: the session cookie, validated by
+/// [`Accounts::authenticate`](account_core::Accounts::authenticate).
+///
+/// Rejects with 401 `unauthenticated` when the cookie is absent, malformed, unknown,
+/// expired or revoked, and — for unsafe methods — with 403 `csrf_refused` when another
+/// site made the browser send the request (see the crate's CSRF rules). It does not read
+/// the account; use [`CurrentAccount`] when the handler needs it (or needs it active).
+///
+/// `Option<CurrentSession>` answers `None` instead of rejecting for a missing or invalid
+/// session (a storage failure is still an error).
+///
+/// ```
+/// use account_axum::CurrentSession;
+///
+/// async fn my_sessions_id(CurrentSession(session): CurrentSession) -> String {
+///     session.id.to_string()
+/// }
+/// # let _: axum::routing::MethodRouter<account_axum::AccountsState> = axum::routing::get(my_sessions_id);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CurrentSession(pub SessionRecord);
+
+/// The signed-in account and its session: [`CurrentSession`], then the account, which must
+/// exist and be active.
+///
+/// Rejects like [`CurrentSession`], and with 401 `unauthenticated` when the account is
+/// gone or disabled.
+///
+/// ```
+/// use account_axum::CurrentAccount;
+///
+/// async fn hello(me: CurrentAccount) -> String {
+///     format!("Hello, {}!", me.account.display_name)
+/// }
+/// # let _: axum::routing::MethodRouter<account_axum::AccountsState> = axum::routing::get(hello);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CurrentAccount {
+    /// The account.
+    pub account: Account,
+    /// The session the request came with.
+    pub session: SessionRecord,
+}
+
+/// A signed-in administrator: [`CurrentAccount`] whose role is
+/// [`Role::Admin`](account_core::model::Role::Admin).
+///
+/// Rejects like [`CurrentAccount`], and with 403 `forbidden` for any other role.
+#[derive(Debug, Clone)]
+pub struct AdminAccount(pub CurrentAccount);
+
+/// Where the request came from, as the services want it
+/// ([`RequestInfo`](account_core::RequestInfo)): the client IP (see the crate docs on
+/// trusted proxies), the `User-Agent`, and the User-Agent Client Hints
+/// (`Sec-CH-UA-Platform`, `Sec-CH-UA-Arch`, `Sec-CH-UA-Model`, `Sec-CH-UA`).
+///
+/// Never rejects.
+#[derive(Debug, Clone)]
+pub struct ClientInfo(pub RequestInfo);
+
+impl<S> FromRequestParts<S> for CurrentSession
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
+            Some(session) => Ok(session),
+            None => Err(Error::Unauthenticated.into()),
+        }
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for CurrentSession
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
+        // A handler that takes both CurrentSession and CurrentAccount validates once.
+        if let Some(found) = parts.extensions.get::<CurrentSession>() {
+            return Ok(Some(found.clone()));
+        }
+        let state = AccountsState::from_ref(state);
+        csrf::check(&parts.method, &parts.headers, &state.settings)?;
+        let Some(token) = session_token(&parts.headers, &state.settings.cookie_name) else {
+            return Ok(None);
+        };
+        match state.accounts.authenticate(token).await {
+            Ok(session) => {
+                let found = CurrentSession(session);
+                parts.extensions.insert(found.clone());
+                Ok(Some(found))
+            }
+            Err(Error::Unauthenticated) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentAccount
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let CurrentSession(session) =
+            <CurrentSession as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let state = AccountsState::from_ref(state);
+        let account = state.accounts.account_of(&session).await?;
+        Ok(CurrentAccount { account, session })
+    }
+}
+
+impl<S> FromRequestParts<S> for AdminAccount
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let current = CurrentAccount::from_request_parts(parts, state).await?;
+        if current.account.role != Role::Admin {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(AdminAccount(current))
+    }
+}
+
+impl<S> FromRequestParts<S> for ClientInfo
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Self, std::convert::Infallible> {
+        let state = AccountsState::from_ref(state);
+        let ClientIp(ip) = ClientIp::of(parts, &state.settings.trusted_proxies);
+        let header = |name: &str| text(&parts.headers, name);
+        Ok(ClientInfo(RequestInfo {
+            ip,
+            user_agent: header("user-agent"),
+            client_hints: ClientHints {
+                platform: header("sec-ch-ua-platform"),
+                arch: header("sec-ch-ua-arch"),
+                model: header("sec-ch-ua-model"),
+                brands: header("sec-ch-ua"),
+            },
+        }))
+    }
+}
+
+/// A header's value as text, if it is visible ASCII (the services clean it further).
+fn text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A JSON body: `Content-Type: application/json` (or `+json`), at most the configured
+/// size, parsed into `T`. Every failure is a problem: 415, 413 or 400.
+#[derive(Debug)]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
+        let limit = AccountsState::from_ref(state).settings.json_body_limit;
+        let bytes = read_body(req, state, limit).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON body. The parser's message is never shown or logged (it may quote the
+/// input), except for the name of a missing field, which comes from our own types.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let field = if e.classify() == serde_json::error::Category::Data {
+            missing_field(&e.to_string())
+        } else {
+            None
+        };
+        ApiError::MalformedJson { field }
+    })
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    let end = rest.find('`')?;
+    Some(rest[..end].to_owned())
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(essence) = content_type_essence(headers) else {
+        return false;
+    };
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
+
+fn content_type_essence(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim())
+}
+
+/// Reads the body, refusing more than `limit` bytes with 413.
+async fn read_body<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { max_bytes: limit }
+        } else {
+            ApiError::MalformedJson { field: None }
+        }
+    })
+}
+
+/// An avatar upload: `Content-Type` `image/png`, `image/jpeg` or `image/webp` (else 415,
+/// before the body is read), at most the configured size (else 413). The content type only
+/// refuses obvious mistakes early; the services judge the bytes themselves.
+#[derive(Debug)]
+pub(crate) struct AvatarUpload(pub(crate) Bytes);
+
+impl<S> FromRequest<S> for AvatarUpload
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let declared = content_type_essence(req.headers())
+            .and_then(account_core::avatar::ImageType::from_content_type);
+        if declared.is_none() {
+            return Err(ApiError::UnsupportedMediaType {
+                expected: "image/png, image/jpeg or image/webp",
+            });
+        }
+        let limit = AccountsState::from_ref(state).settings.avatar_body_limit;
+        read_body(req, state, limit).await.map(AvatarUpload)
+    }
+}
+
+/// One path parameter parsed with `FromStr`; anything unparsable names nothing here, so it
+/// is a 404 `not_found` like an unknown id.
+#[derive(Debug)]
+pub(crate) struct PathParam<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for PathParam<T>
+where
+    T: FromStr,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = <Path<String> as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        raw.parse().map(PathParam).map_err(|_| ApiError::NotFound)
+    }
+}
+
+/// Where this router is mounted, for the links it hands out: the prefix a host nested it
+/// under (`/accounts`), or nothing.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Mount(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Mount {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(Mount(
+            parts
+                .extensions
+                .get::<NestedPath>()
+                .map(|p| p.as_str().trim_end_matches('/').to_owned())
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn json_content_types() {
+        for (value, ok) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("Application/JSON", true),
+            ("application/merge-patch+json", true),
+            ("text/json", false),
+            ("application/x-www-form-urlencoded", false),
+            ("text/plain", false),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
+            assert_eq!(is_json(&headers), ok, "{value}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_missing_field_is_named_and_nothing_else_is_echoed() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            email: String,
+        }
+        match parse_json::<Body>(b"{}") {
+            Err(ApiError::MalformedJson { field }) => assert_eq!(field.as_deref(), Some("email")),
+            other => panic!("{other:?}"),
+        }
+        match parse_json::<Body>(br#"{"email": 12345678}"#) {
+            Err(e @ ApiError::MalformedJson { field: None }) => {
+                assert!(!e.problem().detail.contains("12345678"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<Body>(b"{\"email\":"),
+            Err(ApiError::MalformedJson { field: None })
+        ));
+    }
+}

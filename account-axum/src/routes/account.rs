@@ -1,0 +1,283 @@
+//! The signed-in user's account: profile, addresses, password, avatar.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use account_core::Error;
+use account_core::domain::{DisplayName, EmailAddress, Language};
+use account_core::model::{AccountId, ProfileChange};
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{
+    ApiJson, AvatarUpload, ClientInfo, CurrentAccount, CurrentSession, Mount, PathParam,
+};
+use crate::state::AccountsState;
+use crate::views::{
+    AccountBody, ChangeEmailRequest, ChangePasswordRequest, Image, RecoveryEmailRequest,
+    StatusBody, UpdateAccountRequest,
+};
+
+/// The signed-in account.
+#[utoipa::path(
+    get,
+    path = "/api/account",
+    tag = "account",
+    responses(
+        (status = 200, description = "The account", body = AccountBody),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn get_account(me: CurrentAccount, mount: Mount) -> Json<AccountBody> {
+    Json(AccountBody::new(&me.account, &mount))
+}
+
+/// Changes the display name and/or the language. Fields left out stay as they are;
+/// `"language": null` clears the language.
+#[utoipa::path(
+    patch,
+    path = "/api/account",
+    tag = "account",
+    request_body = UpdateAccountRequest,
+    responses(
+        (status = 200, description = "The account after the change", body = AccountBody),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_locked`; `managed_by_directory`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn update_account(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    CurrentSession(session): CurrentSession,
+    mount: Mount,
+    ApiJson(body): ApiJson<UpdateAccountRequest>,
+) -> Result<Json<AccountBody>, ApiError> {
+    let change = ProfileChange {
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(Error::from)?,
+        language: body
+            .language
+            .map(|l| l.as_deref().map(Language::parse).transpose())
+            .transpose()
+            .map_err(Error::from)?,
+    };
+    let account = state
+        .accounts
+        .update_profile(&session, change, &info)
+        .await?;
+    Ok(Json(AccountBody::new(&account, &mount)))
+}
+
+/// Starts changing the primary address: a link goes to the new address and a notice to
+/// the old one. The address changes when the link is opened
+/// (`POST /api/auth/email/verify`). Needs a recent authentication.
+#[utoipa::path(
+    post,
+    path = "/api/account/email",
+    tag = "account",
+    request_body = ChangeEmailRequest,
+    responses(
+        (status = 202, description = "A link was mailed to the new address", body = StatusBody),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`; `profile_locked`; `managed_by_directory`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn change_email(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    CurrentSession(session): CurrentSession,
+    ApiJson(body): ApiJson<ChangeEmailRequest>,
+) -> Result<(StatusCode, Json<StatusBody>), ApiError> {
+    let email = EmailAddress::parse(&body.email).map_err(Error::from)?;
+    state
+        .accounts
+        .request_email_change(&session, email, &info)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(StatusBody::ACCEPTED)))
+}
+
+/// Sets the password-recovery address (a link goes there first; 202) or, with `null`,
+/// removes it at once (200). Needs a recent authentication.
+#[utoipa::path(
+    put,
+    path = "/api/account/recovery-email",
+    tag = "account",
+    request_body = RecoveryEmailRequest,
+    responses(
+        (status = 200, description = "The recovery address was removed", body = StatusBody),
+        (status = 202, description = "A link was mailed to the recovery address", body = StatusBody),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`; `profile_locked`; `managed_by_directory`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn set_recovery_email(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    CurrentSession(session): CurrentSession,
+    ApiJson(body): ApiJson<RecoveryEmailRequest>,
+) -> Result<(StatusCode, Json<StatusBody>), ApiError> {
+    let Some(email) = body.email else {
+        return Err(ApiError::MalformedJson {
+            field: Some("email".to_owned()),
+        });
+    };
+    let email = email
+        .as_deref()
+        .map(EmailAddress::parse)
+        .transpose()
+        .map_err(Error::from)?;
+    let removing = email.is_none();
+    state
+        .accounts
+        .set_recovery_email(&session, email, &info)
+        .await?;
+    Ok(if removing {
+        (StatusCode::OK, Json(StatusBody::OK))
+    } else {
+        (StatusCode::ACCEPTED, Json(StatusBody::ACCEPTED))
+    })
+}
+
+/// Changes the password; the current password is required. Every other session ends and
+/// this one gets a new token.
+#[utoipa::path(
+    put,
+    path = "/api/account/password",
+    tag = "account",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "The password is changed; a new session cookie is set", body = StatusBody,
+            headers(("set-cookie" = String, description = "The session cookie, with a new token"))),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`current_password_incorrect`; `managed_by_directory`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`weak_password`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn change_password(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    CurrentSession(session): CurrentSession,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<Response, ApiError> {
+    let signed_in = state
+        .accounts
+        .change_password(&session, &body.current_password, &body.new_password, &info)
+        .await?;
+    let cookie = state.session_cookie(&signed_in.session, &signed_in.token);
+    Ok((cookie, Json(StatusBody::OK)).into_response())
+}
+
+/// Sets the avatar from a PNG, JPEG or WebP image (the raw bytes as the body, at most
+/// 1 MiB). The image is judged by its bytes, and stored re-encoded as a square of at most
+/// 256×256 without metadata.
+#[utoipa::path(
+    put,
+    path = "/api/account/avatar",
+    tag = "account",
+    request_body(description = "The image", content((Image = "image/png"), (Image = "image/jpeg"), (Image = "image/webp"))),
+    responses(
+        (status = 200, description = "The account with its new avatar", body = AccountBody),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`; `invalid_avatar` with reason `avatar_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`; `invalid_avatar` with reason `avatar_unsupported_format`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_avatar` (`avatar_dimensions_too_large`, `avatar_undecodable`)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn put_avatar(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    CurrentSession(session): CurrentSession,
+    mount: Mount,
+    AvatarUpload(bytes): AvatarUpload,
+) -> Result<Json<AccountBody>, ApiError> {
+    let account = state
+        .accounts
+        .set_avatar(&session, bytes.to_vec(), &info)
+        .await?;
+    Ok(Json(AccountBody::new(&account, &mount)))
+}
+
+/// Removes the avatar.
+#[utoipa::path(
+    delete,
+    path = "/api/account/avatar",
+    tag = "account",
+    responses(
+        (status = 200, description = "The account without an avatar", body = AccountBody),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn delete_avatar(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    CurrentSession(session): CurrentSession,
+    mount: Mount,
+) -> Result<Json<AccountBody>, ApiError> {
+    let account = state.accounts.remove_avatar(&session, &info).await?;
+    Ok(Json(AccountBody::new(&account, &mount)))
+}
+
+/// An account's avatar, for any signed-in user. The URL in `avatar_url` carries a
+/// version (`?v=`), so the image may be cached privately for five minutes.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/avatar",
+    tag = "account",
+    params(("id" = uuid::Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The image", content((Image = "image/png"), (Image = "image/jpeg"), (Image = "image/webp"))),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account, or no avatar", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn get_avatar(
+    State(state): State<AccountsState>,
+    _viewer: CurrentSession,
+    PathParam(id): PathParam<AccountId>,
+) -> Result<Response, ApiError> {
+    let avatar = state.accounts.avatar(id).await?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(avatar.content_type()),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=300"),
+            ),
+        ],
+        avatar.bytes,
+    )
+        .into_response())
+}

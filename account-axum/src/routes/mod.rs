@@ -1,0 +1,103 @@
+//! The routes: one file per area, and [`api`], the one table that mounts them and, from
+//! the same `#[utoipa::path]` attributes, describes them in the OpenAPI document.
+
+pub(crate) mod account;
+pub(crate) mod admin;
+pub(crate) mod auth;
+pub(crate) mod sessions;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::middleware::{Limited, rate_limit};
+use crate::openapi::ApiDoc;
+use crate::state::AccountsState;
+
+/// Every route of the API, mounted and documented at once: `routes!` registers a
+/// handler for the method and path of its `#[utoipa::path]` attribute and adds that
+/// operation to the document, so the two cannot drift apart.
+pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
+    let limited = |kind: Limited, router: OpenApiRouter<AccountsState>| {
+        router.route_layer(from_fn_with_state((state.clone(), kind), rate_limit))
+    };
+    let one = OpenApiRouter::new;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        // Unauthenticated routes, each with its per-IP limit.
+        .merge(limited(
+            Limited::SignUp,
+            one().routes(routes!(auth::signup)),
+        ))
+        .merge(limited(Limited::Login, one().routes(routes!(auth::login))))
+        .merge(limited(
+            Limited::ForgotPassword,
+            one().routes(routes!(auth::forgot_password)),
+        ))
+        .merge(limited(
+            Limited::ResetPassword,
+            one().routes(routes!(auth::reset_password)),
+        ))
+        .merge(limited(
+            Limited::VerifyEmail,
+            one().routes(routes!(auth::verify_email)),
+        ))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::reauthenticate))
+        // The account.
+        .routes(routes!(account::get_account, account::update_account))
+        .routes(routes!(account::change_email))
+        .routes(routes!(account::set_recovery_email))
+        .routes(routes!(account::change_password))
+        .merge(
+            one()
+                .routes(routes!(account::put_avatar, account::delete_avatar))
+                .layer(DefaultBodyLimit::max(state.settings.avatar_body_limit)),
+        )
+        .routes(routes!(account::get_avatar))
+        // Sessions and the security log.
+        .routes(routes!(
+            sessions::list_sessions,
+            sessions::revoke_other_sessions
+        ))
+        .routes(routes!(sessions::revoke_session))
+        .routes(routes!(sessions::security_events))
+        // Administration.
+        .routes(routes!(admin::get_policy, admin::put_policy))
+        // This document.
+        .routes(routes!(openapi_json))
+}
+
+/// The OpenAPI document, serialised once when the router is built.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenApiJson(pub(crate) Arc<str>);
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", body = Object))
+)]
+pub(crate) async fn openapi_json(Extension(doc): Extension<OpenApiJson>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        doc.0.to_string(),
+    )
+        .into_response()
+}
+
+/// Any other path under `/api`: a 404 problem, not an empty body.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

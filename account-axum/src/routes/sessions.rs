@@ -1,0 +1,140 @@
+//! The signed-in account's sessions and its security log.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use account_core::MAX_EVENT_PAGE;
+use account_core::model::{EventPage, SessionId};
+
+use crate::error::{ApiError, Problem};
+use crate::extract::{ClientInfo, CurrentAccount, PathParam};
+use crate::routes::auth::signed_out;
+use crate::state::AccountsState;
+use crate::views::{RevokedBody, SecurityEventBody, SessionBody, decode_cursor};
+
+/// The events of a page of the security log when the client does not say.
+const DEFAULT_EVENT_PAGE: u32 = 50;
+
+/// The account's live sessions, newest first, with the current one marked.
+#[utoipa::path(
+    get,
+    path = "/api/account/sessions",
+    tag = "sessions",
+    responses(
+        (status = 200, description = "The sessions", body = Vec<SessionBody>),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn list_sessions(
+    State(state): State<AccountsState>,
+    me: CurrentAccount,
+) -> Result<Json<Vec<SessionBody>>, ApiError> {
+    let sessions = state.accounts.sessions(&me.session).await?;
+    Ok(Json(sessions.into_iter().map(SessionBody::from).collect()))
+}
+
+/// Ends one session. Ending another session needs a recent authentication; ending the
+/// current one is a logout (and clears the cookie).
+#[utoipa::path(
+    delete,
+    path = "/api/account/sessions/{id}",
+    tag = "sessions",
+    params(("id" = uuid::Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 204, description = "The session ended"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: the account has no such session", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn revoke_session(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    me: CurrentAccount,
+    PathParam(id): PathParam<SessionId>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .revoke_session(&me.session, id, &info)
+        .await?;
+    if id == me.session.id {
+        return Ok(signed_out(&state));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Ends every session of the account but the current one. Needs a recent
+/// authentication.
+#[utoipa::path(
+    delete,
+    path = "/api/account/sessions",
+    tag = "sessions",
+    responses(
+        (status = 200, description = "How many sessions ended", body = RevokedBody),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn revoke_other_sessions(
+    State(state): State<AccountsState>,
+    ClientInfo(info): ClientInfo,
+    me: CurrentAccount,
+) -> Result<Json<RevokedBody>, ApiError> {
+    let revoked = state
+        .accounts
+        .revoke_other_sessions(&me.session, &info)
+        .await?;
+    Ok(Json(RevokedBody { revoked }))
+}
+
+/// A page of the account's security log, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/account/security-events",
+    tag = "sessions",
+    params(
+        ("limit" = Option<u32>, Query, description = "Events per page: 50 by default, at most 200 (more is capped)"),
+        ("before" = Option<String>, Query, description = "The `cursor` of the last event of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "The events", body = Vec<SecurityEventBody>),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` for `limit` or `before`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn security_events(
+    State(state): State<AccountsState>,
+    me: CurrentAccount,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<SecurityEventBody>>, ApiError> {
+    let mut page = EventPage {
+        before: None,
+        limit: DEFAULT_EVENT_PAGE,
+    };
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*key {
+            "limit" => {
+                let limit: u32 = value
+                    .parse()
+                    .map_err(|_| ApiError::InvalidParameter { name: "limit" })?;
+                page.limit = limit.clamp(1, MAX_EVENT_PAGE);
+            }
+            "before" => {
+                page.before = Some(
+                    decode_cursor(&value).ok_or(ApiError::InvalidParameter { name: "before" })?,
+                );
+            }
+            _ => {}
+        }
+    }
+    let events = state.accounts.security_events(me.account.id, page).await?;
+    Ok(Json(
+        events.into_iter().map(SecurityEventBody::from).collect(),
+    ))
+}

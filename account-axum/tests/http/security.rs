@@ -1,0 +1,551 @@
+//! The rules of SECURITY.md that the HTTP layer enforces, and embedding in a host.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use account_axum::{
+    AccountRouter, AccountsState, CurrentAccount, CurrentSession, HttpConfig, RateLimits,
+};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::{Method, header};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::failing_store::{FAILURE, FailingStore};
+use crate::support::*;
+
+/// The session's IP as the sessions list shows it.
+async fn session_ip(app: &mut TestApp) -> String {
+    let list = app.get("/api/account/sessions").await.ok(200).clone();
+    list[0]["ip"].as_str().expect("ip").to_owned()
+}
+
+fn login_request(login: &str, password: &str) -> axum::http::Request<axum::body::Body> {
+    json_request(
+        Method::POST,
+        "/api/auth/login",
+        &json!({"login": login, "password": password}),
+    )
+}
+
+#[tokio::test]
+async fn b9_forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    let request = with(login_request("ada", PASSWORD), "x-forwarded-for", "1.2.3.4");
+    let request = with(request, "forwarded", "for=5.6.7.8");
+    app.send(request).await.ok(200);
+    assert_eq!(session_ip(&mut app).await, "198.51.100.1");
+    assert_eq!(
+        app.events("ada").await[0].ip,
+        Some("198.51.100.1".parse().expect("ip"))
+    );
+
+    // Nor can a client dodge the per-IP limit by making up a new address each time.
+    app.cookie = None;
+    for i in 0..19 {
+        let request = with(
+            login_request("ada", "wrong"),
+            "x-forwarded-for",
+            &format!("9.9.9.{i}"),
+        );
+        app.send(request).await.problem(401, "invalid_credentials");
+    }
+    let request = with(
+        login_request("ada", "wrong"),
+        "x-forwarded-for",
+        "9.9.9.250",
+    );
+    app.send(request).await.problem(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn b9_forwarding_headers_from_a_trusted_proxy_are_believed() {
+    let mut http = HttpConfig::default();
+    http.trusted_proxies = vec!["10.0.0.0/8".parse().expect("cidr")];
+    let mut app = TestApp::with(Options {
+        http,
+        ..Options::default()
+    });
+    app.sign_up("ada", "ada@example.com").await;
+    let via_proxy = |client: &str, password: &str| {
+        from_peer(
+            with(
+                login_request("ada", password),
+                "x-forwarded-for",
+                &format!("6.6.6.6, {client}, 10.0.0.1"),
+            ),
+            "10.0.0.2:50000",
+        )
+    };
+    app.send(via_proxy("203.0.113.7", PASSWORD)).await.ok(200);
+    assert_eq!(session_ip(&mut app).await, "203.0.113.7");
+
+    // The limit counts the real client, not the proxy all clients share.
+    for _ in 0..19 {
+        app.send(via_proxy("203.0.113.7", "wrong"))
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    app.send(via_proxy("203.0.113.7", "wrong"))
+        .await
+        .problem(429, "rate_limited");
+    app.send(via_proxy("203.0.113.8", "wrong"))
+        .await
+        .problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn requests_without_connect_info_count_as_one_unknown_client() {
+    let mut app = TestApp::new();
+    let router = app.router.clone();
+    for _ in 0..10 {
+        let reply = tower::ServiceExt::oneshot(
+            router.clone(),
+            json_request(
+                Method::POST,
+                "/api/auth/password/forgot",
+                &json!({"email": "x@example.com"}),
+            ),
+        )
+        .await
+        .expect("infallible");
+        assert_eq!(reply.status(), 202);
+    }
+    let reply = tower::ServiceExt::oneshot(
+        router,
+        json_request(
+            Method::POST,
+            "/api/auth/password/forgot",
+            &json!({"email": "x@example.com"}),
+        ),
+    )
+    .await
+    .expect("infallible");
+    assert_eq!(reply.status(), 429);
+    // A client with a known address is counted on its own.
+    app.post(
+        "/api/auth/password/forgot",
+        json!({"email": "x@example.com"}),
+    )
+    .await
+    .ok(202);
+}
+
+/// The attributes of a `Set-Cookie`, lowercased names.
+fn cookie_attributes(set_cookie: &str) -> (String, String, Vec<(String, Option<String>)>) {
+    let mut parts = set_cookie.split(';').map(str::trim);
+    let (name, value) = parts
+        .next()
+        .expect("a pair")
+        .split_once('=')
+        .expect("name=value");
+    let attributes = parts
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) => (k.to_ascii_lowercase(), Some(v.to_owned())),
+            None => (a.to_ascii_lowercase(), None),
+        })
+        .collect();
+    (name.to_owned(), value.to_owned(), attributes)
+}
+
+fn attribute<'a>(
+    attributes: &'a [(String, Option<String>)],
+    name: &str,
+) -> Option<&'a Option<String>> {
+    attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+#[tokio::test]
+async fn f19_the_session_cookie_over_https() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    let reply = app.login("ada", PASSWORD).await;
+    let cookies = reply.set_cookies();
+    assert_eq!(cookies.len(), 1);
+    let (name, value, attributes) = cookie_attributes(&cookies[0]);
+    assert_eq!(name, "__Host-session");
+    assert_eq!(value.len(), 43, "a 256-bit token");
+    assert_eq!(attribute(&attributes, "secure"), Some(&None));
+    assert_eq!(attribute(&attributes, "httponly"), Some(&None));
+    assert_eq!(
+        attribute(&attributes, "samesite"),
+        Some(&Some("Lax".to_owned()))
+    );
+    assert_eq!(attribute(&attributes, "path"), Some(&Some("/".to_owned())));
+    assert_eq!(attribute(&attributes, "domain"), None);
+    // The policy's absolute lifetime.
+    assert_eq!(
+        attribute(&attributes, "max-age"),
+        Some(&Some("86400".to_owned()))
+    );
+    assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
+}
+
+#[tokio::test]
+async fn f19_the_session_cookie_over_http_for_local_development() {
+    let mut app = TestApp::with(Options {
+        public_url: "http://127.0.0.1:8080",
+        ..Options::default()
+    });
+    app.sign_up("ada", "ada@example.com").await;
+    let reply = app.login("ada", PASSWORD).await;
+    let (name, _, attributes) = cookie_attributes(&reply.set_cookies()[0]);
+    assert_eq!(name, "session");
+    assert_eq!(attribute(&attributes, "secure"), None);
+    assert_eq!(attribute(&attributes, "httponly"), Some(&None));
+    assert_eq!(
+        attribute(&attributes, "samesite"),
+        Some(&Some("Lax".to_owned()))
+    );
+    assert!(
+        !reply
+            .headers
+            .contains_key(header::STRICT_TRANSPORT_SECURITY)
+    );
+    app.get("/api/account").await.ok(200);
+    // Over http the browser's Origin is the http origin.
+    app.send(with(
+        json_request(Method::PATCH, "/api/account", &json!({"language": "en"})),
+        "origin",
+        "http://127.0.0.1:8080",
+    ))
+    .await
+    .ok(200);
+}
+
+#[tokio::test]
+async fn j41_every_answer_carries_the_security_headers() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    let evil = |r| with(r, "origin", "https://evil.test");
+    let mut replies = vec![
+        app.send(evil(empty(Method::GET, "/api/account"))).await,
+        app.send(login_request("ada", "wrong")).await,
+        app.send(login_request("ada", PASSWORD)).await,
+        app.send(evil(empty(Method::GET, "/api/account"))).await,
+        app.send(evil(empty(Method::GET, "/api/nothing-here")))
+            .await,
+        app.send(evil(empty(Method::OPTIONS, "/api/account"))).await,
+        app.send(evil(empty(Method::GET, "/api/openapi.json")))
+            .await,
+        app.post("/api/auth/signup", json!({"username": "x"})).await,
+    ];
+    app.send(raw(
+        Method::PUT,
+        "/api/account/avatar",
+        "image/png",
+        png(4, 4),
+    ))
+    .await
+    .ok(200);
+    let ada = app.account("ada").await;
+    let avatar = app.get(&format!("/api/users/{}/avatar", ada.id)).await;
+    assert_eq!(
+        avatar.headers[header::CACHE_CONTROL],
+        "private, max-age=300"
+    );
+    replies.push(avatar);
+
+    for reply in &replies {
+        let h = &reply.headers;
+        if reply.headers[header::CONTENT_TYPE] != "image/png" {
+            assert_eq!(h[header::CACHE_CONTROL], "no-store", "{reply:?}");
+        }
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(
+            h[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000; includeSubDomains"
+        );
+        assert!(
+            h[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .expect("ascii")
+                .contains("frame-ancestors 'none'")
+        );
+        assert!(
+            h.keys().all(|k| !k.as_str().starts_with("access-control-")),
+            "{h:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn j40_every_unsafe_route_refuses_cross_site_requests() {
+    let mut app = TestApp::new();
+    app.admin("root").await;
+    let doc = app.get("/api/openapi.json").await.ok(200).clone();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let path = path.replace("{id}", &uuid::Uuid::nil().to_string());
+        for method in ["post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            for (name, value) in [
+                ("sec-fetch-site", "cross-site"),
+                ("sec-fetch-site", "same-site"),
+                ("origin", "https://evil.test"),
+                ("origin", "null"),
+            ] {
+                let request = with(json_request(method.clone(), &path, &json!({})), name, value);
+                app.send(request).await.problem(403, "csrf_refused");
+            }
+            // The application's own pages pass the check (and fail or succeed on their
+            // merits).
+            let request = with(
+                with(
+                    json_request(method.clone(), &path, &json!({})),
+                    "sec-fetch-site",
+                    "same-origin",
+                ),
+                "origin",
+                PUBLIC_URL,
+            );
+            let reply = app.send(request).await;
+            assert_ne!(reply.body["code"], "csrf_refused", "{method} {path}");
+            if path == "/api/auth/logout" {
+                // Logged out by the check itself: sign in again for the routes after it.
+                app.login("root", PASSWORD).await.ok(200);
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 16,
+        "every unsafe route of the document was checked"
+    );
+}
+
+#[tokio::test]
+async fn a_storage_failure_is_an_opaque_500_with_the_detail_in_the_log() {
+    let logs = Logs::capture();
+    let _guard = logs.install();
+    let mut app = TestApp::with(Options {
+        wrap_store: Some(|store| Arc::new(FailingStore(store))),
+        ..Options::default()
+    });
+    app.user("ada").await;
+    let reply = app.get("/api/account/sessions").await;
+    let body = reply.problem(500, "internal");
+    assert_eq!(body["detail"], "internal error");
+    assert_eq!(body["title"], "Internal Server Error");
+    let text = String::from_utf8_lossy(&reply.bytes);
+    assert!(!text.contains("10.1.2.3"), "{text}");
+    assert!(!text.contains("storage"), "{text}");
+    assert!(logs.text().contains(FAILURE), "{}", logs.text());
+}
+
+#[tokio::test]
+async fn unknown_api_routes_and_methods_are_problems() {
+    let mut app = TestApp::new();
+    let reply = app.get("/api/nothing/here").await;
+    reply.problem(404, "not_found");
+    assert_eq!(reply.route, None);
+    app.post("/api/accounts", json!({}))
+        .await
+        .problem(404, "not_found");
+    let reply = app.send(empty(Method::PUT, "/api/account")).await;
+    reply.problem(405, "method_not_allowed");
+    let allow = reply.headers[header::ALLOW].to_str().expect("ascii");
+    assert!(allow.contains("GET") && allow.contains("PATCH"), "{allow}");
+}
+
+#[tokio::test]
+async fn request_logs_carry_no_secret() {
+    let logs = Logs::capture();
+    let _guard = logs.install();
+    let mut app = TestApp::new();
+    app.user("ada").await;
+    let session_cookie = app.cookie.clone().expect("cookie");
+    let token = session_cookie.split_once('=').expect("pair").1.to_owned();
+    app.send(with(
+        empty(
+            Method::GET,
+            "/api/account/security-events?limit=3&before=c2VjcmV0",
+        ),
+        "user-agent",
+        "SecretAgent/1.0",
+    ))
+    .await;
+    app.put(
+        "/api/account/password",
+        json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .ok(200);
+    let new_token = app
+        .cookie
+        .clone()
+        .expect("cookie")
+        .split_once('=')
+        .expect("pair")
+        .1
+        .to_owned();
+    app.post(
+        "/api/auth/password/forgot",
+        json!({"email": "ada@example.com"}),
+    )
+    .await
+    .ok(202);
+    let reset = token_of(&app.link_sent_to("ada@example.com", "password_reset").await);
+    app.post(
+        "/api/auth/password/reset",
+        json!({"token": reset, "new_password": PASSWORD}),
+    )
+    .await
+    .ok(200);
+
+    let text = logs.text();
+    assert!(text.contains("request finished"), "{text}");
+    assert!(text.contains("path=/api/auth/login"), "{text}");
+    assert!(text.contains("path=/api/account/security-events"), "{text}");
+    assert!(text.contains("status=200"), "{text}");
+    assert!(text.contains("client_ip=198.51.100.1"), "{text}");
+    for secret in [
+        PASSWORD,
+        NEW_PASSWORD,
+        &token,
+        &new_token,
+        &reset,
+        "limit=3",
+        "c2VjcmV0",
+        "SecretAgent",
+        "ada@example.com",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} in the logs:\n{text}");
+    }
+}
+
+#[derive(Clone, FromRef)]
+struct HostState {
+    accounts: AccountsState,
+    greeting: &'static str,
+}
+
+async fn hello(
+    axum::extract::State(greeting): axum::extract::State<&'static str>,
+    me: CurrentAccount,
+) -> String {
+    format!("{greeting}, {}!", me.account.display_name)
+}
+
+async fn notes(CurrentSession(session): CurrentSession) -> String {
+    session.account_id.to_string()
+}
+
+#[tokio::test]
+async fn a_host_nests_the_router_and_uses_the_extractors() {
+    let mut app = TestApp::new();
+    let api = AccountRouter::new(app.accounts.clone(), HttpConfig::default());
+    let state = HostState {
+        accounts: api.state().clone(),
+        greeting: "Hello",
+    };
+    app.router = Router::new()
+        .route("/hello", get(hello))
+        .route("/notes", post(notes))
+        .with_state(state)
+        .nest("/accounts", api.into_router());
+
+    app.post(
+        "/accounts/api/auth/signup",
+        json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await
+    .ok(201);
+    app.send(empty(Method::GET, "/hello"))
+        .await
+        .problem(401, "unauthenticated");
+    app.post(
+        "/accounts/api/auth/login",
+        json!({"login": "ada", "password": PASSWORD}),
+    )
+    .await
+    .ok(200);
+    let reply = app.get("/hello").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.bytes[..], b"Hello, ada!");
+
+    // The host's own unsafe route is covered by the extractor's CSRF check.
+    app.send(with(
+        empty(Method::POST, "/notes"),
+        "sec-fetch-site",
+        "cross-site",
+    ))
+    .await
+    .problem(403, "csrf_refused");
+    let reply = app.send(empty(Method::POST, "/notes")).await;
+    assert_eq!(reply.status, 200);
+
+    // Links the API hands out point under the prefix.
+    let body = app
+        .send(raw(
+            Method::PUT,
+            "/accounts/api/account/avatar",
+            "image/png",
+            png(4, 4),
+        ))
+        .await
+        .ok(200)
+        .clone();
+    let url = body["avatar_url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("/accounts/api/users/"), "{url}");
+    app.get(&url).await.ok(200);
+    app.get("/accounts/api/nope")
+        .await
+        .problem(404, "not_found");
+}
+
+#[tokio::test]
+async fn merging_the_router_into_an_app_with_a_fallback_works() {
+    let mut app = TestApp::unlimited();
+    let mut http = HttpConfig::default();
+    http.rate_limits = RateLimits::none();
+    let api = AccountRouter::new(app.accounts.clone(), http);
+    app.router = Router::new()
+        .fallback(|| async { "the host's page" })
+        .merge(api.into_router());
+    app.user("ada").await;
+    app.get("/api/account").await.ok(200);
+    let page = app.get("/some/page").await;
+    assert_eq!(&page.bytes[..], b"the host's page");
+}
+
+/// Log lines captured from `tracing`, for the tests that read them.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn capture() -> Self {
+        Self::default()
+    }
+
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
