@@ -1,5 +1,9 @@
 //! Workspace-level end-to-end tests of the account crates.
 //!
-//! The tests here will drive the starter server over real sockets with a cookie-keeping
-//! HTTP client, on SQLite and, when their URLs are set, PostgreSQL and MySQL. They arrive
-//! with the HTTP adapter; until then the crate holds no tests.
+//! `tests/scale.rs` runs two app instances on one database and shows they behave as one;
+//! the README's Rust examples are compiled here as doctests, so they cannot rot. (The
+//! starter's own journey test lives with the starter, where Cargo builds its binary.)
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

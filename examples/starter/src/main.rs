@@ -1,13 +1,215 @@
-//! The starter server: the account API on a SQLite file with zero configuration.
+//! The starter server: the whole account API on a SQLite file, with zero configuration.
+//! Copy this crate to begin a new service.
 //!
-//! Once the HTTP adapter and the SQL store exist, `cargo run -p starter` will serve the
-//! whole API on 127.0.0.1:8080 with a database under `./data` and mail written to
-//! `./data/outbox/`. Until then this binary only says so.
+//! ```sh
+//! cargo run -p starter
+//!
+//! # Sign up, log in (the cookie jar keeps the session), and look at the account:
+//! curl -i http://127.0.0.1:8080/api/auth/signup -H 'content-type: application/json' \
+//!      -d '{"username":"ada","email":"ada@example.com","password":"correct horse battery staple"}'
+//! curl -i -c jar -b jar http://127.0.0.1:8080/api/auth/login -H 'content-type: application/json' \
+//!      -d '{"login":"ada","password":"correct horse battery staple"}'
+//! curl -b jar http://127.0.0.1:8080/api/account
+//! curl -b jar http://127.0.0.1:8080/api/account/sessions
+//!
+//! # Mail (verification and reset links) lands in ./data/outbox/*.eml.
+//! ```
+//!
+//! Every setting is an optional environment variable: `ACCOUNT_BIND`, `DATABASE_URL`
+//! (`sqlite:`, `postgres:`, `mysql:`), `ACCOUNT_PUBLIC_URL`, `ACCOUNT_OUTBOX`,
+//! `ACCOUNT_SMTP_URL`, `ACCOUNT_MAIL_FROM`, `ACCOUNT_TRUSTED_PROXIES`, `ACCOUNT_ADMIN`
+//! (`username:email`) and `ACCOUNT_ADMIN_PASSWORD`.
 
-fn main() {
-    eprintln!(
-        "the starter server needs account-axum and account-store-sqlx, which are not built yet; \
-         run `cargo test --workspace` to exercise account-core"
-    );
-    std::process::exit(2);
+mod settings;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use account_axum::{AccountRouter, HttpConfig};
+use account_core::domain::{EmailAddress, Password, Username};
+use account_core::mail::{FileOutbox, Mailer, SmtpMailer};
+use account_core::random::OsRandom;
+use account_core::token::OpaqueToken;
+use account_core::{AccountConfig, Accounts};
+use account_store_sqlx::SqlStore;
+use settings::Settings;
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("starter: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("starter: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), String> {
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let public_url = match &settings.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{local}")
+            .parse()
+            .map_err(|e| format!("{e}"))?,
+    };
+
+    let store = SqlStore::connect(&settings.database_url)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot open the database {}: {e}",
+                redact(&settings.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("cannot create the schema: {e}"))?;
+
+    let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
+        Some(url) => Arc::new(
+            SmtpMailer::from_url(url, settings.mail_from.clone())
+                .map_err(|e| format!("ACCOUNT_SMTP_URL: {e}"))?,
+        ),
+        None => Arc::new(FileOutbox::new(
+            settings.outbox.clone(),
+            settings.mail_from.clone(),
+        )),
+    };
+    let config = AccountConfig::new(public_url.clone());
+    let accounts = Accounts::builder(Arc::new(store), mailer, config).build();
+
+    let admin_login = bootstrap_admin(&accounts, &settings).await?;
+
+    let mut http = HttpConfig::new(public_url.clone());
+    http.trusted_proxies = settings.trusted_proxies.clone();
+    let app = AccountRouter::new(accounts.clone(), http).into_router();
+
+    tokio::spawn(housekeeping(accounts));
+
+    println!("listening on http://{local}");
+    println!("public URL {public_url}");
+    match &settings.smtp_url {
+        Some(_) => println!("mail goes through the SMTP server in ACCOUNT_SMTP_URL"),
+        None => println!("mail is written to {}", settings.outbox.display()),
+    }
+    println!("API description at {}api/openapi.json", public_url);
+    match admin_login {
+        Some(line) => println!("{line}"),
+        None => println!(
+            "sign up with POST {public_url}api/auth/signup, then log in with POST {public_url}api/auth/login"
+        ),
+    }
+
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("the server stopped: {e}"))?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Creates the administrator named in `ACCOUNT_ADMIN` on first start, and says how to log
+/// in as them. A generated password is printed this once and never stored in clear.
+async fn bootstrap_admin(
+    accounts: &Accounts,
+    settings: &Settings,
+) -> Result<Option<String>, String> {
+    let Some((username, email)) = &settings.admin else {
+        return Ok(None);
+    };
+    let username = Username::parse(username).map_err(|e| format!("ACCOUNT_ADMIN: {e}"))?;
+    let email = EmailAddress::parse(email).map_err(|e| format!("ACCOUNT_ADMIN: {e}"))?;
+    let (password, generated) = match &settings.admin_password {
+        Some(p) => (Password::new(p.clone()), false),
+        None => (
+            Password::new(OpaqueToken::generate(&OsRandom).expose()[..24].to_owned()),
+            true,
+        ),
+    };
+    let created = accounts
+        .ensure_admin(username.clone(), email, &password)
+        .await
+        .map_err(|e| format!("ACCOUNT_ADMIN: {e}"))?;
+    Ok(Some(match (created, generated) {
+        (Some(_), true) => format!(
+            "created the administrator {username}; password (shown once): {}",
+            password.expose()
+        ),
+        (Some(_), false) => {
+            format!("created the administrator {username} with ACCOUNT_ADMIN_PASSWORD")
+        }
+        (None, _) => format!("the administrator {username} exists; log in with their password"),
+    }))
+}
+
+/// Deletes expired sessions and links every ten minutes.
+async fn housekeeping(accounts: Accounts) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match accounts.purge_expired().await {
+            Ok((sessions, links)) => tracing::debug!(sessions, links, "purged expired rows"),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so the server finishes the requests in flight and stops.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    println!("shutting down");
+}
+
+/// The database URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
 }

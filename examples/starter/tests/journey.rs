@@ -1,0 +1,394 @@
+//! The starter, started as a real process on a free port, walked through a whole user
+//! journey by two cookie-keeping HTTP clients ("devices"): sign up, log in twice, edit the
+//! profile, upload an avatar, change the email through the link in the outbox, change the
+//! password and see the other device signed out, reset a forgotten password through the
+//! outbox, list sessions with their device details, revoke one, and stop cleanly.
+//!
+//! SQLite always; PostgreSQL and MySQL when `ACCOUNT_TEST_POSTGRES_URL` and
+//! `ACCOUNT_TEST_MYSQL_URL` name a server (each run in a fresh database it drops after).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use account_store_sqlx::Backend;
+use account_store_sqlx::testing::TestDatabase;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journey_on_sqlite() {
+    journey_on(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journey_on_postgres() {
+    journey_on(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journey_on_mysql() {
+    journey_on(Backend::MySql).await;
+}
+
+/// The journey in a fresh database of `backend`, dropped afterwards; skipped, saying why,
+/// when the backend's server is not configured.
+async fn journey_on(backend: Backend) {
+    let Some(db) = TestDatabase::for_backend(backend).await else {
+        return;
+    };
+    let db = db.expect("a fresh test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    journey(db.url(), dir.path()).await;
+}
+
+async fn journey(database_url: &str, dir: &Path) {
+    let outbox = dir.join("outbox");
+    let server = Starter::start(database_url, &outbox).await;
+    let base = server.base.clone();
+    let laptop = Device::new(&base, FIREFOX);
+    let phone = Device::new(&base, IPHONE);
+
+    // Sign up, then log in from two devices.
+    let (status, account) = laptop
+        .send(
+            "POST",
+            "/api/auth/signup",
+            json!({"username": "ada", "email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    assert_eq!(account["username"], "ada");
+    for device in [&laptop, &phone] {
+        let (status, body) = device
+            .send(
+                "POST",
+                "/api/auth/login",
+                json!({"login": "ada", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "ok");
+    }
+
+    // Edit the profile and upload an avatar.
+    let (status, account) = laptop
+        .send(
+            "PATCH",
+            "/api/account",
+            json!({"display_name": "Ada Lovelace", "language": "en-GB"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["display_name"], "Ada Lovelace");
+    assert_eq!(account["language"], "en-GB");
+    let png = png(400, 300);
+    let response = laptop
+        .raw("PUT", "/api/account/avatar")
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), StatusCode::OK);
+    let account: Value = response.json().await.expect("json");
+    let avatar_url = account["avatar_url"]
+        .as_str()
+        .expect("an avatar URL")
+        .to_owned();
+    let avatar = laptop
+        .client
+        .get(absolute(&base, &avatar_url))
+        .send()
+        .await
+        .expect("avatar");
+    assert_eq!(avatar.status(), StatusCode::OK);
+    assert_eq!(avatar.headers()["content-type"], "image/png");
+    let decoded = image::load_from_memory(&avatar.bytes().await.expect("bytes")).expect("an image");
+    assert_eq!((decoded.width(), decoded.height()), (256, 256));
+
+    // Change the email through the link in the outbox.
+    let (status, body) = laptop
+        .send(
+            "POST",
+            "/api/account/email",
+            json!({"email": "ada@new.example"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let token = wait_for_link(&outbox, "ada@new.example", "verify_email").await;
+    let (status, account) = phone
+        .send("POST", "/api/auth/email/verify", json!({"token": token}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["email"], "ada@new.example");
+    assert_eq!(
+        laptop.send("GET", "/api/account", Value::Null).await.1["email"],
+        "ada@new.example"
+    );
+
+    // Change the password: the other device is signed out, this one keeps going.
+    let (status, body) = laptop
+        .send(
+            "PUT",
+            "/api/account/password",
+            json!({"current_password": PASSWORD, "new_password": "a second passphrase"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        phone.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        laptop.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::OK
+    );
+
+    // Forget it, and reset it through the outbox: every session ends.
+    let (status, _) = phone
+        .send(
+            "POST",
+            "/api/auth/password/forgot",
+            json!({"email": "ada@new.example"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = wait_for_link(&outbox, "ada@new.example", "password_reset").await;
+    let (status, body) = phone
+        .send(
+            "POST",
+            "/api/auth/password/reset",
+            json!({"token": token, "new_password": "a third passphrase"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        laptop.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Log in again on both, list the sessions with their devices, revoke the phone's.
+    for device in [&laptop, &phone] {
+        let (status, body) = device
+            .send(
+                "POST",
+                "/api/auth/login",
+                json!({"login": "ada@new.example", "password": "a third passphrase"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, sessions) = laptop
+        .send("GET", "/api/account/sessions", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sessions}");
+    let sessions = sessions.as_array().expect("a list").clone();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let current = sessions
+        .iter()
+        .find(|s| s["current"] == true)
+        .expect("the current session is marked");
+    assert_eq!(current["engine"], "Gecko");
+    assert_eq!(current["cpu_arch"], "x86_64");
+    assert_eq!(current["ip"], "127.0.0.1");
+    let other = sessions
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("the phone's session");
+    assert_eq!(other["device"], "iPhone");
+    assert_eq!(other["engine"], "WebKit");
+    assert!(
+        other["browser"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Safari")),
+        "{other}"
+    );
+    let id = other["id"].as_str().expect("an id");
+    let (status, _) = laptop
+        .send(
+            "DELETE",
+            &format!("/api/account/sessions/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        phone.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        laptop.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::OK
+    );
+
+    let (status, events) = laptop
+        .send("GET", "/api/account/security-events", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> = events
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for kind in [
+        "signed_up",
+        "login_succeeded",
+        "email_changed",
+        "password_changed",
+        "password_reset",
+        "session_revoked",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+
+    server.stop().await;
+}
+
+/// The starter as a child process, killed if a test fails half-way.
+struct Starter {
+    child: Child,
+    base: String,
+}
+
+impl Starter {
+    async fn start(database_url: &str, outbox: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_starter"))
+            .env("ACCOUNT_BIND", "127.0.0.1:0")
+            .env("DATABASE_URL", database_url)
+            .env("ACCOUNT_OUTBOX", outbox)
+            .env_remove("ACCOUNT_PUBLIC_URL")
+            .env_remove("ACCOUNT_SMTP_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the starter binary runs");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    return addr.trim().to_owned();
+                }
+            }
+            panic!("the starter exited before listening");
+        })
+        .await
+        .expect("the starter listens within a minute");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, base }
+    }
+
+    /// Asks the starter to stop as an operator would (SIGTERM) and checks it exits cleanly.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the starter stops within 30 s")
+            .expect("wait");
+        assert!(exit.success(), "the starter exits cleanly: {exit:?}");
+    }
+}
+
+/// One "device": an HTTP client with its own cookie jar and user agent.
+struct Device {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Device {
+    fn new(base: &str, user_agent: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .user_agent(user_agent)
+            .build()
+            .expect("client");
+        Self {
+            client,
+            base: base.to_owned(),
+        }
+    }
+
+    fn raw(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let mut request = self.raw(method, path);
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the starter answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+}
+
+fn absolute(base: &str, url: &str) -> String {
+    if url.starts_with("http") {
+        url.to_owned()
+    } else {
+        format!("{base}{url}")
+    }
+}
+
+/// The token of the newest link of `kind` mailed to `to`, read from the outbox's `.eml`
+/// files as a person would copy it.
+async fn wait_for_link(outbox: &Path, to: &str, kind: &str) -> String {
+    for _ in 0..100 {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(outbox)
+            .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        found.retain(|p| {
+            p.extension().is_some_and(|e| e == "eml")
+                && p.to_string_lossy().ends_with(&format!("-{kind}.eml"))
+        });
+        found.sort();
+        for path in found.iter().rev() {
+            let text = std::fs::read_to_string(path).expect("read mail");
+            if !text.lines().any(|l| l.starts_with("To:") && l.contains(to)) {
+                continue;
+            }
+            let start = text.find("token=").expect("a link with a token") + "token=".len();
+            let token: String = text[start..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            return token;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {kind} mail to {to} in {}", outbox.display());
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode");
+    out.into_inner()
+}
