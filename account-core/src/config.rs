@@ -39,6 +39,10 @@ pub struct AccountConfig {
     pub session_touch_interval: Duration,
     /// The policy that applies until an administrator stores one.
     pub default_policy: Policy,
+    /// Passkeys: the WebAuthn relying party and ceremony rules.
+    pub passkeys: PasskeyConfig,
+    /// TOTP: what authenticator apps show for the account.
+    pub totp: TotpConfig,
 }
 
 impl AccountConfig {
@@ -56,8 +60,89 @@ impl AccountConfig {
             verification_token_ttl: Duration::hours(24),
             session_touch_interval: Duration::minutes(1),
             default_policy: Policy::default(),
+            passkeys: PasskeyConfig::default(),
+            totp: TotpConfig::default(),
         }
     }
+}
+
+/// TOTP (authenticator apps): what the app shows beside the codes.
+///
+/// The codes themselves follow fixed rules (SHA-1, 6 digits, 30 seconds), the only ones
+/// every authenticator app supports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TotpConfig {
+    /// The issuer that authenticator apps show above the account name, such as `Example`.
+    /// Empty (the default) means [`AccountConfig::product_name`], or `Account` if that is
+    /// empty too. A colon, which the Key Uri Format forbids in it, becomes a space.
+    pub issuer: String,
+    /// Which name of the account the app shows ([`TotpAccountName::Username`]).
+    pub account_name: TotpAccountName,
+}
+
+/// Which name of an account an authenticator app shows beside the issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TotpAccountName {
+    /// The username (the default): it never changes.
+    #[default]
+    Username,
+    /// The primary email address at the time of enrolment.
+    Email,
+}
+
+/// Passkeys (WebAuthn): the relying party and the rules of a ceremony.
+///
+/// By default the relying-party id is the host of [`AccountConfig::public_url`], the one
+/// allowed origin is that URL's origin, and the relying-party name that authenticators
+/// show is [`AccountConfig::product_name`]. WebAuthn needs a domain name: a public URL
+/// whose host is an IP address (`http://127.0.0.1:8080`) leaves passkeys unavailable,
+/// while `http://localhost:8080` works for development.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PasskeyConfig {
+    /// The relying-party id, when it must differ from the public URL's host: a registrable
+    /// suffix of it, such as `example.com` for `https://accounts.example.com`, so that
+    /// sibling sites share the passkeys. Passkeys are bound to it for good: changing it
+    /// later makes every registered passkey useless.
+    pub rp_id: Option<String>,
+    /// Origins allowed besides the public URL's (another front end of the same relying
+    /// party). Each must lie under the relying-party id.
+    pub extra_origins: Vec<Url>,
+    /// What a signature counter that goes backwards does ([`CounterPolicy::Refuse`]).
+    pub counter_regression: CounterPolicy,
+    /// How long a registration or authentication ceremony lives (5 minutes); also the
+    /// timeout the browser is given.
+    pub ceremony_ttl: Duration,
+}
+
+impl Default for PasskeyConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: None,
+            extra_origins: Vec::new(),
+            counter_regression: CounterPolicy::Refuse,
+            ceremony_ttl: Duration::minutes(5),
+        }
+    }
+}
+
+/// What happens when a passkey's signature counter does not go up (WebAuthn
+/// §6.1.1 "Signature Counter Considerations"): either counter is non-zero and the new one
+/// is not above the stored one, a sign that the credential's key may have been copied.
+///
+/// Either way a `passkey_counter_regressed` event is recorded. Synced passkeys (the usual
+/// platform ones) always report zero and never trip this; hardware keys count, and for
+/// them a regression really does suggest a clone, hence the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum CounterPolicy {
+    /// Record the event and accept the authentication.
+    Warn,
+    /// Record the event and refuse the authentication (the default).
+    #[default]
+    Refuse,
 }
 
 /// How failed logins slow an account down.

@@ -54,6 +54,24 @@ pub enum Error {
     /// The thing asked for does not exist (or is not the caller's).
     #[error("not found")]
     NotFound,
+    /// Removing this credential would leave the account no way to log in (no password and
+    /// no other passkey).
+    #[error("this is the account's last way to log in")]
+    LastLoginMethod,
+    /// A passkey registration failed: the ceremony is unknown, used or expired, or the
+    /// authenticator's answer did not verify (origin, relying party, challenge, signature).
+    #[error("the passkey was refused")]
+    PasskeyRejected,
+    /// A TOTP code or recovery code was wrong, malformed or already used.
+    #[error("the second factor is wrong")]
+    InvalidSecondFactor,
+    /// The account has a TOTP authenticator already (one per account).
+    #[error("a TOTP authenticator is set up already")]
+    AlreadyEnrolled,
+    /// The action needs a second factor (TOTP or a passkey) and the account has none, such
+    /// as regenerating recovery codes.
+    #[error("the account has no second factor")]
+    NoSecondFactor,
     /// Too many requests; try again after the given number of seconds.
     #[error("too many requests; try again in {retry_after_secs} seconds")]
     RateLimited {
@@ -88,6 +106,11 @@ impl Error {
             Error::ProfileLocked => "profile_locked",
             Error::ManagedExternally => "managed_by_directory",
             Error::NotFound => "not_found",
+            Error::LastLoginMethod => "last_login_method",
+            Error::PasskeyRejected => "passkey_rejected",
+            Error::InvalidSecondFactor => "invalid_second_factor",
+            Error::AlreadyEnrolled => "already_enrolled",
+            Error::NoSecondFactor => "no_second_factor",
             Error::InvalidPolicy(_) => "invalid_policy",
             Error::RateLimited { .. } => "rate_limited",
             Error::Storage(_) | Error::Internal(_) => "internal",

@@ -78,10 +78,13 @@ pub mod store;
 pub mod testing;
 pub mod token;
 
-pub use config::{AccountConfig, LoginThrottle};
+pub use config::{AccountConfig, CounterPolicy, LoginThrottle, PasskeyConfig};
+pub use config::{TotpAccountName, TotpConfig};
 pub use error::{Error, Result};
 pub use model::RequestInfo;
 pub use service::{
     Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, RateLimit,
-    SessionView, SignUp, SignUpOutcome, SignedIn, Verified,
+    SecondFactorMethod, SessionView, SignUp, SignUpOutcome, SignedIn, Verified,
 };
+pub use service::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
+pub use service::{RecoveryCodes, TotpConfirmed, TotpEnrollment};

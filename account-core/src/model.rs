@@ -66,6 +66,10 @@ uuid_id!(
     /// The identifier of a security event.
     EventId
 );
+uuid_id!(
+    /// The identifier of a passkey (not its WebAuthn credential id).
+    PasskeyId
+);
 
 /// A UUID v7 from an injected clock and randomness, so tests are repeatable.
 ///
@@ -292,9 +296,12 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// Whether this method is a second factor (anything but the password).
+    /// Whether this method is a second factor: a passkey, a TOTP code or a recovery code.
     pub fn is_second_factor(self) -> bool {
-        !matches!(self, AuthMethod::Password)
+        matches!(
+            self,
+            AuthMethod::Passkey | AuthMethod::Totp | AuthMethod::RecoveryCode
+        )
     }
 }
 
@@ -375,6 +382,56 @@ pub struct SessionRecord {
     pub authentications: Vec<Authentication>,
     /// The assurance level reached.
     pub assurance: AssuranceLevel,
+    /// What the session may do: everything, only finish a login with a second factor, or
+    /// only enrol one.
+    pub stage: SessionStage,
+}
+
+/// What a session may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum SessionStage {
+    /// A full session.
+    Full,
+    /// The password was right and a second factor must finish the login. Only the
+    /// second-factor routes accept such a session; it lives 5 minutes and allows a few
+    /// attempts, counted in `attempts`.
+    SecondFactorPending {
+        /// Failed second-factor attempts made with this session.
+        attempts: u32,
+    },
+    /// The policy requires a second factor and the account has none: the session may only
+    /// enrol one.
+    EnrollmentOnly,
+}
+
+impl SessionStage {
+    /// The stable name a store keeps (the attempts are kept apart).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::Full => "full",
+            SessionStage::SecondFactorPending { .. } => "second_factor_pending",
+            SessionStage::EnrollmentOnly => "enrollment_only",
+        }
+    }
+
+    /// The stage from its stored name and attempt count.
+    pub fn parse(s: &str, attempts: u32) -> Option<Self> {
+        match s {
+            "full" => Some(SessionStage::Full),
+            "second_factor_pending" => Some(SessionStage::SecondFactorPending { attempts }),
+            "enrollment_only" => Some(SessionStage::EnrollmentOnly),
+            _ => None,
+        }
+    }
+
+    /// The attempts a store keeps beside the name.
+    pub fn attempts(self) -> u32 {
+        match self {
+            SessionStage::SecondFactorPending { attempts } => attempts,
+            _ => 0,
+        }
+    }
 }
 
 impl SessionRecord {
@@ -404,6 +461,8 @@ pub struct SessionRotation {
     pub authentications: Vec<Authentication>,
     /// The assurance level after the change.
     pub assurance: AssuranceLevel,
+    /// The stage after the change.
+    pub stage: SessionStage,
     /// When the rotation happened (also the new last-seen time).
     pub at: DateTime<Utc>,
 }
@@ -419,6 +478,14 @@ pub enum ChallengePurpose {
     VerifyEmail,
     /// A link that verifies a password-recovery address.
     VerifyRecoveryEmail,
+    /// A WebAuthn registration ceremony (adding a passkey).
+    PasskeyRegistration,
+    /// A WebAuthn authentication ceremony with a known account: a passkey as the second
+    /// factor, or re-authentication.
+    PasskeyAuthentication,
+    /// A WebAuthn authentication ceremony without a known account: passwordless login
+    /// with a discoverable credential.
+    PasskeyLogin,
 }
 
 impl ChallengePurpose {
@@ -428,6 +495,9 @@ impl ChallengePurpose {
             ChallengePurpose::PasswordReset => "password_reset",
             ChallengePurpose::VerifyEmail => "verify_email",
             ChallengePurpose::VerifyRecoveryEmail => "verify_recovery_email",
+            ChallengePurpose::PasskeyRegistration => "passkey_registration",
+            ChallengePurpose::PasskeyAuthentication => "passkey_authentication",
+            ChallengePurpose::PasskeyLogin => "passkey_login",
         }
     }
 
@@ -437,6 +507,9 @@ impl ChallengePurpose {
             "password_reset" => Some(ChallengePurpose::PasswordReset),
             "verify_email" => Some(ChallengePurpose::VerifyEmail),
             "verify_recovery_email" => Some(ChallengePurpose::VerifyRecoveryEmail),
+            "passkey_registration" => Some(ChallengePurpose::PasskeyRegistration),
+            "passkey_authentication" => Some(ChallengePurpose::PasskeyAuthentication),
+            "passkey_login" => Some(ChallengePurpose::PasskeyLogin),
             _ => None,
         }
     }
@@ -469,6 +542,9 @@ pub struct Challenge {
 pub enum FailureKind {
     /// Wrong passwords.
     Password,
+    /// Wrong second factors (TOTP codes, recovery codes, passkey assertions), counted per
+    /// account across sessions.
+    SecondFactor,
 }
 
 impl FailureKind {
@@ -476,6 +552,7 @@ impl FailureKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FailureKind::Password => "password",
+            FailureKind::SecondFactor => "second_factor",
         }
     }
 }
@@ -540,6 +617,26 @@ pub enum SecurityEventKind {
     OtherSessionsRevoked,
     /// An administrator changed the policy.
     PolicyChanged,
+    /// TOTP was set up.
+    TotpEnabled,
+    /// TOTP was turned off.
+    TotpDisabled,
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated,
+    /// A recovery code was used.
+    RecoveryCodeUsed,
+    /// A passkey was added.
+    PasskeyAdded,
+    /// A passkey was renamed.
+    PasskeyRenamed,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// A passkey's signature counter went backwards: the authenticator may be cloned.
+    PasskeyCounterRegressed,
+    /// A second factor was wrong after a right password.
+    SecondFactorFailed,
+    /// An administrator removed every second factor of an account.
+    SecondFactorsReset,
 }
 
 impl SecurityEventKind {
@@ -570,6 +667,16 @@ impl SecurityEventKind {
             K::SessionRevoked => "session_revoked",
             K::OtherSessionsRevoked => "other_sessions_revoked",
             K::PolicyChanged => "policy_changed",
+            K::TotpEnabled => "totp_enabled",
+            K::TotpDisabled => "totp_disabled",
+            K::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            K::RecoveryCodeUsed => "recovery_code_used",
+            K::PasskeyAdded => "passkey_added",
+            K::PasskeyRenamed => "passkey_renamed",
+            K::PasskeyRemoved => "passkey_removed",
+            K::PasskeyCounterRegressed => "passkey_counter_regressed",
+            K::SecondFactorFailed => "second_factor_failed",
+            K::SecondFactorsReset => "second_factors_reset",
         }
     }
 
@@ -598,6 +705,16 @@ impl SecurityEventKind {
         Self::SessionRevoked,
         Self::OtherSessionsRevoked,
         Self::PolicyChanged,
+        Self::TotpEnabled,
+        Self::TotpDisabled,
+        Self::RecoveryCodesRegenerated,
+        Self::RecoveryCodeUsed,
+        Self::PasskeyAdded,
+        Self::PasskeyRenamed,
+        Self::PasskeyRemoved,
+        Self::PasskeyCounterRegressed,
+        Self::SecondFactorFailed,
+        Self::SecondFactorsReset,
     ];
 
     /// The kind from its stable name.
@@ -650,5 +767,105 @@ impl SecurityEvent {
             at: self.at,
             id: self.id,
         }
+    }
+}
+
+/// A TOTP shared secret (RFC 6238): 160 random bits. A secret: `Debug` hides it and it is
+/// wiped on drop.
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct TotpSecret(Vec<u8>);
+
+impl TotpSecret {
+    /// The length of a fresh secret, in bytes (160 bits, as RFC 4226 recommends).
+    pub const LEN: usize = 20;
+
+    /// A fresh secret.
+    pub fn generate(rng: &dyn SecureRandom) -> Self {
+        Self(bytes::<{ Self::LEN }>(rng).to_vec())
+    }
+
+    /// A secret from its bytes, as read back from a store.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        Self(bytes)
+    }
+
+    /// The bytes, for the TOTP computation and for a store to keep.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TotpSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TotpSecret(***)")
+    }
+}
+
+/// An account's TOTP authenticator as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpRecord {
+    /// The shared secret.
+    pub secret: TotpSecret,
+    /// When enrolment was confirmed with a code; `None` while it is pending.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// When enrolment started.
+    pub created_at: DateTime<Utc>,
+    /// The last time step accepted (each step is accepted at most once).
+    pub last_step: Option<i64>,
+}
+
+/// A passkey as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The identifier shown in URLs.
+    pub id: PasskeyId,
+    /// The account.
+    pub account_id: AccountId,
+    /// The WebAuthn credential id (unique across all accounts, at most 1023 bytes).
+    pub credential_id: Vec<u8>,
+    /// The name the user gave it.
+    pub name: String,
+    /// The credential as the WebAuthn library serialises it (public key, counter, flags):
+    /// opaque to stores, and no secret.
+    pub credential: String,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The last signature counter seen.
+    pub sign_count: u32,
+    /// Whether the authenticator may back it up (sync it to other devices).
+    pub backup_eligible: bool,
+    /// Whether it is backed up now.
+    pub backup_state: bool,
+}
+
+/// What [`AuthenticatorStore::delete_passkey`](crate::store::AuthenticatorStore::delete_passkey) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyDeletion {
+    /// The passkey is gone.
+    Deleted,
+    /// The account has no such passkey.
+    NotFound,
+    /// It is the account's last way to log in (no password, no other passkey): kept.
+    LastLoginMethod,
+}
+
+/// Which second factors an account has: what a settings page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SecondFactors {
+    /// Whether a confirmed TOTP authenticator is set up.
+    pub totp: bool,
+    /// How many unused recovery codes remain.
+    pub recovery_codes_left: u32,
+    /// How many passkeys are registered.
+    pub passkeys: u32,
+}
+
+impl SecondFactors {
+    /// Whether the account has any second factor (recovery codes alone do not count:
+    /// they back up another factor).
+    pub fn any(&self) -> bool {
+        self.totp || self.passkeys > 0
     }
 }

@@ -20,6 +20,10 @@ pub struct Policy {
     pub lock_profiles: bool,
     /// Whether every account must set up a second factor.
     pub require_second_factor: bool,
+    /// Whether the external directory (LDAP, an identity provider) supplies the second
+    /// factor of its accounts. When set, accounts with an external source cannot enrol a
+    /// TOTP authenticator here (`managed_by_directory`); local accounts are not affected.
+    pub directory_provides_second_factor: bool,
     /// Session lifetimes and the re-authentication window.
     pub sessions: SessionPolicy,
     /// Password rules.
@@ -33,6 +37,7 @@ impl Default for Policy {
             allow_reserved_usernames: false,
             lock_profiles: false,
             require_second_factor: false,
+            directory_provides_second_factor: false,
             sessions: SessionPolicy::default(),
             passwords: PasswordRules::default(),
         }

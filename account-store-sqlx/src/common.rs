@@ -14,8 +14,9 @@ use account_core::device::DeviceDetails;
 use account_core::domain::{DisplayName, EmailAddress, Language, Username};
 use account_core::model::{
     Account, AccountId, AccountSource, AccountState, AssuranceLevel, Authentication, Challenge,
-    ChallengePurpose, EventId, Failures, Role, SecurityEvent, SecurityEventKind, SecurityStamp,
-    SessionId, SessionRecord,
+    ChallengePurpose, EventId, Failures, PasskeyId, PasskeyRecord, Role, SecondFactors,
+    SecurityEvent, SecurityEventKind, SecurityStamp, SessionId, SessionRecord, SessionStage,
+    TotpRecord, TotpSecret,
 };
 use account_core::policy::Policy;
 use account_core::store::{StoreError, StoreResult};
@@ -37,7 +38,22 @@ macro_rules! session_columns {
     () => {
         "id, token_digest, account_id, created_at, last_seen_at, idle_timeout_secs, \
          absolute_expires_at, ip, user_agent, browser, os, device, engine, cpu_arch, \
-         authentications, assurance"
+         authentications, assurance, stage, second_factor_attempts"
+    };
+}
+
+/// The columns of `totp` that make a [`TotpRecord`].
+macro_rules! totp_columns {
+    () => {
+        "secret, confirmed_at, created_at, last_step"
+    };
+}
+
+/// The columns of `passkeys` that make a [`PasskeyRecord`].
+macro_rules! passkey_columns {
+    () => {
+        "id, account_id, credential_id, name, credential, created_at, last_used_at, \
+         sign_count, backup_eligible, backup_state"
     };
 }
 
@@ -55,7 +71,10 @@ macro_rules! event_columns {
     };
 }
 
-pub(crate) use {account_columns, challenge_columns, event_columns, session_columns};
+pub(crate) use {
+    account_columns, challenge_columns, event_columns, passkey_columns, session_columns,
+    totp_columns,
+};
 
 /// Typed access to the columns of one row, as each backend stores them.
 ///
@@ -78,6 +97,10 @@ pub(crate) trait Columns {
     fn bytes(&self, column: &'static str) -> StoreResult<Vec<u8>>;
     /// A 64-bit integer column.
     fn int(&self, column: &'static str) -> StoreResult<i64>;
+    /// A nullable 64-bit integer column.
+    fn opt_int(&self, column: &'static str) -> StoreResult<Option<i64>>;
+    /// A 32-bit integer column.
+    fn int32(&self, column: &'static str) -> StoreResult<i32>;
     /// A 16-bit integer column.
     fn small_int(&self, column: &'static str) -> StoreResult<i16>;
     /// A boolean column.
@@ -179,6 +202,9 @@ pub(crate) fn source_columns(source: &AccountSource) -> (&'static str, Option<&s
 pub(crate) fn session(row: &impl Columns) -> StoreResult<SessionRecord> {
     let idle = row.int("idle_timeout_secs")?;
     let assurance = row.small_int("assurance")?;
+    let stage = row.text("stage")?;
+    let attempts = u32::try_from(row.int32("second_factor_attempts")?)
+        .map_err(|e| corrupt("sessions.second_factor_attempts", e))?;
     Ok(SessionRecord {
         id: SessionId::from_uuid(row.uuid("id")?),
         token_digest: digest(row.bytes("token_digest")?, "sessions.token_digest")?,
@@ -203,7 +229,56 @@ pub(crate) fn session(row: &impl Columns) -> StoreResult<SessionRecord> {
             .map_err(|e| e.to_string())
             .and_then(AssuranceLevel::try_from)
             .map_err(|e| corrupt("sessions.assurance", e))?,
+        stage: SessionStage::parse(&stage, attempts)
+            .ok_or_else(|| corrupt("sessions.stage", format!("unknown stage {stage:?}")))?,
     })
+}
+
+/// The attempts of a session stage as stored (the name is [`SessionStage::as_str`]).
+pub(crate) fn stage_attempts(stage: SessionStage) -> i32 {
+    i32::try_from(stage.attempts()).unwrap_or(i32::MAX)
+}
+
+/// The TOTP authenticator in a row of [`totp_columns!`].
+pub(crate) fn totp(row: &impl Columns) -> StoreResult<TotpRecord> {
+    Ok(TotpRecord {
+        secret: TotpSecret::from_bytes(row.bytes("secret")?),
+        confirmed_at: row.opt_time("confirmed_at")?,
+        created_at: row.time("created_at")?,
+        last_step: row.opt_int("last_step")?,
+    })
+}
+
+/// The passkey in a row of [`passkey_columns!`].
+pub(crate) fn passkey(row: &impl Columns) -> StoreResult<PasskeyRecord> {
+    Ok(PasskeyRecord {
+        id: PasskeyId::from_uuid(row.uuid("id")?),
+        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        credential_id: row.bytes("credential_id")?,
+        name: row.text("name")?,
+        credential: row.text("credential")?,
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+        sign_count: u32::try_from(row.int("sign_count")?)
+            .map_err(|e| corrupt("passkeys.sign_count", e))?,
+        backup_eligible: row.flag("backup_eligible")?,
+        backup_state: row.flag("backup_state")?,
+    })
+}
+
+/// The second factors in a row of `totp, recovery_codes, passkeys` (counts).
+pub(crate) fn second_factors(row: &impl Columns) -> StoreResult<SecondFactors> {
+    Ok(SecondFactors {
+        totp: row.int("totp")? > 0,
+        recovery_codes_left: count(row.int("recovery_codes")?),
+        passkeys: count(row.int("passkeys")?),
+    })
+}
+
+/// Recovery code digests without repeats, in a stable order: a set, as the trait means.
+pub(crate) fn distinct_codes(codes: &[TokenDigest]) -> Vec<TokenDigest> {
+    let set: std::collections::BTreeSet<TokenDigest> = codes.iter().copied().collect();
+    set.into_iter().collect()
 }
 
 /// The idle timeout of a session in whole seconds, as stored.

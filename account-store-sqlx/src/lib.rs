@@ -69,12 +69,21 @@
 //! | `update_profile` | `UPDATE ... RETURNING` | `UPDATE ... RETURNING` | transaction: `UPDATE` (locks the row), then `SELECT` |
 //! | `upgrade_password_hash` | `UPDATE ... WHERE password_hash = current` | the same | the same (binary collation: exact comparison) |
 //! | `set_password_hash` | one `UPDATE` of hash and stamp | the same | the same |
-//! | `rotate_session` | `UPDATE ... WHERE id = ? AND token_digest = current` | the same | the same |
+//! | `rotate_session` | `UPDATE ... WHERE id = ? AND token_digest = current` | the same | the same, tried again when InnoDB makes it a deadlock victim on the unique token index |
 //! | `insert_challenge` with `replace` | transaction: insert, delete the others | transaction: lock the account row (`FOR NO KEY UPDATE`), insert, delete the others | transaction: lock the account row (`FOR UPDATE`), insert, delete the others |
 //! | `consume_challenge` | `DELETE ... RETURNING` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |
 //! | `record_failure` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | the same | transaction: `INSERT ... ON DUPLICATE KEY UPDATE` (locks the row), then `SELECT` |
 //! | `hit_rate_limit` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | the same | `INSERT ... ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)`: the new count comes back as the statement's last insert id |
 //! | `set_avatar` | transaction: the account's times, then the avatar row | the same | the same |
+//! | `record_second_factor_attempt` | `UPDATE ... WHERE stage = 'second_factor_pending' RETURNING attempts` | the same | transaction: `UPDATE` (locks the row), then `SELECT` |
+//! | `put_pending_totp` | `INSERT ... ON CONFLICT DO UPDATE ... WHERE confirmed_at IS NULL` | the same | transaction: lock the account row (`FOR UPDATE`), read the TOTP row, then upsert unless confirmed |
+//! | `confirm_totp` | transaction: `UPDATE ... WHERE confirmed_at IS NULL`, then the recovery codes replaced | transaction: lock the account row (`FOR NO KEY UPDATE`), then the same | transaction: lock the account row (`FOR UPDATE`), then the same |
+//! | `accept_totp_step` | `UPDATE ... WHERE confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < step)` | the same | the same |
+//! | `replace_recovery_codes` | transaction: delete, insert | transaction: lock the account row, delete, insert | the same as PostgreSQL (`FOR UPDATE`) |
+//! | `redeem_recovery_code` | one `DELETE`, checking the rows it deleted | the same | the same |
+//! | `delete_passkey` | transaction (`BEGIN IMMEDIATE`): check the passkey, the other passkeys and the password, then delete | transaction: lock the account row (`FOR NO KEY UPDATE`), then the same | transaction: lock the account row (`FOR UPDATE`), then the same |
+//! | `delete_authenticators` | transaction: TOTP, recovery codes, passkeys | the same | the same |
+//! | `second_factors` | one `SELECT` of three subselects | the same | the same |
 //!
 //! MySQL has `RETURNING` nowhere (MariaDB only for `INSERT` and `DELETE`), hence its
 //! transactions. On PostgreSQL and MySQL a transaction the server rolls back to break a
@@ -113,14 +122,15 @@ use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
-    SessionRotation,
+    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
 use account_core::store::{
-    AccountStore, ChallengeStore, CredentialStore, PolicyStore, RateLimitStore, SecurityEventStore,
-    SessionStore, StoreResult, ThrottleStore,
+    AccountStore, AuthenticatorStore, ChallengeStore, CredentialStore, PolicyStore, RateLimitStore,
+    SecurityEventStore, SessionStore, StoreResult, ThrottleStore,
 };
 use account_core::token::TokenDigest;
 use async_trait::async_trait;
@@ -468,6 +478,38 @@ delegate! {
             upgraded: &PasswordHash,
         ) -> bool;
     }
+    AuthenticatorStore {
+        fn totp(&self, account: AccountId) -> Option<TotpRecord>;
+        fn put_pending_totp(&self, account: AccountId, secret: &TotpSecret, at: DateTime<Utc>)
+            -> bool;
+        fn confirm_totp(
+            &self,
+            account: AccountId,
+            step: i64,
+            recovery_codes: &[TokenDigest],
+            at: DateTime<Utc>,
+        ) -> bool;
+        fn accept_totp_step(&self, account: AccountId, step: i64) -> bool;
+        fn delete_totp(&self, account: AccountId) -> bool;
+        fn replace_recovery_codes(&self, account: AccountId, codes: &[TokenDigest], at: DateTime<Utc>)
+            -> ();
+        fn redeem_recovery_code(&self, account: AccountId, code: &TokenDigest) -> bool;
+        fn insert_passkey(&self, passkey: &PasskeyRecord) -> ();
+        fn passkeys_of(&self, account: AccountId) -> Vec<PasskeyRecord>;
+        fn passkey_by_credential_id(&self, credential_id: &[u8]) -> Option<PasskeyRecord>;
+        fn rename_passkey(&self, account: AccountId, id: PasskeyId, name: &str) -> bool;
+        fn record_passkey_use(
+            &self,
+            id: PasskeyId,
+            credential: &str,
+            sign_count: u32,
+            backup_state: bool,
+            at: DateTime<Utc>,
+        ) -> bool;
+        fn delete_passkey(&self, account: AccountId, id: PasskeyId) -> PasskeyDeletion;
+        fn delete_authenticators(&self, account: AccountId) -> u64;
+        fn second_factors(&self, account: AccountId) -> SecondFactors;
+    }
     SessionStore {
         fn insert_session(&self, session: &SessionRecord) -> ();
         fn session_by_token(&self, digest: &TokenDigest) -> Option<SessionRecord>;
@@ -475,6 +517,7 @@ delegate! {
         fn rotate_session(&self, id: SessionId, current: &TokenDigest, rotation: &SessionRotation)
             -> bool;
         fn sessions_of(&self, account: AccountId) -> Vec<SessionRecord>;
+        fn record_second_factor_attempt(&self, id: SessionId) -> Option<u32>;
         fn delete_session(&self, account: AccountId, id: SessionId) -> bool;
         fn delete_sessions_of(&self, account: AccountId, keep: Option<SessionId>) -> u64;
         fn purge_expired_sessions(&self, now: DateTime<Utc>) -> u64;

@@ -13,12 +13,21 @@
 //! | `insert_account` | one transaction: the account row, then its `usernames_taken` row; a concurrent insert of the same username or address waits on the unique key, then fails with the conflict |
 //! | `update_profile` | one transaction: `UPDATE` (which locks the row), then `SELECT` it back |
 //! | `upgrade_password_hash` | `UPDATE ... WHERE password_hash = current` (binary collation: an exact comparison) |
-//! | `rotate_session` | `UPDATE ... WHERE id = ? AND token_digest = current` |
+//! | `rotate_session` | `UPDATE ... WHERE id = ? AND token_digest = current`, tried again if InnoDB made it a deadlock victim on the unique token index |
 //! | `insert_challenge` with `replace` | one transaction: lock the account row (`SELECT ... FOR UPDATE`, so that replacing inserts for one account take turns), insert, delete the others |
 //! | `consume_challenge` | one transaction: `SELECT ... FOR UPDATE`, then `DELETE`; a concurrent consumer waits for the lock and then finds the row gone |
 //! | `record_failure` | one transaction: `INSERT ... ON DUPLICATE KEY UPDATE count = count + 1` (which locks the row), then `SELECT` it back |
 //! | `hit_rate_limit` | one statement: `INSERT ... ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)`; the server returns the new count as the statement's last insert id |
 //! | `set_avatar` | one transaction: the account's times, then the avatar row |
+//! | `record_second_factor_attempt` | one transaction: `UPDATE ... SET attempts = attempts + 1 WHERE stage = 'second_factor_pending'` (which locks the row), then `SELECT` it back |
+//! | `put_pending_totp` | one transaction: lock the account row (`FOR UPDATE`), read the TOTP row with `FOR UPDATE`, and unless it is confirmed `INSERT ... ON DUPLICATE KEY UPDATE` |
+//! | `confirm_totp` | one transaction: lock the account row (`FOR UPDATE`), `UPDATE ... WHERE confirmed_at IS NULL` (nothing more when it matches no row), delete the old recovery codes, insert the new |
+//! | `accept_totp_step` | `UPDATE totp SET last_step = ? WHERE ... confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < ?)`, checking that it matched the row; a concurrent call waits for the row lock and re-checks |
+//! | `replace_recovery_codes` | one transaction: lock the account row (`FOR UPDATE`, so that replacements take turns), delete the old codes, insert the new |
+//! | `redeem_recovery_code` | `DELETE` of the code's row, checking that it deleted one |
+//! | `delete_passkey` | one transaction: lock the account row (`SELECT password_hash ... FOR UPDATE`), read the account's passkeys with `FOR UPDATE`, then the `DELETE` |
+//! | `delete_authenticators` | one transaction: lock the account row, then TOTP, recovery codes, passkeys |
+//! | `second_factors` | one `SELECT` of three subselects |
 //!
 //! `UPDATE` counts the rows it matched, not only those it changed (sqlx connects with
 //! `CLIENT_FOUND_ROWS`), so "does the account exist" answers are right even when nothing
@@ -30,8 +39,9 @@ use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
-    SessionRotation,
+    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
@@ -43,8 +53,8 @@ use sqlx::{Executor as _, MySql, Row as _, Transaction};
 use uuid::Uuid;
 
 use crate::common::{
-    self, Columns, account_columns, challenge_columns, corrupt, event_columns, retry_deadlocks,
-    session_columns,
+    self, Columns, account_columns, challenge_columns, corrupt, event_columns, passkey_columns,
+    retry_deadlocks, session_columns, totp_columns,
 };
 use crate::{SetupError, SqlStoreOptions};
 
@@ -130,7 +140,9 @@ fn map_err(error: sqlx::Error) -> StoreError {
         match key {
             "accounts_username_key" => Some(Conflict::Username),
             "accounts_email_key_key" => Some(Conflict::Email),
-            "PRIMARY" | "sessions_token_digest_key" => Some(Conflict::Id),
+            "PRIMARY" | "sessions_token_digest_key" | "passkeys_credential_id_key" => {
+                Some(Conflict::Id)
+            }
             _ => None,
         }
     })
@@ -172,6 +184,14 @@ impl Columns for MySqlRow {
     }
 
     fn int(&self, column: &'static str) -> StoreResult<i64> {
+        self.try_get(column).map_err(map_err)
+    }
+
+    fn opt_int(&self, column: &'static str) -> StoreResult<Option<i64>> {
+        self.try_get(column).map_err(map_err)
+    }
+
+    fn int32(&self, column: &'static str) -> StoreResult<i32> {
         self.try_get(column).map_err(map_err)
     }
 
@@ -490,8 +510,8 @@ impl MySqlStore {
         sqlx::query(
             "INSERT INTO sessions (id, token_digest, account_id, created_at, last_seen_at, \
              idle_timeout_secs, absolute_expires_at, ip, user_agent, browser, os, device, \
-             engine, cpu_arch, authentications, assurance) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             engine, cpu_arch, authentications, assurance, stage, second_factor_attempts) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id.as_uuid())
         .bind(&s.token_digest.as_bytes()[..])
@@ -509,6 +529,8 @@ impl MySqlStore {
         .bind(s.device.cpu_arch.as_deref())
         .bind(common::authentications_json(&s.authentications)?)
         .bind(common::assurance(s.assurance))
+        .bind(s.stage.as_str())
+        .bind(common::stage_attempts(s.stage))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -553,20 +575,31 @@ impl MySqlStore {
         current: &TokenDigest,
         rotation: &SessionRotation,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE sessions SET token_digest = ?, authentications = ?, assurance = ?, \
-             last_seen_at = ? WHERE id = ? AND token_digest = ?",
-        )
-        .bind(&rotation.token_digest.as_bytes()[..])
-        .bind(common::authentications_json(&rotation.authentications)?)
-        .bind(common::assurance(rotation.assurance))
-        .bind(rotation.at)
-        .bind(id.as_uuid())
-        .bind(&current.as_bytes()[..])
-        .execute(&self.pool)
+        let authentications = common::authentications_json(&rotation.authentications)?;
+        // One statement, but it moves the row in the unique index on `token_digest`, and
+        // InnoDB can pick one of two concurrent rotations of a session as a deadlock victim
+        // on that index. The victim changed nothing; tried again, it finds the digest
+        // rotated away and matches no row.
+        retry_deadlocks(|| async {
+            let done = sqlx::query(
+                "UPDATE sessions SET token_digest = ?, authentications = ?, assurance = ?, \
+                 stage = ?, second_factor_attempts = ?, last_seen_at = ? \
+                 WHERE id = ? AND token_digest = ?",
+            )
+            .bind(&rotation.token_digest.as_bytes()[..])
+            .bind(authentications.as_str())
+            .bind(common::assurance(rotation.assurance))
+            .bind(rotation.stage.as_str())
+            .bind(common::stage_attempts(rotation.stage))
+            .bind(rotation.at)
+            .bind(id.as_uuid())
+            .bind(&current.as_bytes()[..])
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+            Ok(done.rows_affected() > 0)
+        })
         .await
-        .map_err(map_err)?;
-        Ok(done.rows_affected() > 0)
     }
 
     pub(crate) async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>> {
@@ -934,4 +967,419 @@ impl MySqlStore {
         .map_err(map_err)?;
         Ok(())
     }
+}
+
+impl MySqlStore {
+    pub(crate) async fn record_second_factor_attempt(
+        &self,
+        id: SessionId,
+    ) -> StoreResult<Option<u32>> {
+        retry_deadlocks(|| self.try_record_second_factor_attempt(id)).await
+    }
+
+    /// The `UPDATE` locks the session row until the commit, so the `SELECT` after it reads
+    /// this attempt's count, and a concurrent attempt waits and counts on top of it.
+    async fn try_record_second_factor_attempt(&self, id: SessionId) -> StoreResult<Option<u32>> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET second_factor_attempts = second_factor_attempts + 1 \
+             WHERE id = ? AND stage = 'second_factor_pending'",
+        )
+        .bind(id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let attempts: i32 =
+            sqlx::query_scalar("SELECT second_factor_attempts FROM sessions WHERE id = ?")
+                .bind(id.as_uuid())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(common::count(i64::from(attempts))))
+    }
+
+    pub(crate) async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            totp_columns!(),
+            " FROM totp WHERE account_id = ?"
+        ))
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::totp(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        retry_deadlocks(|| self.try_put_pending_totp(account, secret, at)).await
+    }
+
+    async fn try_put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // `ON DUPLICATE KEY UPDATE` cannot leave a confirmed row alone and say so (with
+        // CLIENT_FOUND_ROWS an unchanged row counts like an insert), hence a transaction:
+        // the account row's lock makes it take turns with `confirm_totp`, and the TOTP row
+        // is read with a locking read, which sees the latest committed version.
+        let mut tx = self.begin().await?;
+        lock_account(&mut tx, account).await?;
+        let current = sqlx::query("SELECT confirmed_at FROM totp WHERE account_id = ? FOR UPDATE")
+            .bind(account.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if let Some(row) = current
+            && row.opt_time("confirmed_at")?.is_some()
+        {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO totp (account_id, secret, confirmed_at, created_at, last_step) \
+             VALUES (?, ?, NULL, ?, NULL) \
+             ON DUPLICATE KEY UPDATE secret = VALUES(secret), confirmed_at = NULL, \
+             created_at = VALUES(created_at), last_step = NULL",
+        )
+        .bind(account.as_uuid())
+        .bind(secret.expose())
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        retry_deadlocks(|| self.try_confirm_totp(account, step, recovery_codes, at)).await
+    }
+
+    async fn try_confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // Replacements of one account's recovery codes, and TOTP enrolments, take turns
+        // on the account row.
+        lock_account(&mut tx, account).await?;
+        let done = sqlx::query(
+            "UPDATE totp SET confirmed_at = ?, last_step = ? \
+             WHERE account_id = ? AND confirmed_at IS NULL",
+        )
+        .bind(at)
+        .bind(step)
+        .bind(account.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        replace_codes(&mut tx, account, recovery_codes, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn accept_totp_step(
+        &self,
+        account: AccountId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        // One conditional statement: an UPDATE reads the latest version of the row under
+        // its lock, so a concurrent call with the same step waits, finds
+        // `last_step < step` false and matches no row.
+        let done = sqlx::query(
+            "UPDATE totp SET last_step = ? WHERE account_id = ? \
+             AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < ?)",
+        )
+        .bind(step)
+        .bind(account.as_uuid())
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn delete_totp(&self, account: AccountId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM totp WHERE account_id = ?")
+            .bind(account.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        retry_deadlocks(|| async {
+            let mut tx = self.begin().await?;
+            lock_account(&mut tx, account).await?;
+            replace_codes(&mut tx, account, codes, at).await?;
+            tx.commit().await.map_err(map_err)
+        })
+        .await
+    }
+
+    pub(crate) async fn redeem_recovery_code(
+        &self,
+        account: AccountId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool> {
+        // One statement: a concurrent redemption waits for the row lock and then finds
+        // the row gone.
+        let done = sqlx::query("DELETE FROM recovery_codes WHERE account_id = ? AND digest = ?")
+            .bind(account.as_uuid())
+            .bind(&code.as_bytes()[..])
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn insert_passkey(&self, p: &PasskeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO passkeys (id, account_id, credential_id, name, credential, created_at, \
+             last_used_at, sign_count, backup_eligible, backup_state) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.account_id.as_uuid())
+        .bind(p.credential_id.as_slice())
+        .bind(p.name.as_str())
+        .bind(p.credential.as_str())
+        .bind(p.created_at)
+        .bind(p.last_used_at)
+        .bind(i64::from(p.sign_count))
+        .bind(p.backup_eligible)
+        .bind(p.backup_state)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE account_id = ? ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::passkey)
+        .collect()
+    }
+
+    pub(crate) async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<PasskeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE credential_id = ?"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::passkey(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        name: &str,
+    ) -> StoreResult<bool> {
+        // CLIENT_FOUND_ROWS: the same name again still counts as found.
+        let done = sqlx::query("UPDATE passkeys SET name = ? WHERE id = ? AND account_id = ?")
+            .bind(name)
+            .bind(id.as_uuid())
+            .bind(account.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        sign_count: u32,
+        backup_state: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = ?, sign_count = ?, backup_state = ?, \
+             last_used_at = ? WHERE id = ?",
+        )
+        .bind(credential)
+        .bind(i64::from(sign_count))
+        .bind(backup_state)
+        .bind(at)
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        retry_deadlocks(|| self.try_delete_passkey(account, id)).await
+    }
+
+    async fn try_delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        let mut tx = self.begin().await?;
+        // The account row's lock makes deletions of one account's passkeys take turns, and
+        // holds off a change of its password hash until the commit. Both reads are
+        // locking reads, which see the latest committed rows (not the transaction's
+        // REPEATABLE READ snapshot).
+        let Some(account_row) =
+            sqlx::query("SELECT password_hash FROM accounts WHERE id = ? FOR UPDATE")
+                .bind(account.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?
+        else {
+            return Ok(PasskeyDeletion::NotFound);
+        };
+        let has_password = account_row.opt_text("password_hash")?.is_some();
+        let ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM passkeys WHERE account_id = ? FOR UPDATE")
+                .bind(account.as_uuid())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        if !ids.contains(&id.as_uuid()) {
+            return Ok(PasskeyDeletion::NotFound);
+        }
+        if ids.len() == 1 && !has_password {
+            return Ok(PasskeyDeletion::LastLoginMethod);
+        }
+        sqlx::query("DELETE FROM passkeys WHERE id = ? AND account_id = ?")
+            .bind(id.as_uuid())
+            .bind(account.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(PasskeyDeletion::Deleted)
+    }
+
+    pub(crate) async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64> {
+        retry_deadlocks(|| async {
+            let mut tx = self.begin().await?;
+            lock_account(&mut tx, account).await?;
+            let mut gone = 0;
+            for sql in [
+                "DELETE FROM totp WHERE account_id = ?",
+                "DELETE FROM recovery_codes WHERE account_id = ?",
+                "DELETE FROM passkeys WHERE account_id = ?",
+            ] {
+                gone += sqlx::query(sql)
+                    .bind(account.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok(gone)
+        })
+        .await
+    }
+
+    pub(crate) async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
+        // One statement, so one consistent read for the three counts.
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM totp WHERE account_id = ? AND confirmed_at IS NOT NULL) \
+             AS totp, \
+             (SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?) AS recovery_codes, \
+             (SELECT COUNT(*) FROM passkeys WHERE account_id = ?) AS passkeys",
+        )
+        .bind(account.as_uuid())
+        .bind(account.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        common::second_factors(&row)
+    }
+}
+
+/// Locks the account's row until the end of `tx` (`SELECT ... FOR UPDATE`), so that
+/// changes to its authenticators take turns.
+async fn lock_account(tx: &mut Transaction<'static, MySql>, account: AccountId) -> StoreResult<()> {
+    sqlx::query("SELECT id FROM accounts WHERE id = ? FOR UPDATE")
+        .bind(account.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Replaces the account's recovery codes inside `tx`: the old ones go, the new ones come.
+async fn replace_codes(
+    tx: &mut Transaction<'static, MySql>,
+    account: AccountId,
+    codes: &[TokenDigest],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE account_id = ?")
+        .bind(account.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    for code in common::distinct_codes(codes) {
+        sqlx::query("INSERT INTO recovery_codes (account_id, digest, created_at) VALUES (?, ?, ?)")
+            .bind(account.as_uuid())
+            .bind(&code.as_bytes()[..])
+            .bind(at)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
 }

@@ -16,6 +16,15 @@
 //! | `consume_challenge` | `DELETE ... RETURNING` |
 //! | `record_failure`, `hit_rate_limit` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` |
 //! | `set_avatar` | one transaction: the account's times, then the avatar row |
+//! | `record_second_factor_attempt` | `UPDATE ... SET attempts = attempts + 1 WHERE stage = 'second_factor_pending' RETURNING attempts` |
+//! | `put_pending_totp` | `INSERT ... ON CONFLICT DO UPDATE ... WHERE totp.confirmed_at IS NULL`: the condition is checked on the row's latest version under its lock; a confirmed row is left alone and no row changes |
+//! | `confirm_totp` | one transaction: lock the account row (`FOR NO KEY UPDATE`), `UPDATE ... WHERE confirmed_at IS NULL` (nothing more when it changes no row), delete the old recovery codes, insert the new |
+//! | `accept_totp_step` | `UPDATE totp SET last_step = $1 WHERE ... confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $1)`, checking that it changed the row; a concurrent call waits for the row lock and re-checks |
+//! | `replace_recovery_codes` | one transaction: lock the account row (`FOR NO KEY UPDATE`, so that replacements take turns), delete the old codes, insert the new |
+//! | `redeem_recovery_code` | `DELETE` of the code's row, checking that it deleted one |
+//! | `delete_passkey` | one transaction: lock the account row (`SELECT ... FOR NO KEY UPDATE`, which also reads whether it has a password), then does the passkey exist, how many others are there, then the `DELETE` |
+//! | `delete_authenticators` | one transaction: lock the account row, then TOTP, recovery codes, passkeys |
+//! | `second_factors` | one `SELECT` of three subselects (one snapshot) |
 //!
 //! Times are `TIMESTAMPTZ` (microseconds).
 
@@ -25,8 +34,9 @@ use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
-    SessionRotation,
+    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
@@ -38,8 +48,8 @@ use sqlx::{Postgres, Row as _, Transaction};
 use uuid::Uuid;
 
 use crate::common::{
-    self, Columns, account_columns, challenge_columns, event_columns, retry_deadlocks,
-    session_columns,
+    self, Columns, account_columns, challenge_columns, event_columns, passkey_columns,
+    retry_deadlocks, session_columns, totp_columns,
 };
 use crate::{SetupError, SqlStoreOptions};
 
@@ -101,7 +111,9 @@ fn map_err(error: sqlx::Error) -> StoreError {
         | "sessions_pkey"
         | "sessions_token_digest_key"
         | "challenges_pkey"
-        | "security_events_pkey" => Some(Conflict::Id),
+        | "security_events_pkey"
+        | "passkeys_pkey"
+        | "passkeys_credential_id_key" => Some(Conflict::Id),
         _ => None,
     })
 }
@@ -136,6 +148,14 @@ impl Columns for PgRow {
     }
 
     fn int(&self, column: &'static str) -> StoreResult<i64> {
+        self.try_get(column).map_err(map_err)
+    }
+
+    fn opt_int(&self, column: &'static str) -> StoreResult<Option<i64>> {
+        self.try_get(column).map_err(map_err)
+    }
+
+    fn int32(&self, column: &'static str) -> StoreResult<i32> {
         self.try_get(column).map_err(map_err)
     }
 
@@ -437,8 +457,9 @@ impl PgStore {
         sqlx::query(
             "INSERT INTO sessions (id, token_digest, account_id, created_at, last_seen_at, \
              idle_timeout_secs, absolute_expires_at, ip, user_agent, browser, os, device, \
-             engine, cpu_arch, authentications, assurance) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             engine, cpu_arch, authentications, assurance, stage, second_factor_attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18)",
         )
         .bind(s.id.as_uuid())
         .bind(&s.token_digest.as_bytes()[..])
@@ -456,6 +477,8 @@ impl PgStore {
         .bind(s.device.cpu_arch.as_deref())
         .bind(common::authentications_json(&s.authentications)?)
         .bind(common::assurance(s.assurance))
+        .bind(s.stage.as_str())
+        .bind(common::stage_attempts(s.stage))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;
@@ -501,11 +524,14 @@ impl PgStore {
     ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET token_digest = $1, authentications = $2, assurance = $3, \
-             last_seen_at = $4 WHERE id = $5 AND token_digest = $6",
+             stage = $4, second_factor_attempts = $5, last_seen_at = $6 \
+             WHERE id = $7 AND token_digest = $8",
         )
         .bind(&rotation.token_digest.as_bytes()[..])
         .bind(common::authentications_json(&rotation.authentications)?)
         .bind(common::assurance(rotation.assurance))
+        .bind(rotation.stage.as_str())
+        .bind(common::stage_attempts(rotation.stage))
         .bind(rotation.at)
         .bind(id.as_uuid())
         .bind(&current.as_bytes()[..])
@@ -836,6 +862,391 @@ impl PgStore {
         .map_err(map_err)?;
         Ok(())
     }
+}
+
+impl PgStore {
+    pub(crate) async fn record_second_factor_attempt(
+        &self,
+        id: SessionId,
+    ) -> StoreResult<Option<u32>> {
+        // One statement: a concurrent attempt waits for the row lock and then counts on
+        // top of this one.
+        let attempts: Option<i32> = sqlx::query_scalar(
+            "UPDATE sessions SET second_factor_attempts = second_factor_attempts + 1 \
+             WHERE id = $1 AND stage = 'second_factor_pending' \
+             RETURNING second_factor_attempts",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(attempts.map(|a| common::count(i64::from(a))))
+    }
+
+    pub(crate) async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            totp_columns!(),
+            " FROM totp WHERE account_id = $1"
+        ))
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::totp(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // One statement: a pending row is replaced, a confirmed one is left alone (the
+        // upsert's WHERE is checked on the row's latest version, under its lock), and then
+        // no row changes.
+        let done = sqlx::query(
+            "INSERT INTO totp (account_id, secret, confirmed_at, created_at, last_step) \
+             VALUES ($1, $2, NULL, $3, NULL) \
+             ON CONFLICT (account_id) DO UPDATE \
+             SET secret = excluded.secret, created_at = excluded.created_at, last_step = NULL \
+             WHERE totp.confirmed_at IS NULL",
+        )
+        .bind(account.as_uuid())
+        .bind(secret.expose())
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        retry_deadlocks(|| self.try_confirm_totp(account, step, recovery_codes, at)).await
+    }
+
+    async fn try_confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // Replacements of one account's recovery codes take turns on the account row.
+        lock_account(&mut tx, account).await?;
+        let done = sqlx::query(
+            "UPDATE totp SET confirmed_at = $1, last_step = $2 \
+             WHERE account_id = $3 AND confirmed_at IS NULL",
+        )
+        .bind(at)
+        .bind(step)
+        .bind(account.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        replace_codes(&mut tx, account, recovery_codes, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn accept_totp_step(
+        &self,
+        account: AccountId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        // One conditional statement: a concurrent call with the same step waits for the
+        // row lock, re-checks the condition on the updated row and changes nothing.
+        let done = sqlx::query(
+            "UPDATE totp SET last_step = $1 WHERE account_id = $2 \
+             AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < $1)",
+        )
+        .bind(step)
+        .bind(account.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn delete_totp(&self, account: AccountId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM totp WHERE account_id = $1")
+            .bind(account.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        retry_deadlocks(|| async {
+            let mut tx = self.begin().await?;
+            lock_account(&mut tx, account).await?;
+            replace_codes(&mut tx, account, codes, at).await?;
+            tx.commit().await.map_err(map_err)
+        })
+        .await
+    }
+
+    pub(crate) async fn redeem_recovery_code(
+        &self,
+        account: AccountId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool> {
+        // One statement: a concurrent redemption waits for the row lock and then finds
+        // the row gone.
+        let done = sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1 AND digest = $2")
+            .bind(account.as_uuid())
+            .bind(&code.as_bytes()[..])
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn insert_passkey(&self, p: &PasskeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO passkeys (id, account_id, credential_id, name, credential, created_at, \
+             last_used_at, sign_count, backup_eligible, backup_state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.account_id.as_uuid())
+        .bind(p.credential_id.as_slice())
+        .bind(p.name.as_str())
+        .bind(p.credential.as_str())
+        .bind(p.created_at)
+        .bind(p.last_used_at)
+        .bind(i64::from(p.sign_count))
+        .bind(p.backup_eligible)
+        .bind(p.backup_state)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE account_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::passkey)
+        .collect()
+    }
+
+    pub(crate) async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<PasskeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE credential_id = $1"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::passkey(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        name: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND account_id = $3")
+            .bind(name)
+            .bind(id.as_uuid())
+            .bind(account.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        sign_count: u32,
+        backup_state: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = $1, sign_count = $2, backup_state = $3, \
+             last_used_at = $4 WHERE id = $5",
+        )
+        .bind(credential)
+        .bind(i64::from(sign_count))
+        .bind(backup_state)
+        .bind(at)
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        retry_deadlocks(|| self.try_delete_passkey(account, id)).await
+    }
+
+    async fn try_delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        let mut tx = self.begin().await?;
+        // The account row's lock makes deletions of one account's passkeys take turns, and
+        // holds off a change of its password hash (an UPDATE of the row) until the commit.
+        // Each later statement of this READ COMMITTED transaction reads what committed
+        // before it, so it sees what the previous holder of the lock did.
+        let Some(has_password) = sqlx::query_scalar::<_, bool>(
+            "SELECT password_hash IS NOT NULL FROM accounts WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(account.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?
+        else {
+            return Ok(PasskeyDeletion::NotFound);
+        };
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = $1 AND account_id = $2) AS found, \
+             (SELECT COUNT(*) FROM passkeys WHERE account_id = $2 AND id <> $1) AS others",
+        )
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !row.flag("found")? {
+            return Ok(PasskeyDeletion::NotFound);
+        }
+        if row.int("others")? == 0 && !has_password {
+            return Ok(PasskeyDeletion::LastLoginMethod);
+        }
+        sqlx::query("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
+            .bind(id.as_uuid())
+            .bind(account.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(PasskeyDeletion::Deleted)
+    }
+
+    pub(crate) async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64> {
+        retry_deadlocks(|| async {
+            let mut tx = self.begin().await?;
+            lock_account(&mut tx, account).await?;
+            let mut gone = 0;
+            for sql in [
+                "DELETE FROM totp WHERE account_id = $1",
+                "DELETE FROM recovery_codes WHERE account_id = $1",
+                "DELETE FROM passkeys WHERE account_id = $1",
+            ] {
+                gone += sqlx::query(sql)
+                    .bind(account.as_uuid())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+            }
+            tx.commit().await.map_err(map_err)?;
+            Ok(gone)
+        })
+        .await
+    }
+
+    pub(crate) async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
+        // One statement, so one snapshot for the three counts.
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM totp WHERE account_id = $1 AND confirmed_at IS NOT NULL) \
+             AS totp, \
+             (SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1) AS recovery_codes, \
+             (SELECT COUNT(*) FROM passkeys WHERE account_id = $1) AS passkeys",
+        )
+        .bind(account.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        common::second_factors(&row)
+    }
+}
+
+/// Locks the account's row until the end of `tx` (`FOR NO KEY UPDATE`: rows that refer to
+/// the account can still be inserted meanwhile), so that changes to its authenticators
+/// take turns.
+async fn lock_account(
+    tx: &mut Transaction<'static, Postgres>,
+    account: AccountId,
+) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(account.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// Replaces the account's recovery codes inside `tx`: the old ones go, the new ones come.
+async fn replace_codes(
+    tx: &mut Transaction<'static, Postgres>,
+    account: AccountId,
+    codes: &[TokenDigest],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1")
+        .bind(account.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    let digests: Vec<Vec<u8>> = common::distinct_codes(codes)
+        .iter()
+        .map(|c| c.as_bytes().to_vec())
+        .collect();
+    sqlx::query(
+        "INSERT INTO recovery_codes (account_id, digest, created_at) \
+         SELECT $1, digest, $3 FROM UNNEST($2::BYTEA[]) AS codes (digest)",
+    )
+    .bind(account.as_uuid())
+    .bind(&digests)
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(())
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;

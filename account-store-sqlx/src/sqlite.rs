@@ -25,6 +25,15 @@
 //! | `consume_challenge` | `DELETE ... RETURNING` |
 //! | `record_failure`, `hit_rate_limit` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` |
 //! | `set_avatar` | one transaction: the account's times, then the avatar row |
+//! | `record_second_factor_attempt` | `UPDATE ... SET attempts = attempts + 1 WHERE stage = 'second_factor_pending' RETURNING attempts` |
+//! | `put_pending_totp` | `INSERT ... ON CONFLICT DO UPDATE ... WHERE totp.confirmed_at IS NULL`: a confirmed row is left alone and the statement changes no row |
+//! | `confirm_totp` | one transaction: `UPDATE ... WHERE confirmed_at IS NULL` (nothing more when it changes no row), delete the old recovery codes, insert the new |
+//! | `accept_totp_step` | `UPDATE totp SET last_step = ? WHERE ... confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < ?)`, checking that it changed the row |
+//! | `replace_recovery_codes` | one transaction: delete the old codes, insert the new |
+//! | `redeem_recovery_code` | `DELETE` of the code's row, checking that it deleted one |
+//! | `delete_passkey` | one `BEGIN IMMEDIATE` transaction (it holds the write lock from the start, so nothing changes in between): does the passkey exist, does the account have a password or another passkey, then the `DELETE` |
+//! | `delete_authenticators` | one transaction: TOTP, recovery codes, passkeys |
+//! | `second_factors` | one `SELECT` of three subselects |
 //!
 //! Times are kept as integer microseconds since the Unix epoch (see the migration).
 
@@ -35,8 +44,9 @@ use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
-    SessionRotation,
+    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
@@ -50,7 +60,8 @@ use sqlx::{Row as _, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::common::{
-    self, Columns, account_columns, challenge_columns, corrupt, event_columns, session_columns,
+    self, Columns, account_columns, challenge_columns, corrupt, event_columns, passkey_columns,
+    session_columns, totp_columns,
 };
 use crate::{SetupError, SqlStoreOptions};
 
@@ -190,7 +201,9 @@ fn map_err(error: sqlx::Error) -> StoreError {
             | "sessions.id"
             | "sessions.token_digest"
             | "challenges.digest"
-            | "security_events.id" => Some(Conflict::Id),
+            | "security_events.id"
+            | "passkeys.id"
+            | "passkeys.credential_id" => Some(Conflict::Id),
             _ => None,
         }
     })
@@ -237,6 +250,14 @@ impl Columns for SqliteRow {
     }
 
     fn int(&self, column: &'static str) -> StoreResult<i64> {
+        self.try_get(column).map_err(map_err)
+    }
+
+    fn opt_int(&self, column: &'static str) -> StoreResult<Option<i64>> {
+        self.try_get(column).map_err(map_err)
+    }
+
+    fn int32(&self, column: &'static str) -> StoreResult<i32> {
         self.try_get(column).map_err(map_err)
     }
 
@@ -525,8 +546,9 @@ impl SqliteStore {
         sqlx::query(
             "INSERT INTO sessions (id, token_digest, account_id, created_at, last_seen_at, \
              idle_timeout_secs, absolute_expires_at, ip, user_agent, browser, os, device, \
-             engine, cpu_arch, authentications, assurance) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             engine, cpu_arch, authentications, assurance, stage, second_factor_attempts) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18)",
         )
         .bind(s.id.as_uuid())
         .bind(&s.token_digest.as_bytes()[..])
@@ -544,6 +566,8 @@ impl SqliteStore {
         .bind(s.device.cpu_arch.as_deref())
         .bind(common::authentications_json(&s.authentications)?)
         .bind(common::assurance(s.assurance))
+        .bind(s.stage.as_str())
+        .bind(common::stage_attempts(s.stage))
         .execute(&self.writer)
         .await
         .map_err(map_err)?;
@@ -589,11 +613,14 @@ impl SqliteStore {
     ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE sessions SET token_digest = ?1, authentications = ?2, assurance = ?3, \
-             last_seen_at = ?4 WHERE id = ?5 AND token_digest = ?6",
+             stage = ?4, second_factor_attempts = ?5, last_seen_at = ?6 \
+             WHERE id = ?7 AND token_digest = ?8",
         )
         .bind(&rotation.token_digest.as_bytes()[..])
         .bind(common::authentications_json(&rotation.authentications)?)
         .bind(common::assurance(rotation.assurance))
+        .bind(rotation.stage.as_str())
+        .bind(common::stage_attempts(rotation.stage))
         .bind(us(rotation.at))
         .bind(id.as_uuid())
         .bind(&current.as_bytes()[..])
@@ -907,6 +934,332 @@ impl SqliteStore {
         .map_err(map_err)?;
         Ok(())
     }
+}
+
+impl SqliteStore {
+    pub(crate) async fn record_second_factor_attempt(
+        &self,
+        id: SessionId,
+    ) -> StoreResult<Option<u32>> {
+        // One statement: concurrent attempts each count, and each sees its own count.
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "UPDATE sessions SET second_factor_attempts = second_factor_attempts + 1 \
+             WHERE id = ?1 AND stage = 'second_factor_pending' \
+             RETURNING second_factor_attempts",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(attempts.map(common::count))
+    }
+
+    pub(crate) async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            totp_columns!(),
+            " FROM totp WHERE account_id = ?1"
+        ))
+        .bind(account.as_uuid())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::totp(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // One statement: a pending row is replaced, a confirmed one is left alone (the
+        // upsert's WHERE), and then no row changes.
+        let done = sqlx::query(
+            "INSERT INTO totp (account_id, secret, confirmed_at, created_at, last_step) \
+             VALUES (?1, ?2, NULL, ?3, NULL) \
+             ON CONFLICT (account_id) DO UPDATE \
+             SET secret = excluded.secret, created_at = excluded.created_at, last_step = NULL \
+             WHERE totp.confirmed_at IS NULL",
+        )
+        .bind(account.as_uuid())
+        .bind(secret.expose())
+        .bind(us(at))
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE totp SET confirmed_at = ?1, last_step = ?2 \
+             WHERE account_id = ?3 AND confirmed_at IS NULL",
+        )
+        .bind(us(at))
+        .bind(step)
+        .bind(account.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        replace_codes(&mut tx, account, recovery_codes, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn accept_totp_step(
+        &self,
+        account: AccountId,
+        step: i64,
+    ) -> StoreResult<bool> {
+        // One conditional statement: of two calls with the same step, the second finds
+        // `last_step < step` false.
+        let done = sqlx::query(
+            "UPDATE totp SET last_step = ?1 WHERE account_id = ?2 \
+             AND confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < ?1)",
+        )
+        .bind(step)
+        .bind(account.as_uuid())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn delete_totp(&self, account: AccountId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM totp WHERE account_id = ?1")
+            .bind(account.as_uuid())
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        replace_codes(&mut tx, account, codes, at).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    pub(crate) async fn redeem_recovery_code(
+        &self,
+        account: AccountId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool> {
+        // One statement: only one of concurrent redemptions deletes the row.
+        let done = sqlx::query("DELETE FROM recovery_codes WHERE account_id = ?1 AND digest = ?2")
+            .bind(account.as_uuid())
+            .bind(&code.as_bytes()[..])
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn insert_passkey(&self, p: &PasskeyRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO passkeys (id, account_id, credential_id, name, credential, created_at, \
+             last_used_at, sign_count, backup_eligible, backup_state) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.account_id.as_uuid())
+        .bind(p.credential_id.as_slice())
+        .bind(p.name.as_str())
+        .bind(p.credential.as_str())
+        .bind(us(p.created_at))
+        .bind(p.last_used_at.map(us))
+        .bind(i64::from(p.sign_count))
+        .bind(p.backup_eligible)
+        .bind(p.backup_state)
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE account_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::passkey)
+        .collect()
+    }
+
+    pub(crate) async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<PasskeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            passkey_columns!(),
+            " FROM passkeys WHERE credential_id = ?1"
+        ))
+        .bind(credential_id)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::passkey(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        name: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE passkeys SET name = ?1 WHERE id = ?2 AND account_id = ?3")
+            .bind(name)
+            .bind(id.as_uuid())
+            .bind(account.as_uuid())
+            .execute(&self.writer)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        sign_count: u32,
+        backup_state: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = ?1, sign_count = ?2, backup_state = ?3, \
+             last_used_at = ?4 WHERE id = ?5",
+        )
+        .bind(credential)
+        .bind(i64::from(sign_count))
+        .bind(backup_state)
+        .bind(us(at))
+        .bind(id.as_uuid())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        // BEGIN IMMEDIATE holds the database's write lock from here to the commit: no
+        // other passkey can go, and no password can be removed, between the check and the
+        // delete.
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM passkeys WHERE id = ?1 AND account_id = ?2) AS found, \
+             (SELECT COUNT(*) FROM passkeys WHERE account_id = ?2 AND id <> ?1) AS others, \
+             EXISTS (SELECT 1 FROM accounts WHERE id = ?2 AND password_hash IS NOT NULL) \
+             AS has_password",
+        )
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !row.flag("found")? {
+            return Ok(PasskeyDeletion::NotFound);
+        }
+        if row.int("others")? == 0 && !row.flag("has_password")? {
+            return Ok(PasskeyDeletion::LastLoginMethod);
+        }
+        sqlx::query("DELETE FROM passkeys WHERE id = ?1 AND account_id = ?2")
+            .bind(id.as_uuid())
+            .bind(account.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(PasskeyDeletion::Deleted)
+    }
+
+    pub(crate) async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let mut gone = 0;
+        for sql in [
+            "DELETE FROM totp WHERE account_id = ?1",
+            "DELETE FROM recovery_codes WHERE account_id = ?1",
+            "DELETE FROM passkeys WHERE account_id = ?1",
+        ] {
+            gone += sqlx::query(sql)
+                .bind(account.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(gone)
+    }
+
+    pub(crate) async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM totp WHERE account_id = ?1 AND confirmed_at IS NOT NULL) \
+             AS totp, \
+             (SELECT COUNT(*) FROM recovery_codes WHERE account_id = ?1) AS recovery_codes, \
+             (SELECT COUNT(*) FROM passkeys WHERE account_id = ?1) AS passkeys",
+        )
+        .bind(account.as_uuid())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(map_err)?;
+        common::second_factors(&row)
+    }
+}
+
+/// Replaces the account's recovery codes inside `tx`: the old ones go, the new ones come.
+async fn replace_codes(
+    tx: &mut Transaction<'static, Sqlite>,
+    account: AccountId,
+    codes: &[TokenDigest],
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE account_id = ?1")
+        .bind(account.as_uuid())
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    for code in common::distinct_codes(codes) {
+        sqlx::query(
+            "INSERT INTO recovery_codes (account_id, digest, created_at) VALUES (?1, ?2, ?3)",
+        )
+        .bind(account.as_uuid())
+        .bind(&code.as_bytes()[..])
+        .bind(us(at))
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    }
+    Ok(())
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;

@@ -3,8 +3,13 @@
 //! cell of every table is read back raw and searched for the passwords and tokens the
 //! journey used, as text and as bytes, in hex and in base64.
 //!
-//! The scan checks itself too: it must find the session's token digest and the
-//! password's PHC string, so that a scanner that reads nothing cannot pass.
+//! Second factors are stored through the store directly: a confirmed TOTP authenticator
+//! (its secret is necessarily kept, to verify codes, so it is not searched for), recovery
+//! codes (kept as digests only: the codes themselves are searched for) and a passkey.
+//!
+//! The scan checks itself too: it must find the session's token digest, the password's
+//! PHC string and a recovery code's digest, so that a scanner that reads nothing cannot
+//! pass.
 
 // Test code: a failed expectation panics with its message; the helpers outside `#[test]`
 // functions are test code too.
@@ -15,9 +20,11 @@ use std::sync::Arc;
 use account_core::avatar::{Avatar, ImageType};
 use account_core::domain::EmailAddress;
 use account_core::mail::MemoryMailer;
+use account_core::model::{PasskeyId, PasskeyRecord, TotpSecret};
 use account_core::password::HashingConfig;
 use account_core::policy::Policy;
 use account_core::store::Store;
+use account_core::token::TokenDigest;
 use account_core::{AccountConfig, Accounts, LoginOutcome, RateLimit, RequestInfo, SignUp};
 use account_store_sqlx::Backend;
 use account_store_sqlx::testing::TestDatabase;
@@ -38,6 +45,16 @@ const TABLES: &[&str] = &[
     "security_events",
     "policy",
     "rate_limits",
+    "totp",
+    "recovery_codes",
+    "passkeys",
+];
+
+/// Recovery codes as shown to the user, and in the canonical form the core digests
+/// (lowercase, without dashes).
+const RECOVERY_CODES: &[(&str, &str)] = &[
+    ("k3vq8-2mxnr-a7tzp-0hw4c-9gbfe", "k3vq82mxnra7tzp0hw4c9gbfe"),
+    ("7hd2q-pn4xw-c8rte-5mzkb-1vj6a", "7hd2qpn4xwc8rte5mzkb1vj6a"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,6 +101,12 @@ async fn check(backend: Backend) {
             .any(|c| c.bytes == journey.password_phc.as_bytes()),
         "the scan must find the password's PHC string in accounts.password_hash"
     );
+    assert!(
+        cells
+            .iter()
+            .any(|c| c.table == "recovery_codes" && c.bytes == journey.recovery_code_digest),
+        "the scan must find a recovery code's digest as bytes in recovery_codes.digest"
+    );
 
     for (what, secret) in &journey.secrets {
         let needles = needles(secret);
@@ -110,6 +133,7 @@ async fn check(backend: Backend) {
 struct Journey {
     session_digest: Vec<u8>,
     password_phc: String,
+    recovery_code_digest: Vec<u8>,
     secrets: Vec<(&'static str, Vec<u8>)>,
 }
 
@@ -167,6 +191,43 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
         .await
         .unwrap();
 
+    // Second factors: a confirmed TOTP with its recovery codes, and a passkey.
+    let id = signed_in.account.id;
+    let secret = TotpSecret::from_bytes(b"twenty bytes secret!".to_vec());
+    assert!(
+        store
+            .put_pending_totp(id, &secret, accounts.now())
+            .await
+            .unwrap()
+    );
+    let digests: Vec<TokenDigest> = RECOVERY_CODES
+        .iter()
+        .map(|(_, canonical)| TokenDigest::of(canonical.as_bytes()))
+        .collect();
+    assert!(
+        store
+            .confirm_totp(id, 59_000_000, &digests, accounts.now())
+            .await
+            .unwrap()
+    );
+    store
+        .insert_passkey(&PasskeyRecord {
+            id: PasskeyId::from_uuid(uuid::Uuid::from_u128(
+                0x0190_0000_0000_7000_8000_0000_0000_0001,
+            )),
+            account_id: id,
+            credential_id: b"credential id of a passkey".to_vec(),
+            name: "Laptop".into(),
+            credential: r#"{"cred":{"public_key":"..."},"counter":0}"#.into(),
+            created_at: accounts.now(),
+            last_used_at: None,
+            sign_count: 0,
+            backup_eligible: true,
+            backup_state: false,
+        })
+        .await
+        .unwrap();
+
     let password_phc = store
         .password_hash(signed_in.account.id)
         .await
@@ -180,6 +241,13 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
         ("the password", PASSWORD.into()),
         ("a wrong password tried at login", WRONG_PASSWORD.into()),
     ];
+    for (shown, canonical) in RECOVERY_CODES {
+        secrets.push(("a recovery code as shown", shown.as_bytes().to_vec()));
+        secrets.push((
+            "a recovery code in canonical form",
+            canonical.as_bytes().to_vec(),
+        ));
+    }
     for (what, token) in [
         ("the session token", &session_token),
         ("the email verification token", &verify_token),
@@ -196,6 +264,7 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
     Journey {
         session_digest: signed_in.session.token_digest.as_bytes().to_vec(),
         password_phc,
+        recovery_code_digest: digests[0].as_bytes().to_vec(),
         secrets,
     }
 }

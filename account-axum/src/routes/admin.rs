@@ -78,6 +78,9 @@ pub(crate) struct PolicyBody {
     lock_profiles: bool,
     /// Whether every account must set up a second factor.
     require_second_factor: bool,
+    /// Whether the external directory supplies the second factor of its accounts (they
+    /// cannot enrol one here).
+    directory_provides_second_factor: bool,
     /// Session lifetimes and the re-authentication window.
     sessions: SessionPolicyBody,
     /// Password rules.

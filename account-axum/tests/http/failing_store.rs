@@ -7,15 +7,16 @@ use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
-    SessionRotation,
+    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
 use account_core::store::memory::MemoryStore;
 use account_core::store::{
-    AccountStore, ChallengeStore, CredentialStore, PolicyStore, RateLimitStore, SecurityEventStore,
-    SessionStore, StoreError, StoreResult, ThrottleStore,
+    AccountStore, AuthenticatorStore, ChallengeStore, CredentialStore, PolicyStore, RateLimitStore,
+    SecurityEventStore, SessionStore, StoreError, StoreResult, ThrottleStore,
 };
 use account_core::token::TokenDigest;
 use async_trait::async_trait;
@@ -108,6 +109,9 @@ impl CredentialStore for FailingStore {
 
 #[async_trait]
 impl SessionStore for FailingStore {
+    async fn record_second_factor_attempt(&self, id: SessionId) -> StoreResult<Option<u32>> {
+        self.0.record_second_factor_attempt(id).await
+    }
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         self.0.insert_session(session).await
     }
@@ -215,6 +219,96 @@ impl RateLimitStore for FailingStore {
     }
     async fn purge_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.0.purge_rate_limits(before).await
+    }
+}
+
+#[async_trait]
+impl AuthenticatorStore for FailingStore {
+    async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>> {
+        self.0.totp(account).await
+    }
+    async fn put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.0.put_pending_totp(account, secret, at).await
+    }
+    async fn confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.0.confirm_totp(account, step, codes, at).await
+    }
+    async fn accept_totp_step(&self, account: AccountId, step: i64) -> StoreResult<bool> {
+        self.0.accept_totp_step(account, step).await
+    }
+    async fn delete_totp(&self, account: AccountId) -> StoreResult<bool> {
+        self.0.delete_totp(account).await
+    }
+    async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.0.replace_recovery_codes(account, codes, at).await
+    }
+    async fn redeem_recovery_code(
+        &self,
+        account: AccountId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool> {
+        self.0.redeem_recovery_code(account, code).await
+    }
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()> {
+        self.0.insert_passkey(passkey).await
+    }
+    async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>> {
+        self.0.passkeys_of(account).await
+    }
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<PasskeyRecord>> {
+        self.0.passkey_by_credential_id(credential_id).await
+    }
+    async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        name: &str,
+    ) -> StoreResult<bool> {
+        self.0.rename_passkey(account, id, name).await
+    }
+    async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        sign_count: u32,
+        backup_state: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.0
+            .record_passkey_use(id, credential, sign_count, backup_state, at)
+            .await
+    }
+    async fn delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        self.0.delete_passkey(account, id).await
+    }
+    async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64> {
+        self.0.delete_authenticators(account).await
+    }
+    async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
+        self.0.second_factors(account).await
     }
 }
 

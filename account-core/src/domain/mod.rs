@@ -36,6 +36,8 @@ pub enum Field {
     Token,
     /// An uploaded avatar image.
     Avatar,
+    /// The name a user gives a credential, such as a passkey.
+    Name,
 }
 
 impl Field {
@@ -49,6 +51,7 @@ impl Field {
             Field::Password => "password",
             Field::Token => "token",
             Field::Avatar => "avatar",
+            Field::Name => "name",
         }
     }
 }

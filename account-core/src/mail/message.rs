@@ -145,6 +145,43 @@ pub enum Message {
         /// How long the lock lasts, in minutes.
         minutes: i64,
     },
+    /// A second factor was added: a notice.
+    FactorAdded {
+        /// The account that got the factor.
+        username: Username,
+        /// The factor in words, such as "an authenticator app" or "the passkey \"Laptop\"".
+        factor: String,
+    },
+    /// A second factor was removed: a notice.
+    FactorRemoved {
+        /// The account that lost the factor.
+        username: Username,
+        /// The factor in words, as in [`Message::FactorAdded`].
+        factor: String,
+    },
+    /// A new set of recovery codes was made, and the old one no longer works: a notice.
+    RecoveryCodesRegenerated {
+        /// The account whose codes changed.
+        username: Username,
+    },
+    /// A recovery code was used to sign in: a notice.
+    RecoveryCodeUsed {
+        /// The account the code belonged to.
+        username: Username,
+        /// How many unused codes remain.
+        codes_left: u32,
+    },
+    /// The right password was followed by a failed second factor: a notice, since someone
+    /// may know the password.
+    SecondFactorFailed {
+        /// The account.
+        username: Username,
+    },
+    /// An administrator removed the account's second factors: a notice.
+    SecondFactorsReset {
+        /// The account.
+        username: Username,
+    },
 }
 
 impl Message {
@@ -162,6 +199,12 @@ impl Message {
             Message::PasswordWasReset { .. } => "password_was_reset",
             Message::SignUpAttempted => "sign_up_attempted",
             Message::AccountTemporarilyLocked { .. } => "account_temporarily_locked",
+            Message::FactorAdded { .. } => "factor_added",
+            Message::FactorRemoved { .. } => "factor_removed",
+            Message::RecoveryCodesRegenerated { .. } => "recovery_codes_regenerated",
+            Message::RecoveryCodeUsed { .. } => "recovery_code_used",
+            Message::SecondFactorFailed { .. } => "second_factor_failed",
+            Message::SecondFactorsReset { .. } => "second_factors_reset",
         }
     }
 }
@@ -435,6 +478,119 @@ fn render(message: &Message, ctx: &MailContext) -> Rendered {
             ],
             None,
         ),
+        Message::FactorAdded { username, factor } => (
+            format!("{product}: a second factor was added to your account"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "A new second factor was added to your {product} account: {}.",
+                    single_line(factor)
+                ),
+                format!(
+                    "{WASNT_YOU} someone else controls your account: reset your password \
+                     with the \"forgot password\" link on the sign-in page, remove the factor \
+                     and end your other sessions, or contact the administrators of {product}. \
+                     {review}"
+                ),
+            ],
+            None,
+        ),
+        Message::FactorRemoved { username, factor } => (
+            format!("{product}: a second factor was removed from your account"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "A second factor was removed from your {product} account: {}.",
+                    single_line(factor)
+                ),
+                format!(
+                    "{WASNT_YOU} someone else controls your account: reset your password \
+                     with the \"forgot password\" link on the sign-in page, check your second \
+                     factors and end your other sessions, or contact the administrators of \
+                     {product}. {review}"
+                ),
+            ],
+            None,
+        ),
+        Message::RecoveryCodesRegenerated { username } => (
+            format!("{product}: your recovery codes were replaced"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "A new set of recovery codes was made for your {product} account. The \
+                     old codes no longer work."
+                ),
+                format!(
+                    "{WASNT_YOU} someone else controls your account: reset your password \
+                     with the \"forgot password\" link on the sign-in page, check your second \
+                     factors and end your other sessions. {review}"
+                ),
+            ],
+            None,
+        ),
+        Message::RecoveryCodeUsed {
+            username,
+            codes_left,
+        } => {
+            let left = match codes_left {
+                0 => "You have no recovery codes left: make a new set in your security \
+                      settings."
+                    .to_owned(),
+                1 => "You have 1 recovery code left.".to_owned(),
+                n => format!("You have {n} recovery codes left."),
+            };
+            (
+                format!("{product}: a recovery code was used to sign in"),
+                vec![
+                    format!("Hello {username},"),
+                    format!(
+                        "A recovery code was used to sign in to your {product} account. Each \
+                         code works once. {left}"
+                    ),
+                    format!(
+                        "{WASNT_YOU} someone else has your password and one of your recovery \
+                         codes: reset your password with the \"forgot password\" link on the \
+                         sign-in page, make new recovery codes and end your other sessions. \
+                         {review}"
+                    ),
+                ],
+                None,
+            )
+        }
+        Message::SecondFactorFailed { username } => (
+            format!("{product}: a sign-in failed at the second step"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "Someone signed in to your {product} account with the right password, \
+                     then failed the second step (the authenticator code, recovery code or \
+                     passkey). They were not let in."
+                ),
+                format!(
+                    "{WASNT_YOU} someone else knows your password: change it right away. \
+                     {review}"
+                ),
+            ],
+            None,
+        ),
+        Message::SecondFactorsReset { username } => (
+            format!("{product}: your second factors were removed by an administrator"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "An administrator of {product} removed every second factor of your \
+                     account (authenticator app, recovery codes and passkeys) and signed the \
+                     account out everywhere. You can sign in with your password and set up a \
+                     second factor again."
+                ),
+                format!(
+                    "{WASNT_YOU} meaning you did not ask for this reset, contact the \
+                     administrators of {product} right away through a channel you trust. \
+                     {review}"
+                ),
+            ],
+            None,
+        ),
     };
 
     let mut text = paragraphs.join("\n\n");
@@ -580,6 +736,33 @@ mod tests {
                 },
                 None,
             ),
+            (
+                Message::FactorAdded {
+                    username: alice(),
+                    factor: "an authenticator app".to_owned(),
+                },
+                None,
+            ),
+            (
+                Message::FactorRemoved {
+                    username: alice(),
+                    factor: "an authenticator app".to_owned(),
+                },
+                None,
+            ),
+            (
+                Message::RecoveryCodesRegenerated { username: alice() },
+                None,
+            ),
+            (
+                Message::RecoveryCodeUsed {
+                    username: alice(),
+                    codes_left: 9,
+                },
+                None,
+            ),
+            (Message::SecondFactorFailed { username: alice() }, None),
+            (Message::SecondFactorsReset { username: alice() }, None),
         ]
     }
 

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::mail::Message;
 use crate::model::{
     Account, AccountState, AssuranceLevel, AuthMethod, Authentication, FailureKind, Failures,
-    RequestInfo, SecurityEventKind, SessionRecord,
+    RequestInfo, SecurityEventKind, SessionRecord, SessionStage,
 };
 use crate::password::MAX_PASSWORD_BYTES;
 
@@ -17,6 +17,27 @@ use crate::password::MAX_PASSWORD_BYTES;
 pub enum LoginOutcome {
     /// The account is signed in with a new session.
     SignedIn(SignedIn),
+    /// The password was right and the account has a second factor: `pending` is a
+    /// short-lived session that only the second-factor steps accept (5 minutes, a few
+    /// attempts), and `methods` are the factors that can finish the login.
+    SecondFactorRequired {
+        /// The pending session and its token.
+        pending: SignedIn,
+        /// The second factors the account has.
+        methods: Vec<SecondFactorMethod>,
+    },
+}
+
+/// A second factor that can finish a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorMethod {
+    /// A code from an authenticator app.
+    Totp,
+    /// One of the recovery codes.
+    RecoveryCode,
+    /// A passkey.
+    Passkey,
 }
 
 impl Accounts {
@@ -94,16 +115,42 @@ impl Accounts {
                 .await?;
         }
         let now = self.now();
+        let password = vec![Authentication {
+            method: AuthMethod::Password,
+            at: now,
+        }];
+        let factors = self.inner.store.second_factors(account.id).await?;
+        if factors.any() {
+            let mut methods = Vec::new();
+            if factors.totp {
+                methods.push(SecondFactorMethod::Totp);
+            }
+            if factors.recovery_codes_left > 0 {
+                methods.push(SecondFactorMethod::RecoveryCode);
+            }
+            if factors.passkeys > 0 {
+                methods.push(SecondFactorMethod::Passkey);
+            }
+            let pending = self
+                .start_session(
+                    account,
+                    password,
+                    AssuranceLevel::One,
+                    SessionStage::SecondFactorPending { attempts: 0 },
+                    info,
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactorRequired { pending, methods });
+        }
+        // An account without a second factor under a policy that requires one may only
+        // enrol one.
+        let stage = if self.policy().await?.require_second_factor {
+            SessionStage::EnrollmentOnly
+        } else {
+            SessionStage::Full
+        };
         let signed_in = self
-            .start_session(
-                account,
-                vec![Authentication {
-                    method: AuthMethod::Password,
-                    at: now,
-                }],
-                AssuranceLevel::One,
-                info,
-            )
+            .start_session(account, password, AssuranceLevel::One, stage, info)
             .await?;
         self.record(
             signed_in.account.id,
@@ -175,6 +222,7 @@ impl Accounts {
                     at: now,
                 },
                 AssuranceLevel::One,
+                current.stage,
             )
             .await?;
         self.record(
@@ -217,6 +265,7 @@ impl Accounts {
                     at: now,
                 }],
                 AssuranceLevel::One,
+                SessionStage::Full,
                 info,
             )
             .await?;

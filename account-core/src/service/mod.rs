@@ -9,7 +9,11 @@
 //! | `password.rs` | changing the password |
 //! | `password_reset.rs` | forgot password and reset |
 //! | `login.rs` | login with a password, re-authentication |
+//! | `passkeys.rs` | passkeys: registering, listing, removing; passwordless login; checking one as a second factor |
+//! | `second_factor.rs` | finishing a login with a second factor; the admin's 2FA reset |
 //! | `sessions.rs` | validating, listing, revoking and rotating sessions; freshness |
+//! | `totp.rs` | TOTP: enrolling an authenticator app, checking codes, disabling it |
+//! | `recovery_codes.rs` | recovery codes: their format, regenerating, counting, using one |
 //! | `security_log.rs` | the security log |
 //! | `policy.rs` | the administrator's policy |
 //! | `rate_limits.rs` | request limits per key, counted in the store |
@@ -17,20 +21,27 @@
 mod accounts;
 mod email;
 mod login;
+mod passkeys;
 mod password;
 mod password_reset;
 mod policy;
 mod profile;
 mod rate_limits;
+mod recovery_codes;
+mod second_factor;
 mod security_log;
 mod sessions;
+mod totp;
 
 pub use accounts::{NewAccountByAdmin, SignUp, SignUpOutcome};
 pub use email::Verified;
-pub use login::LoginOutcome;
+pub use login::{LoginOutcome, SecondFactorMethod};
+pub use passkeys::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
 pub use rate_limits::RateLimit;
+pub use recovery_codes::RecoveryCodes;
 pub use security_log::MAX_EVENT_PAGE;
 pub use sessions::{SessionView, SignedIn};
+pub use totp::{TotpConfirmed, TotpEnrollment};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -88,6 +99,7 @@ struct Inner {
     hasher: PasswordHasher,
     verifications: AtomicU64,
     mail: MailContext,
+    relying_party: passkeys::RelyingParty,
     config: AccountConfig,
 }
 
@@ -142,6 +154,7 @@ impl AccountsBuilder {
                 hasher,
                 verifications: AtomicU64::new(0),
                 mail,
+                relying_party: passkeys::RelyingParty::new(&self.config),
                 config: self.config,
             }),
         }

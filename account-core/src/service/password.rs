@@ -59,6 +59,7 @@ impl Accounts {
                     at: now,
                 },
                 AssuranceLevel::One,
+                current.stage,
             )
             .await?;
         self.record(account.id, SecurityEventKind::PasswordChanged, info, &[])

@@ -8,7 +8,7 @@ use crate::device::{parse_device, sanitize_user_agent};
 use crate::error::{Error, Result};
 use crate::model::{
     Account, AccountId, AssuranceLevel, Authentication, RequestInfo, SecurityEventKind, SessionId,
-    SessionRecord, SessionRotation,
+    SessionRecord, SessionRotation, SessionStage,
 };
 use crate::token::OpaqueToken;
 
@@ -33,6 +33,12 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// How long a session waiting for its second factor lives.
+pub(crate) const PENDING_LIFETIME: Duration = Duration::minutes(5);
+
+/// How many wrong second factors a pending session allows before it ends.
+pub(crate) const PENDING_ATTEMPTS: u32 = 5;
+
 impl Accounts {
     /// Makes a session for an account that just authenticated.
     pub(crate) async fn start_session(
@@ -40,11 +46,20 @@ impl Accounts {
         account: Account,
         authentications: Vec<Authentication>,
         assurance: AssuranceLevel,
+        stage: SessionStage,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
         let policy = self.policy().await?;
         let now = self.now();
         let token = OpaqueToken::generate(self.rng());
+        // A session waiting for its second factor lives only long enough to type a code.
+        let (idle_timeout, lifetime) = match stage {
+            SessionStage::SecondFactorPending { .. } => (PENDING_LIFETIME, PENDING_LIFETIME),
+            _ => (
+                Duration::seconds(policy.sessions.idle_timeout_secs),
+                Duration::seconds(policy.sessions.absolute_timeout_secs),
+            ),
+        };
         let user_agent = info.user_agent.as_deref().and_then(sanitize_user_agent);
         let session = SessionRecord {
             id: SessionId::generate(now, self.rng()),
@@ -52,13 +67,14 @@ impl Accounts {
             account_id: account.id,
             created_at: now,
             last_seen_at: now,
-            idle_timeout: Duration::seconds(policy.sessions.idle_timeout_secs),
-            absolute_expires_at: now + Duration::seconds(policy.sessions.absolute_timeout_secs),
+            idle_timeout,
+            absolute_expires_at: now + lifetime,
             ip: info.ip,
             device: parse_device(user_agent.as_deref(), &info.client_hints),
             user_agent,
             authentications,
             assurance,
+            stage,
         };
         self.inner.store.insert_session(&session).await?;
         Ok(SignedIn {
@@ -87,6 +103,10 @@ impl Accounts {
             .ok_or(Error::Unauthenticated)?;
         let now = self.now();
         if !session.is_live(now) {
+            return Err(Error::Unauthenticated);
+        }
+        // A session still waiting for its second factor is not signed in.
+        if matches!(session.stage, SessionStage::SecondFactorPending { .. }) {
             return Err(Error::Unauthenticated);
         }
         if now - session.last_seen_at >= self.inner.config.session_touch_interval {
@@ -217,17 +237,29 @@ impl Accounts {
     }
 
     /// Whether the session authenticated recently enough for a sensitive action (within
-    /// the policy's re-authentication window, 10 minutes by default).
+    /// the policy's re-authentication window, 10 minutes by default), and with the
+    /// account's strongest kind of factor: once an account has a second factor, only a
+    /// second factor within the window counts. The same rule makes adding a factor need the
+    /// account's highest level.
     ///
     /// # Errors
     ///
-    /// Only storage errors (reading the policy).
+    /// Only storage errors (reading the policy and the account's factors).
     pub async fn is_fresh(&self, session: &SessionRecord) -> Result<bool> {
         let window = Duration::seconds(self.policy().await?.sessions.reauthentication_window_secs);
         let now = self.now();
+        // Once an account has a second factor, only a recent second factor is fresh enough:
+        // a password alone does not reach the account's strongest level.
+        let needs_second = self
+            .inner
+            .store
+            .second_factors(session.account_id)
+            .await?
+            .any();
         Ok(session
-            .last_authenticated_at()
-            .is_some_and(|at| now - at <= window))
+            .authentications
+            .iter()
+            .any(|a| now - a.at <= window && (!needs_second || a.method.is_second_factor())))
     }
 
     /// Refuses a sensitive action from a session that is not fresh.
@@ -251,6 +283,7 @@ impl Accounts {
         current: &SessionRecord,
         authenticated: Authentication,
         assurance: AssuranceLevel,
+        stage: SessionStage,
     ) -> Result<(SessionRecord, OpaqueToken)> {
         let token = OpaqueToken::generate(self.rng());
         let mut authentications: Vec<Authentication> = current
@@ -264,6 +297,7 @@ impl Accounts {
             token_digest: token.digest(),
             authentications: authentications.clone(),
             assurance: assurance.max(current.assurance),
+            stage,
             at: authenticated.at,
         };
         if !self
@@ -279,6 +313,7 @@ impl Accounts {
             token_digest: rotation.token_digest,
             authentications,
             assurance: rotation.assurance,
+            stage,
             last_seen_at: rotation.at,
             ..current.clone()
         };

@@ -45,15 +45,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AccountStore, ChallengeStore, Conflict, CredentialStore, PolicyStore, RateLimitStore,
-    SecurityEventStore, SessionStore, StoreError, StoreResult, ThrottleStore,
+    AccountStore, AuthenticatorStore, ChallengeStore, Conflict, CredentialStore, PolicyStore,
+    RateLimitStore, SecurityEventStore, SessionStore, StoreError, StoreResult, ThrottleStore,
 };
 use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
 use crate::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventCursor, EventPage,
-    FailureKind, Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId,
-    SessionRecord, SessionRotation,
+    FailureKind, Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange,
+    SecondFactors, SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation,
+    SessionStage, TotpRecord, TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -127,6 +128,9 @@ struct State {
     events: HashMap<AccountId, BTreeMap<EventCursor, SecurityEvent>>,
     policy: Option<Policy>,
     rate_limits: HashMap<(String, DateTime<Utc>), u32>,
+    totp: HashMap<AccountId, TotpRecord>,
+    recovery_codes: HashMap<AccountId, HashSet<TokenDigest>>,
+    passkeys: HashMap<PasskeyId, PasskeyRecord>,
 }
 
 /// An account with the parts that are not in [`Account`].
@@ -440,9 +444,21 @@ impl SessionStore for MemoryStore {
                 .authentications
                 .clone_from(&rotation.authentications);
             session.assurance = rotation.assurance;
+            session.stage = rotation.stage;
             session.last_seen_at = rotation.at;
         }
         Ok(true)
+    }
+
+    async fn record_second_factor_attempt(&self, id: SessionId) -> StoreResult<Option<u32>> {
+        let mut state = self.state();
+        match state.sessions.get_mut(&id).map(|s| &mut s.stage) {
+            Some(SessionStage::SecondFactorPending { attempts }) => {
+                *attempts = attempts.saturating_add(1);
+                Ok(Some(*attempts))
+            }
+            _ => Ok(None),
+        }
     }
 
     async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>> {
@@ -612,6 +628,236 @@ impl SecurityEventStore for MemoryStore {
             .take(limit)
             .map(|(_, event)| event.clone())
             .collect())
+    }
+}
+
+#[async_trait]
+impl AuthenticatorStore for MemoryStore {
+    async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>> {
+        Ok(self.state().totp.get(&account).cloned())
+    }
+
+    async fn put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        if state
+            .totp
+            .get(&account)
+            .is_some_and(|t| t.confirmed_at.is_some())
+        {
+            return Ok(false);
+        }
+        let pending = TotpRecord {
+            secret: secret.clone(),
+            confirmed_at: None,
+            created_at: at,
+            last_step: None,
+        };
+        state.totp.insert(account, pending);
+        Ok(true)
+    }
+
+    async fn confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.totp.get_mut(&account) {
+            Some(totp) if totp.confirmed_at.is_none() => {
+                totp.confirmed_at = Some(at);
+                totp.last_step = Some(step);
+            }
+            _ => return Ok(false),
+        }
+        state
+            .recovery_codes
+            .insert(account, recovery_codes.iter().copied().collect());
+        Ok(true)
+    }
+
+    async fn accept_totp_step(&self, account: AccountId, step: i64) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.totp.get_mut(&account) {
+            Some(totp)
+                if totp.confirmed_at.is_some() && totp.last_step.is_none_or(|last| last < step) =>
+            {
+                totp.last_step = Some(step);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn delete_totp(&self, account: AccountId) -> StoreResult<bool> {
+        Ok(self.state().totp.remove(&account).is_some())
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        codes: &[TokenDigest],
+        _at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.state()
+            .recovery_codes
+            .insert(account, codes.iter().copied().collect());
+        Ok(())
+    }
+
+    async fn redeem_recovery_code(
+        &self,
+        account: AccountId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .state()
+            .recovery_codes
+            .get_mut(&account)
+            .is_some_and(|codes| codes.remove(code)))
+    }
+
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()> {
+        let mut state = self.state();
+        if state.passkeys.contains_key(&passkey.id)
+            || state
+                .passkeys
+                .values()
+                .any(|p| p.credential_id == passkey.credential_id)
+        {
+            return Err(conflict(Conflict::Id));
+        }
+        state.passkeys.insert(passkey.id, passkey.clone());
+        Ok(())
+    }
+
+    async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>> {
+        let mut passkeys: Vec<PasskeyRecord> = self
+            .state()
+            .passkeys
+            .values()
+            .filter(|p| p.account_id == account)
+            .cloned()
+            .collect();
+        passkeys.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(passkeys)
+    }
+
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<PasskeyRecord>> {
+        Ok(self
+            .state()
+            .passkeys
+            .values()
+            .find(|p| p.credential_id == credential_id)
+            .cloned())
+    }
+
+    async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        name: &str,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        match state.passkeys.get_mut(&id) {
+            Some(p) if p.account_id == account => {
+                name.clone_into(&mut p.name);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        sign_count: u32,
+        backup_state: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut state = self.state();
+        let Some(p) = state.passkeys.get_mut(&id) else {
+            return Ok(false);
+        };
+        credential.clone_into(&mut p.credential);
+        p.sign_count = sign_count;
+        p.backup_state = backup_state;
+        p.last_used_at = Some(at);
+        Ok(true)
+    }
+
+    async fn delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion> {
+        let mut state = self.state();
+        if state
+            .passkeys
+            .get(&id)
+            .is_none_or(|p| p.account_id != account)
+        {
+            return Ok(PasskeyDeletion::NotFound);
+        }
+        let others = state
+            .passkeys
+            .values()
+            .filter(|p| p.account_id == account && p.id != id)
+            .count();
+        let has_password = state
+            .accounts
+            .get(&account)
+            .is_some_and(|a| a.password_hash.is_some());
+        if others == 0 && !has_password {
+            return Ok(PasskeyDeletion::LastLoginMethod);
+        }
+        state.passkeys.remove(&id);
+        Ok(PasskeyDeletion::Deleted)
+    }
+
+    async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64> {
+        let mut state = self.state();
+        let mut gone = u64::from(state.totp.remove(&account).is_some());
+        gone += state
+            .recovery_codes
+            .remove(&account)
+            .map_or(0, |c| c.len() as u64);
+        let before = state.passkeys.len();
+        state.passkeys.retain(|_, p| p.account_id != account);
+        gone += (before - state.passkeys.len()) as u64;
+        Ok(gone)
+    }
+
+    async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
+        let state = self.state();
+        Ok(SecondFactors {
+            totp: state
+                .totp
+                .get(&account)
+                .is_some_and(|t| t.confirmed_at.is_some()),
+            recovery_codes_left: state
+                .recovery_codes
+                .get(&account)
+                .map_or(0, |c| u32::try_from(c.len()).unwrap_or(u32::MAX)),
+            passkeys: u32::try_from(
+                state
+                    .passkeys
+                    .values()
+                    .filter(|p| p.account_id == account)
+                    .count(),
+            )
+            .unwrap_or(u32::MAX),
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The storage traits: what a database adapter implements.
 //!
 //! One small async trait per aggregate — [`AccountStore`], [`CredentialStore`],
+//! [`AuthenticatorStore`],
 //! [`SessionStore`], [`ChallengeStore`], [`ThrottleStore`], [`SecurityEventStore`],
 //! [`PolicyStore`] and [`RateLimitStore`] — combined by the [`Store`] supertrait that the services take as
 //! `Arc<dyn Store>`. Every type that implements all of them is a `Store` automatically.
@@ -38,8 +39,9 @@ use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
 use crate::model::{
     Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, ProfileChange, SecurityEvent, SecurityStamp, SessionId, SessionRecord,
-    SessionRotation,
+    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -177,6 +179,110 @@ pub trait CredentialStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Authenticators beyond the password: TOTP, recovery codes and passkeys.
+#[async_trait]
+pub trait AuthenticatorStore: Send + Sync {
+    /// The account's TOTP authenticator, pending or confirmed.
+    async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>>;
+
+    /// Starts a TOTP enrolment: stores `secret` unconfirmed, replacing any earlier pending
+    /// one, atomically. Returns `false` and changes nothing when a confirmed TOTP exists
+    /// (one TOTP per account).
+    async fn put_pending_totp(
+        &self,
+        account: AccountId,
+        secret: &TotpSecret,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Confirms the pending TOTP with the step of the code that proved it, and replaces
+    /// the account's recovery codes with `recovery_codes` (digests), in one atomic step.
+    /// Returns `false` and changes nothing when there is no pending TOTP.
+    async fn confirm_totp(
+        &self,
+        account: AccountId,
+        step: i64,
+        recovery_codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Accepts a time step of the confirmed TOTP only if it is newer than the last one
+    /// accepted, recording it, atomically: of two concurrent calls with the same step at
+    /// most one gets `true`, and a step never counts twice.
+    async fn accept_totp_step(&self, account: AccountId, step: i64) -> StoreResult<bool>;
+
+    /// Deletes the account's TOTP (pending or confirmed). Returns whether there was one.
+    async fn delete_totp(&self, account: AccountId) -> StoreResult<bool>;
+
+    /// Replaces every recovery code of the account with `codes` (digests), atomically.
+    async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        codes: &[TokenDigest],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Uses up the recovery code with this digest, atomically: of any number of
+    /// concurrent calls at most one gets `true`.
+    async fn redeem_recovery_code(
+        &self,
+        account: AccountId,
+        code: &TokenDigest,
+    ) -> StoreResult<bool>;
+
+    /// Adds a passkey.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when the id or the credential id exists already (on any account).
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()>;
+
+    /// The account's passkeys, oldest first.
+    async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>>;
+
+    /// The passkey with this WebAuthn credential id, on whatever account.
+    async fn passkey_by_credential_id(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<PasskeyRecord>>;
+
+    /// Renames one of the account's passkeys. Returns whether it exists.
+    async fn rename_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+        name: &str,
+    ) -> StoreResult<bool>;
+
+    /// Records a use of a passkey: the updated credential, counter and backup state, and
+    /// `last_used_at`. Returns whether it exists.
+    async fn record_passkey_use(
+        &self,
+        id: PasskeyId,
+        credential: &str,
+        sign_count: u32,
+        backup_state: bool,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Deletes one of the account's passkeys unless it is the account's last way to log
+    /// in (the account has no password and no other passkey), deciding and deleting in one
+    /// atomic step.
+    async fn delete_passkey(
+        &self,
+        account: AccountId,
+        id: PasskeyId,
+    ) -> StoreResult<PasskeyDeletion>;
+
+    /// Deletes the account's TOTP, recovery codes and passkeys in one atomic step (an
+    /// administrator's 2FA reset). Returns how many went, counting the TOTP, each unused
+    /// recovery code and each passkey as one.
+    async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64>;
+
+    /// Which second factors the account has, in one read.
+    async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors>;
+}
+
 /// Sessions, looked up by the digest of their token.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -211,6 +317,11 @@ pub trait SessionStore: Send + Sync {
     /// The account's sessions, newest first (by `created_at`, then id), expired ones
     /// included (callers filter).
     async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Counts one failed second-factor attempt on a session whose stage is
+    /// [`SessionStage::SecondFactorPending`](crate::model::SessionStage), atomically, and
+    /// returns the attempts after it; `None` when there is no such pending session.
+    async fn record_second_factor_attempt(&self, id: SessionId) -> StoreResult<Option<u32>>;
 
     /// Deletes one session of this account. Returns whether it existed.
     async fn delete_session(&self, account: AccountId, id: SessionId) -> StoreResult<bool>;
@@ -337,6 +448,7 @@ pub trait PolicyStore: Send + Sync {
 pub trait Store:
     AccountStore
     + CredentialStore
+    + AuthenticatorStore
     + SessionStore
     + ChallengeStore
     + ThrottleStore
@@ -353,6 +465,7 @@ pub trait Store:
 impl<T> Store for T where
     T: AccountStore
         + CredentialStore
+        + AuthenticatorStore
         + SessionStore
         + ChallengeStore
         + ThrottleStore

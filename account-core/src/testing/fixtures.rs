@@ -31,8 +31,9 @@ use crate::device::DeviceDetails;
 use crate::domain::{DisplayName, EmailAddress, Username};
 use crate::model::{
     Account, AccountId, AccountSource, AccountState, AssuranceLevel, AuthMethod, Authentication,
-    Challenge, ChallengePurpose, EventId, NewAccount, Role, SecurityEvent, SecurityEventKind,
-    SecurityStamp, SessionId, SessionRecord,
+    Challenge, ChallengePurpose, EventId, NewAccount, PasskeyId, PasskeyRecord, Role,
+    SecurityEvent, SecurityEventKind, SecurityStamp, SessionId, SessionRecord, SessionStage,
+    TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::random::{OsRandom, SecureRandom};
@@ -139,6 +140,29 @@ pub async fn insert_account(store: &dyn Store, name: &str, address: &str) -> Acc
     new.account
 }
 
+/// [`new_account`]`(name, address)` without a password: an account that logs in only
+/// with a passkey.
+pub fn new_account_without_password(name: &str, address: &str) -> NewAccount {
+    NewAccount {
+        password_hash: None,
+        ..new_account(name, address)
+    }
+}
+
+/// Inserts [`new_account_without_password`]`(name, address)` and returns the account as
+/// inserted.
+pub async fn insert_account_without_password(
+    store: &dyn Store,
+    name: &str,
+    address: &str,
+) -> Account {
+    let new = new_account_without_password(name, address);
+    store.insert_account(&new).await.unwrap_or_else(|e| {
+        panic!("insert_account({name:?}, {address:?}) without a password failed: {e}")
+    });
+    new.account
+}
+
 /// A session of `account` created (and last seen) at `created_at`: one hour idle, 24 hours
 /// in all, opened from an IPv4 address by Firefox on Linux with a password.
 pub fn session(account: AccountId, created_at: DateTime<Utc>) -> SessionRecord {
@@ -166,6 +190,7 @@ pub fn session(account: AccountId, created_at: DateTime<Utc>) -> SessionRecord {
             at: created_at,
         }],
         assurance: AssuranceLevel::One,
+        stage: SessionStage::Full,
     }
 }
 
@@ -224,4 +249,65 @@ pub fn event(account: AccountId, at: DateTime<Utc>, kind: SecurityEventKind) -> 
         user_agent: Some("Mozilla/5.0 (Macintosh) Safari/605.1.15".to_owned()),
         details: BTreeMap::from([("method".to_owned(), "password".to_owned())]),
     }
+}
+
+/// A fresh TOTP secret: [`TotpSecret::LEN`] random bytes.
+pub fn totp_secret() -> TotpSecret {
+    TotpSecret::generate(&OsRandom)
+}
+
+/// `n` fresh, distinct recovery-code digests.
+pub fn recovery_codes(n: usize) -> Vec<TokenDigest> {
+    (0..n).map(|_| digest()).collect()
+}
+
+/// A passkey of `account` with the WebAuthn credential id `credential_id`, added at
+/// `created_at` and never used, named "Security key", with a signature counter of 7, backup
+/// eligible but not backed up, and a credential of a few KB of JSON text (the size a real
+/// serialised credential with its attestation reaches).
+pub fn passkey(
+    account: AccountId,
+    credential_id: &[u8],
+    created_at: DateTime<Utc>,
+) -> PasskeyRecord {
+    let mut x = [0u8; 32];
+    let mut y = [0u8; 32];
+    let mut attestation = [0u8; 2048];
+    OsRandom.fill(&mut x);
+    OsRandom.fill(&mut y);
+    OsRandom.fill(&mut attestation);
+    let credential = format!(
+        r#"{{"cred":{{"cred_id":"{}","cred":{{"type_":"ES256","key":{{"EC_EC2":{{"curve":"SECP256R1","x":"{}","y":"{}"}}}}}},"counter":7,"transports":["usb","nfc"],"user_verified":true,"backup_eligible":true,"backup_state":false,"registration_policy":"required","extensions":{{"cred_protect":"Ignored","hmac_create_secret":"NotRequested"}},"attestation":{{"data":"{}","metadata":"None"}},"attestation_format":"packed"}}}}"#,
+        STANDARD_NO_PAD.encode(credential_id),
+        STANDARD_NO_PAD.encode(x),
+        STANDARD_NO_PAD.encode(y),
+        STANDARD_NO_PAD.encode(attestation),
+    );
+    PasskeyRecord {
+        id: PasskeyId::generate(created_at, &OsRandom),
+        account_id: account,
+        credential_id: credential_id.to_vec(),
+        name: "Security key".to_owned(),
+        credential,
+        created_at,
+        last_used_at: None,
+        sign_count: 7,
+        backup_eligible: true,
+        backup_state: false,
+    }
+}
+
+/// Inserts [`passkey`]`(account, credential_id, created_at)` and returns it.
+pub async fn insert_passkey(
+    store: &dyn Store,
+    account: AccountId,
+    credential_id: &[u8],
+    created_at: DateTime<Utc>,
+) -> PasskeyRecord {
+    let passkey = passkey(account, credential_id, created_at);
+    store
+        .insert_passkey(&passkey)
+        .await
+        .unwrap_or_else(|e| panic!("insert_passkey failed: {e}"));
+    passkey
 }

@@ -139,6 +139,12 @@
 //! | `insert_challenge` with `replace` | the older challenges of the account and purpose go in the same step; a refused insert deletes nothing | |
 //! | `consume_challenge` | removes and returns in one step; expired ones are removed and not returned | 20 consumers of one challenge: exactly one `Some` |
 //! | `record_failure` | increments and returns the new count in one step | 50 bumps: the counter ends at 50 and the calls returned 1 to 50, each once |
+//! | `confirm_totp` | confirms the pending TOTP and replaces the recovery codes together; refuses without a pending one | |
+//! | `accept_totp_step` | accepts only a step newer than the last accepted, and records it | 20 calls with one step: exactly one `true` |
+//! | `redeem_recovery_code` | removes the code in one step | 20 redemptions of one code: exactly one `true` |
+//! | `record_second_factor_attempt` | increments a pending session's attempts and returns them | 10 attempts: the calls returned 1 to 10, each once |
+//! | `delete_passkey` | decides whether it is the last way to log in and deletes in one step | the two passkeys of a password-less account: one `Deleted`, one `LastLoginMethod` |
+//! | `delete_authenticators` | removes TOTP, recovery codes and passkeys together | |
 //!
 //! A SQL adapter gets these from one conditional statement each (`UPDATE ... WHERE
 //! hash = $current`, `DELETE ... RETURNING`, `INSERT ... ON CONFLICT DO UPDATE SET
@@ -258,6 +264,24 @@ macro_rules! __store_conformance {
             account_avatar
             password_set_and_read
             password_upgrade
+            totp_put_pending
+            totp_confirm
+            totp_put_pending_after_confirmation
+            totp_accept_step
+            totp_delete
+            totp_accounts_independent
+            recovery_codes_replace_and_redeem
+            recovery_codes_of_another_account
+            recovery_codes_replace_voids_old
+            passkey_insert_and_read_back
+            passkey_insert_conflict
+            passkey_rename
+            passkey_record_use
+            passkey_delete_not_found
+            passkey_delete_last_login_method
+            passkey_delete_two_without_password
+            authenticators_second_factors
+            authenticators_delete_all
             session_insert_and_read_back
             session_insert_conflict
             session_touch
@@ -266,6 +290,9 @@ macro_rules! __store_conformance {
             session_delete
             session_delete_all_of_account
             session_purge_expired
+            session_stage_read_back
+            session_stage_second_factor_attempts
+            session_stage_rotate
             challenge_insert_find_consume
             challenge_wrong_purpose
             challenge_expired
@@ -286,6 +313,10 @@ macro_rules! __store_conformance {
             concurrent_insert_account_same_email
             concurrent_upgrade_password_hash
             concurrent_rate_limit_hits
+            concurrent_accept_totp_step
+            concurrent_redeem_recovery_code
+            concurrent_record_second_factor_attempt
+            concurrent_delete_last_passkeys
         }
     };
     (@expand [names] $($case:ident)*) => {

@@ -97,6 +97,7 @@ pub async fn concurrent_rotate_session(store: Arc<dyn Store>) {
                 at: time(i),
             }],
             assurance: AssuranceLevel::One,
+            stage: crate::model::SessionStage::Full,
             at: time(60 + i),
         })
         .collect();

@@ -3,14 +3,16 @@
 //! Every case takes a fresh, empty store as `Arc<dyn Store>`, exercises one behaviour of
 //! the [store traits](crate::store), and panics with a message naming the method and the
 //! expectation when the store does not behave. The names group by trait: `account_*`,
-//! `password_*`, `session_*`, `challenge_*`, `throttle_*`, `events_*`, `policy_*`,
-//! `rate_limit_*`, and
-//! `concurrent_*` for the atomic operations under contention.
+//! `password_*`, `totp_*`, `recovery_codes_*`, `passkey_*`, `authenticators_*`,
+//! `session_*` (and `session_stage_*`), `challenge_*`, `throttle_*`, `events_*`,
+//! `policy_*`, `rate_limit_*`, and `concurrent_*` for the atomic operations under
+//! contention.
 //!
 //! Run them through [`store_conformance_tests!`](crate::store_conformance_tests) or
 //! [`run_all`](super::run_all); call one directly to debug it.
 
 mod accounts;
+mod authenticators;
 mod challenges;
 mod concurrency;
 mod credentials;
@@ -21,6 +23,7 @@ mod sessions;
 mod throttle;
 
 pub use accounts::*;
+pub use authenticators::*;
 pub use challenges::*;
 pub use concurrency::*;
 pub use credentials::*;

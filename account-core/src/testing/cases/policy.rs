@@ -21,6 +21,7 @@ pub async fn policy_put_and_get(store: Arc<dyn Store>) {
         allow_reserved_usernames: true,
         lock_profiles: true,
         require_second_factor: false,
+        directory_provides_second_factor: true,
         sessions: SessionPolicy {
             idle_timeout_secs: 15 * 60,
             absolute_timeout_secs: 8 * 3600,

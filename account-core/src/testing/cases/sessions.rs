@@ -211,6 +211,7 @@ pub async fn session_rotate(store: Arc<dyn Store>) {
             },
         ],
         assurance: AssuranceLevel::Two,
+        stage: crate::model::SessionStage::Full,
         at: time_ms(30_250),
     };
     assert!(

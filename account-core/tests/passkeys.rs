@@ -1,0 +1,1254 @@
+//! Passkeys through real WebAuthn ceremonies: webauthn-rs on the server side, the
+//! `SoftPasskey` software authenticator of webauthn-authenticator-rs on the client side,
+//! over the memory store and a manual clock. Tests named after an item of SECURITY.md
+//! show that item (c13, g23, g24, h29–h32).
+
+mod support;
+
+use std::sync::Arc;
+
+use account_core::config::CounterPolicy;
+use account_core::model::{
+    AccountId, AssuranceLevel, AuthMethod, Authentication, PasskeyRecord, SecurityEventKind,
+    SessionId, SessionRecord, SessionStage,
+};
+use account_core::random::OsRandom;
+use account_core::store::{AuthenticatorStore, CredentialStore, SessionStore};
+use account_core::token::OpaqueToken;
+use account_core::{AccountConfig, Accounts, Error, SignedIn};
+use chrono::Duration;
+use serde_json::{Value, json};
+use support::{Harness, info};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::prelude::{
+    CreationChallengeResponse, RequestChallengeResponse, Url, WebauthnCError,
+};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// The public URL of the harness: relying-party id `accounts.example.com`.
+const ORIGIN: &str = "https://accounts.example.com";
+
+/// A browser with a passkey provider, played by `SoftPasskey`.
+///
+/// `SoftPasskey` is a U2F-style soft token: it refuses `requireResidentKey`, finds keys
+/// only through `allowCredentials`, and returns no user handle. The browser and platform
+/// authenticator it stands in for keep a discoverable credential instead, so this device
+/// keeps the resident part itself — the relying-party id and the user handle of each
+/// credential it made — and, for a request without `allowCredentials`, picks its
+/// credential for the relying party and returns its user handle, as a platform
+/// authenticator does. The user handle is not signed, and nothing else is changed: the
+/// challenge, origin, relying-party hash, flags, counter and signature are the soft
+/// token's own.
+struct Device {
+    authenticator: SoftPasskey,
+    origin: Url,
+    resident: Vec<Resident>,
+}
+
+struct Resident {
+    credential_id: String,
+    rp_id: String,
+    user_handle: String,
+}
+
+impl Device {
+    fn new() -> Self {
+        Self::at(ORIGIN)
+    }
+
+    /// A device on a page of `origin` (what the browser reports in `clientDataJSON`).
+    fn at(origin: &str) -> Self {
+        Self {
+            // `true`: the soft token claims user verification, as a platform authenticator
+            // with a PIN or biometrics does.
+            authenticator: SoftPasskey::new(true),
+            origin: origin.parse().expect("origin"),
+            resident: Vec::new(),
+        }
+    }
+
+    fn register(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
+        let mut options = options.clone();
+        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = false.into();
+        let user_handle = options["publicKey"]["user"]["id"]
+            .as_str()
+            .expect("a user handle")
+            .to_owned();
+        let rp_id = options["publicKey"]["rp"]["id"]
+            .as_str()
+            .expect("a relying-party id")
+            .to_owned();
+        let request: CreationChallengeResponse =
+            serde_json::from_value(options).expect("creation options parse");
+        let credential = self
+            .authenticator
+            .do_registration(self.origin.clone(), request)?;
+        let credential = serde_json::to_value(&credential).expect("serialise");
+        self.resident.push(Resident {
+            credential_id: credential["rawId"].as_str().expect("rawId").to_owned(),
+            rp_id,
+            user_handle,
+        });
+        Ok(credential)
+    }
+
+    fn sign(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
+        let mut options = options.clone();
+        let discoverable = options["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+        let mut user_handle = None;
+        if discoverable {
+            let rp_id = options["publicKey"]["rpId"].as_str().expect("rpId");
+            let resident = self
+                .resident
+                .iter()
+                .rev()
+                .find(|r| r.rp_id == rp_id)
+                .ok_or(WebauthnCError::NoSelectedToken)?;
+            options["publicKey"]["allowCredentials"] =
+                json!([{ "type": "public-key", "id": resident.credential_id }]);
+            user_handle = Some(resident.user_handle.clone());
+        }
+        let request: RequestChallengeResponse =
+            serde_json::from_value(options).expect("request options parse");
+        let assertion = self
+            .authenticator
+            .do_authentication(self.origin.clone(), request)?;
+        let mut assertion = serde_json::to_value(&assertion).expect("serialise");
+        if let Some(handle) = user_handle {
+            assertion["response"]["userHandle"] = handle.into();
+        }
+        Ok(assertion)
+    }
+}
+
+/// Another instance of the services over the harness's store and clock, configured by
+/// `configure`.
+fn instance(h: &Harness, configure: impl FnOnce(&mut AccountConfig)) -> Accounts {
+    let mut config = AccountConfig::new(ORIGIN.parse().expect("url"));
+    config.hashing = support::fast_hashing();
+    configure(&mut config);
+    Accounts::builder(h.store.clone(), Arc::new(h.mailer.clone()), config)
+        .clock(h.clock.clone())
+        .build()
+}
+
+async fn register(
+    accounts: &Accounts,
+    session: &SessionRecord,
+    device: &mut Device,
+    name: &str,
+) -> PasskeyRecord {
+    let ceremony = accounts
+        .start_passkey_registration(session, name)
+        .await
+        .expect("registration starts");
+    let credential = device
+        .register(&ceremony.options)
+        .expect("the authenticator registers");
+    accounts
+        .finish_passkey_registration(session, &ceremony.ceremony_id, credential, &info())
+        .await
+        .expect("registration finishes")
+        .passkey
+}
+
+async fn passwordless(accounts: &Accounts, device: &mut Device) -> Result<SignedIn, Error> {
+    let ceremony = accounts.start_passkey_login().await.expect("login starts");
+    let assertion = device
+        .sign(&ceremony.options)
+        .expect("the authenticator signs");
+    accounts
+        .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
+        .await
+}
+
+/// A session put straight into the store: for an account that has no password to log in
+/// with, standing in for whatever first brought its owner in (a reset link, the host's
+/// own sign-in).
+async fn stored_session(
+    h: &Harness,
+    account: AccountId,
+    method: AuthMethod,
+    assurance: AssuranceLevel,
+) -> SessionRecord {
+    let now = h.accounts.now();
+    let token = OpaqueToken::generate(&OsRandom);
+    let session = SessionRecord {
+        id: SessionId::generate(now, &OsRandom),
+        token_digest: token.digest(),
+        account_id: account,
+        created_at: now,
+        last_seen_at: now,
+        idle_timeout: Duration::hours(1),
+        absolute_expires_at: now + Duration::hours(24),
+        ip: None,
+        user_agent: None,
+        device: Default::default(),
+        authentications: vec![Authentication { method, at: now }],
+        assurance,
+        stage: SessionStage::Full,
+    };
+    h.store.insert_session(&session).await.expect("store");
+    session
+}
+
+/// Whether a message of `kind` reached `address`, waiting for it to leave its background
+/// task.
+async fn received(h: &Harness, address: &str, kind: &str) -> bool {
+    for _ in 0..200 {
+        if h.mailer
+            .sent_to(address)
+            .iter()
+            .any(|m| m.message.kind() == kind)
+        {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    false
+}
+
+async fn kinds(h: &Harness, username: &str) -> Vec<SecurityEventKind> {
+    h.events(username).await.iter().map(|e| e.kind).collect()
+}
+
+fn assert_code(result: Result<impl std::fmt::Debug, Error>, code: &str) {
+    match result {
+        Err(e) => assert_eq!(e.code(), code, "{e}"),
+        Ok(v) => panic!("expected {code}, got {v:?}"),
+    }
+}
+
+#[tokio::test]
+async fn h29_register_list_rename_and_delete() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+
+    let ceremony = h
+        .accounts
+        .start_passkey_registration(&session, "  Laptop  ")
+        .await
+        .expect("starts");
+    let public_key = &ceremony.options["publicKey"];
+    assert_eq!(public_key["rp"]["id"], "accounts.example.com");
+    assert_eq!(public_key["user"]["name"], "ada");
+    assert_eq!(
+        public_key["authenticatorSelection"]["residentKey"], "required",
+        "discoverable, so it can log in without a username"
+    );
+    assert_eq!(
+        public_key["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    assert!(
+        public_key["challenge"].as_str().expect("challenge").len() >= 22,
+        "at least 16 random bytes (h31)"
+    );
+    assert!(!format!("{ceremony:?}").contains(&ceremony.ceremony_id));
+    let credential = device.register(&ceremony.options).expect("registers");
+    let passkey = h
+        .accounts
+        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .await
+        .expect("finishes")
+        .passkey;
+    assert_eq!(passkey.name, "Laptop");
+    assert_eq!(passkey.account_id, session.account_id);
+    assert_eq!(passkey.last_used_at, None);
+    assert_eq!(passkey.created_at, h.accounts.now());
+    assert_eq!(passkey.sign_count, 0);
+    assert!(!passkey.backup_eligible && !passkey.backup_state);
+
+    let listed = h.accounts.passkeys(&session).await.expect("list");
+    assert_eq!(listed, vec![passkey.clone()]);
+
+    // From now on the account has a second factor, and changing factors needs it (g24).
+    let session = passwordless(&h.accounts, &mut device)
+        .await
+        .expect("logs in")
+        .session;
+    // Registering again excludes the credential already there.
+    let again = h
+        .accounts
+        .start_passkey_registration(&session, "Phone")
+        .await
+        .expect("starts");
+    let excluded: Vec<&str> = again.options["publicKey"]["excludeCredentials"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(excluded.len(), 1);
+
+    h.accounts
+        .rename_passkey(&session, passkey.id, " Work laptop ", &info())
+        .await
+        .expect("renames");
+    assert_eq!(
+        h.accounts.passkeys(&session).await.expect("list")[0].name,
+        "Work laptop"
+    );
+    assert_code(
+        h.accounts
+            .rename_passkey(&session, passkey.id, "   ", &info())
+            .await,
+        "validation_failed",
+    );
+    assert_code(
+        h.accounts
+            .rename_passkey(&session, passkey.id, &"x".repeat(101), &info())
+            .await,
+        "validation_failed",
+    );
+    assert_code(
+        h.accounts.start_passkey_registration(&session, "").await,
+        "validation_failed",
+    );
+
+    // The account still has its password, so its only passkey may go.
+    h.accounts
+        .delete_passkey(&session, passkey.id, &info())
+        .await
+        .expect("deletes");
+    assert!(
+        h.accounts
+            .passkeys(&session)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_code(
+        h.accounts
+            .delete_passkey(&session, passkey.id, &info())
+            .await,
+        "not_found",
+    );
+    let kinds = kinds(&h, "ada").await;
+    for kind in [
+        SecurityEventKind::PasskeyAdded,
+        SecurityEventKind::PasskeyRenamed,
+        SecurityEventKind::PasskeyRemoved,
+    ] {
+        assert!(kinds.contains(&kind), "{kind:?} recorded");
+    }
+}
+
+#[tokio::test]
+async fn passkeys_of_another_account_cannot_be_renamed_or_deleted() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    h.sign_up("bob", "bob@example.com").await;
+    let ada = h.fresh_session("ada").await;
+    let bob = h.fresh_session("bob").await;
+    let passkey = register(&h.accounts, &ada, &mut Device::new(), "Laptop").await;
+    assert_code(
+        h.accounts
+            .rename_passkey(&bob, passkey.id, "Mine", &info())
+            .await,
+        "not_found",
+    );
+    assert_code(
+        h.accounts.delete_passkey(&bob, passkey.id, &info()).await,
+        "not_found",
+    );
+    assert!(h.accounts.passkeys(&bob).await.expect("list").is_empty());
+    assert_eq!(h.accounts.passkeys(&ada).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn h30_passwordless_login_yields_a_level_two_session() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
+
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    assert_eq!(ceremony.options["mediation"], "conditional");
+    assert_eq!(
+        ceremony.options["publicKey"]["userVerification"],
+        "required"
+    );
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    let signed_in = h
+        .accounts
+        .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
+        .await
+        .expect("logs in");
+    assert_eq!(signed_in.account.id, session.account_id);
+    assert_eq!(signed_in.session.assurance, AssuranceLevel::Two);
+    assert_eq!(signed_in.session.stage, SessionStage::Full);
+    assert_eq!(
+        signed_in
+            .session
+            .authentications
+            .iter()
+            .map(|a| a.method)
+            .collect::<Vec<_>>(),
+        vec![AuthMethod::Passkey]
+    );
+    let validated = h
+        .accounts
+        .authenticate(signed_in.token.expose())
+        .await
+        .expect("the new session is valid");
+    assert!(h.accounts.is_fresh(&validated).await.expect("fresh"));
+
+    let used = &h.accounts.passkeys(&validated).await.expect("list")[0];
+    assert_eq!(used.id, passkey.id);
+    assert_eq!(used.last_used_at, Some(h.accounts.now()));
+    assert_eq!(used.sign_count, 1);
+    let login = h
+        .events("ada")
+        .await
+        .into_iter()
+        .find(|e| {
+            e.kind == SecurityEventKind::LoginSucceeded
+                && e.details.get("method").map(String::as_str) == Some("passkey")
+        })
+        .expect("the login is in the log");
+    assert_eq!(login.details.get("passkey"), Some(&passkey.id.to_string()));
+}
+
+#[tokio::test]
+async fn h32_the_signature_counter_goes_up_with_each_use() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+    for expected in 1..=3 {
+        passwordless(&h.accounts, &mut device)
+            .await
+            .expect("logs in");
+        let stored = &h.accounts.passkeys(&session).await.expect("list")[0];
+        assert_eq!(stored.sign_count, expected);
+    }
+}
+
+#[tokio::test]
+async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    h.sign_up("bob", "bob@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
+
+    let ceremony = h
+        .accounts
+        .start_passkey_authentication(&session)
+        .await
+        .expect("starts");
+    assert!(
+        ceremony.options.get("mediation").is_none(),
+        "a modal prompt"
+    );
+    let allowed = ceremony.options["publicKey"]["allowCredentials"]
+        .as_array()
+        .expect("allowCredentials");
+    assert_eq!(allowed.len(), 1, "the account's passkeys are allowed");
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    let verified = h
+        .accounts
+        .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion.clone(), &info())
+        .await
+        .expect("verifies");
+    assert_eq!(verified.passkey_id, passkey.id);
+    assert!(verified.user_verified);
+    assert_code(
+        h.accounts
+            .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion, &info())
+            .await,
+        "invalid_second_factor",
+    );
+
+    // Bound to the session that started it: another session, of the same or of another
+    // account, cannot finish it.
+    let bob = h.fresh_session("bob").await;
+    assert_code(
+        h.accounts.start_passkey_authentication(&bob).await,
+        "not_found",
+    );
+    let other_session = stored_session(
+        &h,
+        session.account_id,
+        AuthMethod::Password,
+        AssuranceLevel::One,
+    )
+    .await;
+    for intruder in [&bob, &other_session] {
+        let ceremony = h
+            .accounts
+            .start_passkey_authentication(&session)
+            .await
+            .expect("starts");
+        let assertion = device.sign(&ceremony.options).expect("signs");
+        assert_code(
+            h.accounts
+                .verify_passkey_authentication(intruder, &ceremony.ceremony_id, assertion, &info())
+                .await,
+            "invalid_second_factor",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pending_login_may_use_its_passkey_but_not_manage_passkeys() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
+    let mut pending = stored_session(
+        &h,
+        session.account_id,
+        AuthMethod::Password,
+        AssuranceLevel::One,
+    )
+    .await;
+    pending.stage = SessionStage::SecondFactorPending { attempts: 0 };
+
+    let ceremony = h
+        .accounts
+        .start_passkey_authentication(&pending)
+        .await
+        .expect("starts");
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    h.accounts
+        .verify_passkey_authentication(&pending, &ceremony.ceremony_id, assertion, &info())
+        .await
+        .expect("the second factor verifies");
+
+    assert_code(h.accounts.passkeys(&pending).await, "unauthenticated");
+    assert_code(
+        h.accounts.start_passkey_registration(&pending, "Key").await,
+        "unauthenticated",
+    );
+    assert_code(
+        h.accounts
+            .delete_passkey(&pending, passkey.id, &info())
+            .await,
+        "unauthenticated",
+    );
+}
+
+#[tokio::test]
+async fn ceremonies_finish_on_another_instance() {
+    let h = Harness::new().await;
+    let other = instance(&h, |_| {});
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+
+    let ceremony = h
+        .accounts
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    let credential = device.register(&ceremony.options).expect("registers");
+    other
+        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .await
+        .expect("the state is in the store, not in the first instance");
+
+    let ceremony = other.start_passkey_login().await.expect("starts");
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    h.accounts
+        .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
+        .await
+        .expect("logs in on the first instance");
+}
+
+#[tokio::test]
+async fn h29_a_wrong_origin_is_refused_at_registration() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    // A page under the relying-party id, so the browser goes along, but not the
+    // application's origin.
+    let mut phish = Device::at("https://phish.accounts.example.com");
+    let ceremony = h
+        .accounts
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    let credential = phish.register(&ceremony.options).expect("registers");
+    assert_code(
+        h.accounts
+            .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+            .await,
+        "passkey_rejected",
+    );
+    assert!(
+        h.accounts
+            .passkeys(&session)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn h30_a_wrong_origin_is_refused_at_login() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+    // The same authenticator, now asked from another page.
+    device.origin = "https://phish.accounts.example.com".parse().expect("url");
+    assert_code(
+        passwordless(&h.accounts, &mut device).await,
+        "invalid_credentials",
+    );
+    let failed = h
+        .events("ada")
+        .await
+        .into_iter()
+        .find(|e| e.kind == SecurityEventKind::LoginFailed)
+        .expect("the failure is in the log");
+    assert_eq!(
+        failed.details.get("reason").map(String::as_str),
+        Some("verification_failed")
+    );
+}
+
+#[tokio::test]
+async fn h29_a_wrong_relying_party_id_is_refused() {
+    let h = Harness::new().await;
+    // A second instance on the same store whose relying party is `example.com`: the page
+    // is the same origin, so the browser accepts either id, and the authenticator signs
+    // the hash of `example.com`.
+    let sibling = instance(&h, |c| c.passkeys.rp_id = Some("example.com".into()));
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+
+    let ceremony = sibling
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    assert_eq!(ceremony.options["publicKey"]["rp"]["id"], "example.com");
+    let credential = device.register(&ceremony.options).expect("registers");
+    assert_code(
+        h.accounts
+            .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+            .await,
+        "passkey_rejected",
+    );
+
+    // The same credential, registered where it belongs, then offered to the application
+    // whose relying-party id differs: the rpIdHash of the assertion does not match.
+    let ceremony = sibling
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    let credential = device.register(&ceremony.options).expect("registers");
+    sibling
+        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .await
+        .expect("the sibling accepts it");
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    let mut options = ceremony.options.clone();
+    options["publicKey"]["rpId"] = "example.com".into();
+    let assertion = device.sign(&options).expect("signs");
+    assert_code(
+        h.accounts
+            .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
+            .await,
+        "invalid_credentials",
+    );
+}
+
+#[tokio::test]
+async fn h31_a_replayed_assertion_is_refused() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    h.accounts
+        .finish_passkey_login(&ceremony.ceremony_id, assertion.clone(), &info())
+        .await
+        .expect("the first use logs in");
+    // The same answer again: the ceremony is used up.
+    assert_code(
+        h.accounts
+            .finish_passkey_login(&ceremony.ceremony_id, assertion.clone(), &info())
+            .await,
+        "invalid_credentials",
+    );
+    // The same answer with a new ceremony: its challenge is not the one signed.
+    let fresh = h.accounts.start_passkey_login().await.expect("starts");
+    assert_code(
+        h.accounts
+            .finish_passkey_login(&fresh.ceremony_id, assertion, &info())
+            .await,
+        "invalid_credentials",
+    );
+}
+
+#[tokio::test]
+async fn h31_a_registration_cannot_be_finished_twice() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let ceremony = h
+        .accounts
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    let credential = Device::new()
+        .register(&ceremony.options)
+        .expect("registers");
+    h.accounts
+        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential.clone(), &info())
+        .await
+        .expect("registers once");
+    assert_code(
+        h.accounts
+            .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+            .await,
+        "passkey_rejected",
+    );
+    assert_eq!(h.accounts.passkeys(&session).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn h31_an_answer_for_another_ceremony_is_refused() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+
+    let a = h.accounts.start_passkey_login().await.expect("starts");
+    let b = h.accounts.start_passkey_login().await.expect("starts");
+    let for_a = device.sign(&a.options).expect("signs");
+    assert_code(
+        h.accounts
+            .finish_passkey_login(&b.ceremony_id, for_a.clone(), &info())
+            .await,
+        "invalid_credentials",
+    );
+    let session = h
+        .accounts
+        .finish_passkey_login(&a.ceremony_id, for_a, &info())
+        .await
+        .expect("the answer still fits its own ceremony")
+        .session;
+
+    // Registration too: an attestation made for ceremony A, sent with B's id.
+    let a = h
+        .accounts
+        .start_passkey_registration(&session, "Phone")
+        .await
+        .expect("starts");
+    let b = h
+        .accounts
+        .start_passkey_registration(&session, "Tablet")
+        .await
+        .expect("starts");
+    let for_a = Device::new().register(&a.options).expect("registers");
+    assert_code(
+        h.accounts
+            .finish_passkey_registration(&session, &b.ceremony_id, for_a, &info())
+            .await,
+        "passkey_rejected",
+    );
+}
+
+#[tokio::test]
+async fn h31_an_expired_ceremony_is_refused() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+
+    let registration = h
+        .accounts
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    let credential = device.register(&registration.options).expect("registers");
+    h.clock.advance(Duration::minutes(6));
+    assert_code(
+        h.accounts
+            .finish_passkey_registration(&session, &registration.ceremony_id, credential, &info())
+            .await,
+        "passkey_rejected",
+    );
+
+    let session = h.fresh_session("ada").await;
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+    let login = h.accounts.start_passkey_login().await.expect("starts");
+    let assertion = device.sign(&login.options).expect("signs");
+    h.clock.advance(Duration::minutes(6));
+    assert_code(
+        h.accounts
+            .finish_passkey_login(&login.ceremony_id, assertion, &info())
+            .await,
+        "invalid_credentials",
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ceremony_ids_are_refused() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+    let session = passwordless(&h.accounts, &mut device)
+        .await
+        .expect("logs in")
+        .session;
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    let unknown = OpaqueToken::generate(&OsRandom);
+    for id in ["", "not a ceremony", unknown.expose()] {
+        assert_code(
+            h.accounts
+                .finish_passkey_login(id, assertion.clone(), &info())
+                .await,
+            "invalid_credentials",
+        );
+    }
+    // A registration ceremony id is not a login ceremony id.
+    let registration = h
+        .accounts
+        .start_passkey_registration(&session, "Phone")
+        .await
+        .expect("starts");
+    assert_code(
+        h.accounts
+            .finish_passkey_login(&registration.ceremony_id, assertion, &info())
+            .await,
+        "invalid_credentials",
+    );
+}
+
+#[tokio::test]
+async fn c13_passwordless_login_names_no_account_and_its_failures_look_alike() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    h.sign_up("bob", "bob@example.com").await;
+    let ada = h.fresh_session("ada").await;
+    let bob = h.fresh_session("bob").await;
+
+    // The options are the same for everyone: no username asked, no credentials listed.
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    let public_key = &ceremony.options["publicKey"];
+    assert!(
+        public_key["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+    );
+    assert!(public_key.get("user").is_none());
+
+    let mut ada_device = Device::new();
+    let ada_passkey = register(&h.accounts, &ada, &mut ada_device, "Laptop").await;
+    let mut bob_device = Device::new();
+    register(&h.accounts, &bob, &mut bob_device, "Laptop").await;
+
+    let mut failures = Vec::new();
+    // A user handle naming another account.
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    let mut assertion = ada_device.sign(&ceremony.options).expect("signs");
+    assertion["response"]["userHandle"] = bob_device.resident[0].user_handle.clone().into();
+    failures.push(
+        h.accounts
+            .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
+            .await,
+    );
+    // A signature that does not verify.
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    let mut assertion = ada_device.sign(&ceremony.options).expect("signs");
+    assertion["response"]["signature"] = "AAAA".into();
+    failures.push(
+        h.accounts
+            .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
+            .await,
+    );
+    // Not an assertion at all.
+    let ceremony = h.accounts.start_passkey_login().await.expect("starts");
+    failures.push(
+        h.accounts
+            .finish_passkey_login(&ceremony.ceremony_id, json!({"id": "x"}), &info())
+            .await,
+    );
+    // A disabled account, with a perfect assertion.
+    h.disable("bob").await;
+    failures.push(passwordless(&h.accounts, &mut bob_device).await);
+    // A passkey the store no longer knows.
+    let ada = passwordless(&h.accounts, &mut ada_device)
+        .await
+        .expect("logs in")
+        .session;
+    h.accounts
+        .delete_passkey(&ada, ada_passkey.id, &info())
+        .await
+        .expect("deletes");
+    failures.push(passwordless(&h.accounts, &mut ada_device).await);
+
+    for failure in failures {
+        match failure {
+            Err(e) => {
+                assert_eq!(e.code(), "invalid_credentials");
+                assert_eq!(e.to_string(), Error::InvalidCredentials.to_string());
+            }
+            Ok(s) => panic!(
+                "expected a failure, got a session for {}",
+                s.account.username
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn g23_a_stale_session_cannot_add_or_remove_passkeys() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let passkey = register(&h.accounts, &session, &mut Device::new(), "Laptop").await;
+    h.clock.advance(Duration::minutes(11));
+    assert_code(
+        h.accounts
+            .start_passkey_registration(&session, "Phone")
+            .await,
+        "reauthentication_required",
+    );
+    assert_code(
+        h.accounts
+            .delete_passkey(&session, passkey.id, &info())
+            .await,
+        "reauthentication_required",
+    );
+    // Listing and renaming are not sensitive.
+    assert_eq!(h.accounts.passkeys(&session).await.expect("list").len(), 1);
+    h.accounts
+        .rename_passkey(&session, passkey.id, "Old laptop", &info())
+        .await
+        .expect("renames");
+}
+
+#[tokio::test]
+async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
+
+    // A fresh session from the password alone.
+    let password_only = stored_session(
+        &h,
+        session.account_id,
+        AuthMethod::Password,
+        AssuranceLevel::One,
+    )
+    .await;
+    assert_code(
+        h.accounts
+            .start_passkey_registration(&password_only, "Phone")
+            .await,
+        "reauthentication_required",
+    );
+    assert_code(
+        h.accounts
+            .delete_passkey(&password_only, passkey.id, &info())
+            .await,
+        "reauthentication_required",
+    );
+    // Level 2 from a passkey used long ago, with a fresh password on top: the password
+    // alone is not the account's strongest factor.
+    let mut stale_strong = password_only.clone();
+    stale_strong.assurance = AssuranceLevel::Two;
+    stale_strong.authentications.push(Authentication {
+        method: AuthMethod::Passkey,
+        at: h.accounts.now() - Duration::minutes(11),
+    });
+    assert_code(
+        h.accounts
+            .start_passkey_registration(&stale_strong, "Phone")
+            .await,
+        "reauthentication_required",
+    );
+
+    // A session that used the passkey recently is at the account's highest level.
+    let strong = passwordless(&h.accounts, &mut device)
+        .await
+        .expect("logs in")
+        .session;
+    register(&h.accounts, &strong, &mut Device::new(), "Phone").await;
+    h.accounts
+        .delete_passkey(&strong, passkey.id, &info())
+        .await
+        .expect("deletes");
+}
+
+#[tokio::test]
+async fn adding_a_passkey_renews_the_session_and_tells_the_owner() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let signed_in = h
+        .login_with("ada", support::PASSWORD, &info())
+        .await
+        .expect("logs in");
+    let mut session = h.stored_session(&signed_in).await;
+    // A session that may only enrol a second factor, as the "require 2FA" policy gives.
+    session.stage = SessionStage::EnrollmentOnly;
+    h.clear_mail().await;
+
+    let ceremony = h
+        .accounts
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    let credential = Device::new()
+        .register(&ceremony.options)
+        .expect("registers");
+    let added = h
+        .accounts
+        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .await
+        .expect("finishes");
+    assert_eq!(added.session.id, session.id);
+    assert_eq!(added.session.assurance, AssuranceLevel::Two);
+    assert_eq!(added.session.stage, SessionStage::Full);
+    assert!(
+        added
+            .session
+            .authentications
+            .iter()
+            .any(|a| a.method == AuthMethod::Passkey)
+    );
+    assert_code(
+        h.accounts.authenticate(signed_in.token.expose()).await,
+        "unauthenticated",
+    );
+    h.accounts
+        .authenticate(added.token.expose())
+        .await
+        .expect("the new token works");
+    assert!(
+        received(&h, "ada@example.com", "factor_added").await,
+        "a notice of the new factor"
+    );
+
+    h.accounts
+        .delete_passkey(&added.session, added.passkey.id, &info())
+        .await
+        .expect("deletes");
+    assert!(received(&h, "ada@example.com", "factor_removed").await);
+}
+
+#[tokio::test]
+async fn the_last_passkey_of_an_account_without_a_password_cannot_be_deleted() {
+    let h = Harness::new().await;
+    // An account an administrator created: it has no password.
+    let account = h.create_by_admin("cleo", "cleo@example.com").await;
+    assert!(
+        h.store
+            .password_hash(account.id)
+            .await
+            .expect("store")
+            .is_none()
+    );
+    let first = stored_session(&h, account.id, AuthMethod::External, AssuranceLevel::One).await;
+    let mut laptop = Device::new();
+    let laptop_key = register(&h.accounts, &first, &mut laptop, "Laptop").await;
+
+    // From now on the passkey is how Cleo logs in.
+    let session = passwordless(&h.accounts, &mut laptop)
+        .await
+        .expect("logs in")
+        .session;
+    let phone_key = register(&h.accounts, &session, &mut Device::new(), "Phone").await;
+    h.accounts
+        .delete_passkey(&session, phone_key.id, &info())
+        .await
+        .expect("another passkey remains, so this one may go");
+    let refused = h
+        .accounts
+        .delete_passkey(&session, laptop_key.id, &info())
+        .await;
+    assert!(matches!(refused, Err(Error::LastLoginMethod)));
+    assert_code(refused, "last_login_method");
+    assert_eq!(
+        h.accounts.passkeys(&session).await.expect("list"),
+        vec![
+            h.store
+                .passkeys_of(account.id)
+                .await
+                .expect("store")
+                .remove(0)
+        ]
+    );
+    assert!(
+        passwordless(&h.accounts, &mut laptop).await.is_ok(),
+        "Cleo can still log in"
+    );
+}
+
+/// Makes the stored counter of the account's passkey jump to `to`, as if a clone of the
+/// authenticator had been used that many times.
+async fn counter_jumps(h: &Harness, passkey: &PasskeyRecord, to: u32) {
+    let stored = h
+        .store
+        .passkey_by_credential_id(&passkey.credential_id)
+        .await
+        .expect("store")
+        .expect("stored");
+    let mut credential: Value = serde_json::from_str(&stored.credential).expect("json");
+    credential["cred"]["counter"] = to.into();
+    assert!(
+        h.store
+            .record_passkey_use(
+                passkey.id,
+                &credential.to_string(),
+                to,
+                stored.backup_state,
+                h.accounts.now(),
+            )
+            .await
+            .expect("store")
+    );
+}
+
+#[tokio::test]
+async fn h32_a_counter_that_goes_backwards_is_refused_by_default() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
+    passwordless(&h.accounts, &mut device)
+        .await
+        .expect("logs in");
+    counter_jumps(&h, &passkey, 100).await;
+
+    assert_code(
+        passwordless(&h.accounts, &mut device).await,
+        "invalid_credentials",
+    );
+    let events = h.events("ada").await;
+    let regressed = events
+        .iter()
+        .find(|e| e.kind == SecurityEventKind::PasskeyCounterRegressed)
+        .expect("the regression is in the log");
+    assert_eq!(
+        regressed.details.get("stored_counter").map(String::as_str),
+        Some("100")
+    );
+    assert_eq!(
+        regressed
+            .details
+            .get("presented_counter")
+            .map(String::as_str),
+        Some("2")
+    );
+    assert_eq!(
+        regressed.details.get("action").map(String::as_str),
+        Some("refused")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == SecurityEventKind::LoginFailed
+                && e.details.get("reason").map(String::as_str) == Some("counter_regressed"))
+    );
+
+    // The second-factor check applies the same rule.
+    let ceremony = h
+        .accounts
+        .start_passkey_authentication(&session)
+        .await
+        .expect("starts");
+    let assertion = device.sign(&ceremony.options).expect("signs");
+    assert_code(
+        h.accounts
+            .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion, &info())
+            .await,
+        "invalid_second_factor",
+    );
+}
+
+#[tokio::test]
+async fn h32_a_counter_that_goes_backwards_is_logged_and_accepted_under_warn() {
+    let h = Harness::new().await;
+    let lenient = instance(&h, |c| c.passkeys.counter_regression = CounterPolicy::Warn);
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let mut device = Device::new();
+    let passkey = register(&lenient, &session, &mut device, "Laptop").await;
+    passwordless(&lenient, &mut device).await.expect("logs in");
+    counter_jumps(&h, &passkey, 100).await;
+
+    passwordless(&lenient, &mut device)
+        .await
+        .expect("accepted under the warn policy");
+    let regressed = h
+        .events("ada")
+        .await
+        .into_iter()
+        .find(|e| e.kind == SecurityEventKind::PasskeyCounterRegressed)
+        .expect("the regression is in the log");
+    assert_eq!(
+        regressed.details.get("action").map(String::as_str),
+        Some("accepted")
+    );
+    let stored = &lenient.passkeys(&session).await.expect("list")[0];
+    assert_eq!(
+        stored.sign_count, 100,
+        "the higher counter stays, so the clone keeps showing"
+    );
+}
+
+#[tokio::test]
+async fn passkeys_are_unavailable_without_a_domain_name() {
+    let h = Harness::new().await;
+    let by_ip = instance(&h, |c| {
+        c.public_url = "http://127.0.0.1:8080".parse().expect("url")
+    });
+    assert_code(by_ip.start_passkey_login().await, "internal");
+    let by_name = instance(&h, |c| {
+        c.public_url = "http://localhost:8080".parse().expect("url")
+    });
+    let ceremony = by_name.start_passkey_login().await.expect("starts");
+    assert_eq!(ceremony.options["publicKey"]["rpId"], "localhost");
+}
+
+#[tokio::test]
+async fn a_malformed_registration_answer_is_refused() {
+    let h = Harness::new().await;
+    h.sign_up("ada", "ada@example.com").await;
+    let session = h.fresh_session("ada").await;
+    let ceremony = h
+        .accounts
+        .start_passkey_registration(&session, "Laptop")
+        .await
+        .expect("starts");
+    assert_code(
+        h.accounts
+            .finish_passkey_registration(&session, &ceremony.ceremony_id, json!({}), &info())
+            .await,
+        "passkey_rejected",
+    );
+    assert!(
+        h.accounts
+            .passkeys(&session)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
