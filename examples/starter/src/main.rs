@@ -68,9 +68,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let public_url = match &settings.public_url {
         Some(url) => url.clone(),
-        None => format!("http://{local}")
-            .parse()
-            .map_err(|e| format!("{e}"))?,
+        None => default_public_url(local)?,
     };
 
     let store = SqlStore::connect(&settings.database_url)
@@ -201,6 +199,18 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     println!("shutting down");
+}
+
+/// The public URL when none is configured: `http://localhost:PORT` for a loopback
+/// address, because WebAuthn needs a domain name as its relying party (passkeys do not
+/// work on a bare IP address), else `http://` and the bound address.
+fn default_public_url(local: SocketAddr) -> Result<url::Url, String> {
+    let text = if local.ip().is_loopback() {
+        format!("http://localhost:{}", local.port())
+    } else {
+        format!("http://{local}")
+    };
+    text.parse().map_err(|e| format!("{text}: {e}"))
 }
 
 /// The database URL without its password, for error messages.

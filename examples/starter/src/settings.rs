@@ -12,7 +12,8 @@ pub(crate) struct Settings {
     pub(crate) bind: SocketAddr,
     /// `DATABASE_URL`: `sqlite:`, `postgres:` or `mysql:` (a SQLite file under `./data`).
     pub(crate) database_url: String,
-    /// `ACCOUNT_PUBLIC_URL`: the origin users reach (`http://` plus the bound address).
+    /// `ACCOUNT_PUBLIC_URL`: the origin users reach (`http://localhost:PORT` on a loopback
+    /// address, else `http://` plus the bound address).
     pub(crate) public_url: Option<url::Url>,
     /// `ACCOUNT_OUTBOX`: the folder mail is written to when there is no SMTP server.
     pub(crate) outbox: PathBuf,
