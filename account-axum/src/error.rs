@@ -24,11 +24,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// | `invalid_avatar` | 422; 413 with reason `avatar_too_large`; 415 with reason `avatar_unsupported_format` |
 /// | `malformed_json` | 400 |
 /// | `invalid_token` | 400 |
-/// | `invalid_credentials`, `unauthenticated` | 401 |
-/// | `current_password_incorrect`, `reauthentication_required`, `signup_disabled`, `profile_locked`, `managed_by_directory`, `forbidden`, `csrf_refused` | 403 |
+/// | `invalid_credentials`, `unauthenticated`, `invalid_second_factor` | 401 |
+/// | `current_password_incorrect`, `reauthentication_required`, `signup_disabled`, `profile_locked`, `managed_by_directory`, `forbidden`, `csrf_refused`, `second_factor_enrollment_required` | 403 |
 /// | `not_found` | 404 |
 /// | `method_not_allowed` | 405 |
-/// | `username_taken` | 409 |
+/// | `username_taken`, `already_enrolled`, `no_second_factor`, `last_login_method` | 409 |
+/// | `passkey_rejected` | 422 |
 /// | `payload_too_large` | 413 |
 /// | `unsupported_media_type` | 415 |
 /// | `rate_limited` | 429, with `Retry-After` |
@@ -78,6 +79,10 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    /// The policy requires a second factor and the session may only enrol one (its
+    /// account has none yet).
+    #[error("set up a second factor first: the policy requires one")]
+    SecondFactorEnrollmentRequired,
 }
 
 /// An error body (RFC 9457 problem details) with the stable `code` of the error.
@@ -130,6 +135,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::SecondFactorEnrollmentRequired => "second_factor_enrollment_required",
         }
     }
 
@@ -137,7 +143,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Core(e) => core_status(e),
-            ApiError::CsrfRefused | ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::CsrfRefused
+            | ApiError::Forbidden
+            | ApiError::SecondFactorEnrollmentRequired => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
@@ -194,14 +202,20 @@ fn core_status(e: &Error) -> StatusCode {
         Error::InvalidAvatar(AvatarError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::InvalidAvatar(AvatarError::UnsupportedFormat) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::InvalidAvatar(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::InvalidCredentials | Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Error::InvalidCredentials | Error::Unauthenticated | Error::InvalidSecondFactor => {
+            StatusCode::UNAUTHORIZED
+        }
         Error::CurrentPasswordIncorrect
         | Error::ReauthenticationRequired
         | Error::SignUpDisabled
         | Error::ProfileLocked
         | Error::ManagedExternally => StatusCode::FORBIDDEN,
         Error::InvalidToken => StatusCode::BAD_REQUEST,
-        Error::UsernameTaken => StatusCode::CONFLICT,
+        Error::UsernameTaken
+        | Error::AlreadyEnrolled
+        | Error::NoSecondFactor
+        | Error::LastLoginMethod => StatusCode::CONFLICT,
+        Error::PasskeyRejected => StatusCode::UNPROCESSABLE_ENTITY,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         // Storage and internal failures, and any variant a newer core adds before this
@@ -301,6 +315,16 @@ mod tests {
             },
             429,
             "rate_limited",
+        );
+        check(Error::InvalidSecondFactor, 401, "invalid_second_factor");
+        check(Error::AlreadyEnrolled, 409, "already_enrolled");
+        check(Error::NoSecondFactor, 409, "no_second_factor");
+        check(Error::LastLoginMethod, 409, "last_login_method");
+        check(Error::PasskeyRejected, 422, "passkey_rejected");
+        check(
+            ApiError::SecondFactorEnrollmentRequired,
+            403,
+            "second_factor_enrollment_required",
         );
         check(ApiError::CsrfRefused, 403, "csrf_refused");
         check(ApiError::Forbidden, 403, "forbidden");

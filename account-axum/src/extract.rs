@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use account_core::device::ClientHints;
-use account_core::model::{Account, Role, SessionRecord};
+use account_core::model::{Account, Role, SessionRecord, SessionStage};
 use account_core::{Error, RequestInfo};
 
 use crate::client_ip::ClientIp;
@@ -108,8 +108,56 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
-        // A handler that takes both CurrentSession and CurrentAccount validates once.
-        if let Some(found) = parts.extensions.get::<CurrentSession>() {
+        let found =
+            <EnrollingSession as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
+                .await?;
+        match found {
+            None => Ok(None),
+            // The one place the "require 2FA" policy is enforced: every route that takes a
+            // `CurrentSession` (or what builds on it) is closed to a session that may only
+            // enrol a second factor. The few routes it may use take `EnrollingSession`.
+            Some(EnrollingSession(session)) if session.stage == SessionStage::EnrollmentOnly => {
+                Err(ApiError::SecondFactorEnrollmentRequired)
+            }
+            Some(EnrollingSession(session)) => Ok(Some(CurrentSession(session))),
+        }
+    }
+}
+
+/// A signed-in session that may also be one the "require 2FA" policy restricts to enrolling
+/// a second factor ([`SessionStage::EnrollmentOnly`]): for the few routes such a session
+/// may use (the account read-out, logout, re-authentication, TOTP and passkey enrolment).
+///
+/// Rejects like [`CurrentSession`] otherwise; [`CurrentSession`] itself refuses a
+/// restricted session with 403 `second_factor_enrollment_required`.
+#[derive(Debug, Clone)]
+pub struct EnrollingSession(pub SessionRecord);
+
+impl<S> FromRequestParts<S> for EnrollingSession
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
+            Some(session) => Ok(session),
+            None => Err(Error::Unauthenticated.into()),
+        }
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for EnrollingSession
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
+        // A handler that takes several session extractors validates once.
+        if let Some(found) = parts.extensions.get::<EnrollingSession>() {
             return Ok(Some(found.clone()));
         }
         let state = AccountsState::from_ref(state);
@@ -117,15 +165,58 @@ where
         let Some(token) = session_token(&parts.headers, &state.settings.cookie_name) else {
             return Ok(None);
         };
+        // `authenticate` refuses a session still waiting for its second factor.
         match state.accounts.authenticate(token).await {
             Ok(session) => {
-                let found = CurrentSession(session);
+                let found = EnrollingSession(session);
                 parts.extensions.insert(found.clone());
                 Ok(Some(found))
             }
             Err(Error::Unauthenticated) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// A login waiting for its second factor: the pending session the session cookie names
+/// after a right password ([`Accounts::authenticate_pending`](account_core::Accounts::authenticate_pending)),
+/// and its token, which the second-factor steps take. Only the second-factor login routes
+/// accept it; every other route sees no session.
+///
+/// Rejects with 401 `unauthenticated` for a missing, unknown or expired pending session
+/// (or a full one), and with 403 `csrf_refused` for a cross-site unsafe request.
+#[derive(Clone)]
+pub(crate) struct PendingSession {
+    /// The pending session.
+    pub(crate) session: SessionRecord,
+    /// Its token, as the cookie carries it.
+    pub(crate) token: String,
+}
+
+impl std::fmt::Debug for PendingSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSession")
+            .field("session", &self.session.id)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+impl<S> FromRequestParts<S> for PendingSession
+where
+    AccountsState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let state = AccountsState::from_ref(state);
+        csrf::check(&parts.method, &parts.headers, &state.settings)?;
+        let token = session_token(&parts.headers, &state.settings.cookie_name)
+            .ok_or(Error::Unauthenticated)?
+            .to_owned();
+        let session = state.accounts.authenticate_pending(&token).await?;
+        Ok(PendingSession { session, token })
     }
 }
 

@@ -57,6 +57,7 @@
 //! | [`HttpConfig`], [`RateLimits`], [`CookieName`] | public URL, cookie name, trusted proxies, body and rate limits |
 //! | [`AccountsState`] | the services and the configuration; the state the extractors read |
 //! | [`CurrentSession`], [`CurrentAccount`], [`AdminAccount`] | the signed-in session, account, administrator (401 / 403 otherwise) |
+//! | [`EnrollingSession`] | a signed-in session that may be one restricted to enrolling a second factor |
 //! | [`ClientInfo`] | client IP, user agent and client hints, as the services want them |
 //! | [`ApiError`], [`Problem`] | every error, and its `application/problem+json` body |
 //! | [`SetSessionCookie`], [`ClearSessionCookie`] | the session cookie as response parts, for a host's own sign-in route |
@@ -66,12 +67,20 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /api/auth/signup` `{username, email, password, display_name?}` | 201 account |
-//! | `POST /api/auth/login` `{login, password}` | 200 `{"status":"ok"}` and the cookie |
+//! | `POST /api/auth/login` `{login, password}` | 200 `{"status":"ok"}` and the cookie, or `{"status":"second_factor_required","methods":[...]}` and a pending session's cookie |
+//! | `POST /api/auth/login/totp` `{code}` (pending session) | 200 `{"status":"ok"}` and the cookie |
+//! | `POST /api/auth/login/recovery-code` `{code}` (pending session) | 200 `{"status":"ok"}` and the cookie |
+//! | `POST /api/auth/login/passkey/start` (pending session) | 200 `{ceremony_id, options}` |
+//! | `POST /api/auth/login/passkey/finish` `{ceremony_id, credential}` (pending session) | 200 `{"status":"ok"}` and the cookie |
+//! | `POST /api/auth/passkey/start` | 200 `{ceremony_id, options}` (passwordless) |
+//! | `POST /api/auth/passkey/finish` `{ceremony_id, credential}` | 200 `{"status":"ok"}` and the cookie |
 //! | `POST /api/auth/logout` | 204, the cookie cleared, `Clear-Site-Data: "cookies"` |
 //! | `POST /api/auth/password/forgot` `{email}` | 202 `{"status":"accepted"}` for every address |
 //! | `POST /api/auth/password/reset` `{token, new_password}` | 200 `{"status":"ok"}` |
 //! | `POST /api/auth/email/verify` `{token}` | 200 account |
-//! | `POST /api/auth/reauthenticate` `{password}` | 200 `{"status":"ok"}` and a new cookie |
+//! | `POST /api/auth/reauthenticate` `{password}` or `{totp_code}` | 200 `{"status":"ok"}` and a new cookie |
+//! | `POST /api/auth/reauthenticate/passkey/start` | 200 `{ceremony_id, options}` |
+//! | `POST /api/auth/reauthenticate/passkey/finish` `{ceremony_id, credential}` | 200 `{"status":"ok"}` and a new cookie |
 //! | `GET /api/account` | 200 account |
 //! | `PATCH /api/account` `{display_name?, language?}` | 200 account |
 //! | `POST /api/account/email` `{email}` | 202 |
@@ -80,15 +89,30 @@
 //! | `PUT /api/account/avatar` (raw PNG, JPEG or WebP) | 200 account |
 //! | `DELETE /api/account/avatar` | 200 account |
 //! | `GET /api/users/{id}/avatar` | 200 image |
+//! | `POST /api/account/totp/start` | 200 `{secret, otpauth_uri, qr_png}` |
+//! | `POST /api/account/totp/confirm` `{code}` | 200 `{recovery_codes}` and a new cookie |
+//! | `DELETE /api/account/totp` | 204 |
+//! | `POST /api/account/recovery-codes` | 200 `{recovery_codes}` |
+//! | `GET /api/account/passkeys` | 200 list |
+//! | `POST /api/account/passkeys/start` `{name}` | 200 `{ceremony_id, options}` |
+//! | `POST /api/account/passkeys/finish` `{ceremony_id, credential}` | 201 passkey and a new cookie |
+//! | `PATCH /api/account/passkeys/{id}` `{name}` | 200 passkey |
+//! | `DELETE /api/account/passkeys/{id}` | 204 |
 //! | `GET /api/account/sessions` | 200 list |
 //! | `DELETE /api/account/sessions/{id}` | 204 |
 //! | `DELETE /api/account/sessions` | 200 `{"revoked": n}` |
 //! | `GET /api/account/security-events?limit=&before=` | 200 list |
 //! | `GET`, `PUT /api/admin/policy` | 200 policy (administrators) |
+//! | `POST /api/admin/users/{id}/reset-2fa` | 200 `{"removed": n}` (administrators, fresh) |
 //! | `GET /api/openapi.json` | the OpenAPI 3.1 document |
 //!
 //! Every error is a [`Problem`] with a stable `code`; the status of each code is listed on
 //! [`ApiError`].
+//!
+//! Under the "require 2FA" policy, a session of an account without a second factor may
+//! only read the account, log out, re-authenticate and enrol a factor (TOTP or a passkey);
+//! every other route answers 403 `second_factor_enrollment_required`. The extractors
+//! enforce it: [`CurrentSession`] refuses such a session, [`EnrollingSession`] accepts it.
 //!
 //! # Security
 //!
@@ -135,6 +159,6 @@ mod views;
 pub use config::{CookieName, HttpConfig, InvalidCookieName, RateLimits};
 pub use cookie::{ClearSessionCookie, SetSessionCookie};
 pub use error::{ApiError, PROBLEM_JSON, Problem};
-pub use extract::{AdminAccount, ClientInfo, CurrentAccount, CurrentSession};
+pub use extract::{AdminAccount, ClientInfo, CurrentAccount, CurrentSession, EnrollingSession};
 pub use router::AccountRouter;
 pub use state::AccountsState;

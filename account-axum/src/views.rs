@@ -68,12 +68,45 @@ pub(crate) struct VerifyEmailRequest {
     pub(crate) token: String,
 }
 
-/// `POST /api/auth/reauthenticate`.
+/// `POST /api/auth/reauthenticate`: exactly one of the two fields. Once the account has a
+/// second factor, the password alone does not make the session fresh enough for changing
+/// factors.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct ReauthenticateRequest {
     /// The account's password.
-    #[schema(value_type = String, format = Password)]
-    pub(crate) password: Password,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub(crate) password: Option<Password>,
+    /// A code from the account's authenticator app.
+    #[serde(default)]
+    pub(crate) totp_code: Option<String>,
+}
+
+/// `POST /api/auth/login/totp`, `/api/auth/login/recovery-code`,
+/// `/api/account/totp/confirm`: a code.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CodeRequest {
+    /// Six digits from the authenticator app, or a recovery code (case, spaces and
+    /// dashes do not matter).
+    pub(crate) code: String,
+}
+
+/// The second step of a passkey ceremony: the browser's answer.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct PasskeyFinishRequest {
+    /// The `ceremony_id` of the first step.
+    pub(crate) ceremony_id: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create()` or `.get()`, as
+    /// WebAuthn's JSON.
+    #[schema(value_type = Object)]
+    pub(crate) credential: serde_json::Value,
+}
+
+/// `POST /api/account/passkeys/start`, `PATCH /api/account/passkeys/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct PasskeyNameRequest {
+    /// The name the user gives the passkey (1 to 100 characters).
+    pub(crate) name: String,
 }
 
 /// `PATCH /api/account`: fields left out stay as they are.
@@ -146,6 +179,123 @@ pub(crate) struct StatusBody {
 impl StatusBody {
     pub(crate) const OK: StatusBody = StatusBody { status: "ok" };
     pub(crate) const ACCEPTED: StatusBody = StatusBody { status: "accepted" };
+}
+
+/// The answer of a login: `ok` with a full session, or `second_factor_required` with a
+/// pending session that only the second-factor login routes accept.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LoginResult)]
+pub(crate) struct LoginBody {
+    /// `ok` or `second_factor_required`.
+    #[schema(example = "second_factor_required")]
+    pub(crate) status: &'static str,
+    /// The second factors that can finish the login (with `second_factor_required` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) methods: Option<Vec<SecondFactorMethodBody>>,
+}
+
+/// A second factor that can finish a login.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = SecondFactorMethod)]
+pub(crate) enum SecondFactorMethodBody {
+    /// A code from an authenticator app: `POST /api/auth/login/totp`.
+    Totp,
+    /// A recovery code: `POST /api/auth/login/recovery-code`.
+    RecoveryCode,
+    /// A passkey: `POST /api/auth/login/passkey/start`, then `/finish`.
+    Passkey,
+}
+
+impl SecondFactorMethodBody {
+    pub(crate) fn of(method: account_core::SecondFactorMethod) -> Self {
+        use account_core::SecondFactorMethod as M;
+        match method {
+            M::Totp => Self::Totp,
+            M::RecoveryCode => Self::RecoveryCode,
+            M::Passkey => Self::Passkey,
+        }
+    }
+}
+
+/// The first step of a passkey ceremony.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PasskeyCeremony)]
+pub(crate) struct CeremonyBody {
+    /// The single-use id of the ceremony (5 minutes), to send back with the answer.
+    pub(crate) ceremony_id: String,
+    /// The options for `navigator.credentials.create()` or `.get()`, as WebAuthn's JSON
+    /// (`{"publicKey": {...}}`).
+    #[schema(value_type = Object)]
+    pub(crate) options: serde_json::Value,
+}
+
+impl From<account_core::PasskeyCeremony> for CeremonyBody {
+    fn from(c: account_core::PasskeyCeremony) -> Self {
+        Self {
+            ceremony_id: c.ceremony_id,
+            options: c.options,
+        }
+    }
+}
+
+/// A TOTP enrolment just started: show it once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TotpEnrollment)]
+pub(crate) struct TotpEnrollmentBody {
+    /// The secret in base32, for typing into an app that cannot scan.
+    pub(crate) secret: String,
+    /// The `otpauth://totp/...` URI (Key Uri Format) the QR code holds.
+    pub(crate) otpauth_uri: String,
+    /// The QR code as a `data:image/png;base64,...` URL.
+    pub(crate) qr_png: String,
+}
+
+/// A new set of recovery codes, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = RecoveryCodes)]
+pub(crate) struct RecoveryCodesBody {
+    /// Ten single-use codes; any earlier set is void.
+    pub(crate) recovery_codes: Vec<String>,
+}
+
+/// A passkey of the signed-in account.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Passkey)]
+pub(crate) struct PasskeyBody {
+    /// The passkey's id.
+    pub(crate) id: Uuid,
+    /// The name the user gave it.
+    pub(crate) name: String,
+    /// When it was added.
+    pub(crate) created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+    /// Whether the authenticator may back it up (sync it to other devices).
+    pub(crate) backup_eligible: bool,
+    /// Whether it is backed up (synced) now.
+    pub(crate) backed_up: bool,
+}
+
+impl From<&account_core::model::PasskeyRecord> for PasskeyBody {
+    fn from(p: &account_core::model::PasskeyRecord) -> Self {
+        Self {
+            id: p.id.as_uuid(),
+            name: p.name.clone(),
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+            backup_eligible: p.backup_eligible,
+            backed_up: p.backup_state,
+        }
+    }
+}
+
+/// `POST /api/admin/users/{id}/reset-2fa`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SecondFactorsReset)]
+pub(crate) struct ResetBody {
+    /// How many authenticators (TOTP, recovery codes, passkeys) were removed.
+    pub(crate) removed: u64,
 }
 
 /// The signed-in user's account.
@@ -247,14 +397,29 @@ impl AccountBody {
                 Role::Admin => RoleBody::Admin,
                 Role::User => RoleBody::User,
             },
-            // Second factors arrive with a later version of the core; until then no
-            // account has one, and these are the true values.
+            // The real values come from `with_second_factors`.
             second_factors: SecondFactorsBody {
                 totp: false,
                 recovery_codes_left: 0,
                 passkeys: 0,
             },
         }
+    }
+
+    /// The account as answered by the routes, with its second factors read from the store.
+    pub(crate) async fn load(
+        accounts: &account_core::Accounts,
+        account: &Account,
+        mount: &Mount,
+    ) -> Result<Self, crate::error::ApiError> {
+        let factors = accounts.second_factors(account.id).await?;
+        let mut body = Self::new(account, mount);
+        body.second_factors = SecondFactorsBody {
+            totp: factors.totp,
+            recovery_codes_left: factors.recovery_codes_left,
+            passkeys: factors.passkeys,
+        };
+        Ok(body)
     }
 }
 

@@ -11,7 +11,7 @@ use account_core::model::{AccountId, ProfileChange};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{
-    ApiJson, AvatarUpload, ClientInfo, CurrentAccount, CurrentSession, Mount, PathParam,
+    ApiJson, AvatarUpload, ClientInfo, CurrentSession, EnrollingSession, Mount, PathParam,
 };
 use crate::state::AccountsState;
 use crate::views::{
@@ -30,8 +30,16 @@ use crate::views::{
     ),
     security(("session_cookie" = []))
 )]
-pub(crate) async fn get_account(me: CurrentAccount, mount: Mount) -> Json<AccountBody> {
-    Json(AccountBody::new(&me.account, &mount))
+pub(crate) async fn get_account(
+    State(state): State<AccountsState>,
+    EnrollingSession(session): EnrollingSession,
+    mount: Mount,
+) -> Result<Json<AccountBody>, ApiError> {
+    // Open to a session that may only enrol a second factor: the settings page needs it.
+    let account = state.accounts.account_of(&session).await?;
+    Ok(Json(
+        AccountBody::load(&state.accounts, &account, &mount).await?,
+    ))
 }
 
 /// Changes the display name and/or the language. Fields left out stay as they are;
@@ -76,7 +84,9 @@ pub(crate) async fn update_account(
         .accounts
         .update_profile(&session, change, &info)
         .await?;
-    Ok(Json(AccountBody::new(&account, &mount)))
+    Ok(Json(
+        AccountBody::load(&state.accounts, &account, &mount).await?,
+    ))
 }
 
 /// Starts changing the primary address: a link goes to the new address and a notice to
@@ -221,7 +231,9 @@ pub(crate) async fn put_avatar(
         .accounts
         .set_avatar(&session, bytes.to_vec(), &info)
         .await?;
-    Ok(Json(AccountBody::new(&account, &mount)))
+    Ok(Json(
+        AccountBody::load(&state.accounts, &account, &mount).await?,
+    ))
 }
 
 /// Removes the avatar.
@@ -243,7 +255,9 @@ pub(crate) async fn delete_avatar(
     mount: Mount,
 ) -> Result<Json<AccountBody>, ApiError> {
     let account = state.accounts.remove_avatar(&session, &info).await?;
-    Ok(Json(AccountBody::new(&account, &mount)))
+    Ok(Json(
+        AccountBody::load(&state.accounts, &account, &mount).await?,
+    ))
 }
 
 /// An account's avatar, for any signed-in user. The URL in `avatar_url` carries a

@@ -5,11 +5,43 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use account_core::model::AccountId;
 use account_core::policy::Policy;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{AdminAccount, ApiJson, ClientInfo};
+use crate::extract::{AdminAccount, ApiJson, ClientInfo, PathParam};
 use crate::state::AccountsState;
+use crate::views::ResetBody;
+
+/// Removes every second factor of an account (TOTP, recovery codes, passkeys) and ends
+/// its sessions, for a user who lost their device. The event is recorded on both accounts
+/// and the user is told by mail. Needs a recent authentication.
+#[utoipa::path(
+    post,
+    path = "/api/admin/users/{id}/reset-2fa",
+    tag = "admin",
+    params(("id" = uuid::Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "How many authenticators were removed", body = ResetBody),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: not an administrator; `reauthentication_required`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn reset_second_factors(
+    State(state): State<AccountsState>,
+    AdminAccount(admin): AdminAccount,
+    ClientInfo(info): ClientInfo,
+    PathParam(id): PathParam<AccountId>,
+) -> Result<Json<ResetBody>, ApiError> {
+    state.accounts.require_fresh(&admin.session).await?;
+    let removed = state
+        .accounts
+        .reset_second_factors(admin.account.id, id, &info)
+        .await?;
+    Ok(Json(ResetBody { removed }))
+}
 
 /// The policy in force: the stored one, or the configured default.
 #[utoipa::path(

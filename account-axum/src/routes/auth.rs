@@ -12,11 +12,12 @@ use account_core::random::OsRandom;
 use account_core::{Error, LoginOutcome, SignUp, SignUpOutcome};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ClientInfo, CurrentSession, Mount};
+use crate::extract::{ApiJson, ClientInfo, EnrollingSession, Mount};
 use crate::state::AccountsState;
 use crate::views::{
-    AccountBody, ForgotPasswordRequest, LoginRequest, ReauthenticateRequest, ResetPasswordRequest,
-    RoleBody, SecondFactorsBody, SignUpRequest, SourceBody, StatusBody, VerifyEmailRequest,
+    AccountBody, ForgotPasswordRequest, LoginBody, LoginRequest, ReauthenticateRequest,
+    ResetPasswordRequest, RoleBody, SecondFactorMethodBody, SecondFactorsBody, SignUpRequest,
+    SourceBody, StatusBody, VerifyEmailRequest,
 };
 
 /// Creates an account and mails a verification link. No session is made: the new user
@@ -106,6 +107,11 @@ pub(crate) async fn signup(
 /// Logs in with a username or an email address and a password, and sets the session
 /// cookie (a new session, with a new token).
 ///
+/// For an account with a second factor the answer is `{"status": "second_factor_required",
+/// "methods": [...]}` and the cookie holds a pending session (5 minutes, 5 attempts) that
+/// only the second-factor login routes accept: `/api/auth/login/totp`,
+/// `/api/auth/login/recovery-code`, `/api/auth/login/passkey/start` and `/finish`.
+///
 /// An unknown login, a wrong password and a disabled or locked account all get the same
 /// 401 `invalid_credentials`, byte for byte.
 #[utoipa::path(
@@ -114,8 +120,8 @@ pub(crate) async fn signup(
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Signed in; the session cookie is set", body = StatusBody,
-            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 200, description = "Signed in (`ok`), or a second factor must finish the login (`second_factor_required`); the session cookie is set", body = LoginBody,
+            headers(("set-cookie" = String, description = "The session cookie (a pending one with `second_factor_required`)"))),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
@@ -128,15 +134,33 @@ pub(crate) async fn signup(
 pub(crate) async fn login(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    previous: Option<CurrentSession>,
+    previous: Option<EnrollingSession>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let signed_in = match state
+    let (signed_in, answer) = match state
         .accounts
         .login(&body.login, &body.password, &info)
         .await?
     {
-        LoginOutcome::SignedIn(signed_in) => signed_in,
+        LoginOutcome::SignedIn(signed_in) => (
+            signed_in,
+            LoginBody {
+                status: "ok",
+                methods: None,
+            },
+        ),
+        LoginOutcome::SecondFactorRequired { pending, methods } => (
+            pending,
+            LoginBody {
+                status: "second_factor_required",
+                methods: Some(
+                    methods
+                        .into_iter()
+                        .map(SecondFactorMethodBody::of)
+                        .collect(),
+                ),
+            },
+        ),
         _ => {
             return Err(
                 Error::Internal("a login outcome this adapter does not know".into()).into(),
@@ -145,13 +169,13 @@ pub(crate) async fn login(
     };
     // The browser's previous session, if it had one, ends here: its cookie is about to be
     // replaced, and a session nobody can present any more should not linger in the list.
-    if let Some(CurrentSession(previous)) = previous
+    if let Some(EnrollingSession(previous)) = previous
         && let Err(e) = state.accounts.logout(&previous, &info).await
     {
         tracing::warn!(error = %e, "ending the previous session at login failed");
     }
     let cookie = state.session_cookie(&signed_in.session, &signed_in.token);
-    Ok((cookie, Json(StatusBody::OK)).into_response())
+    Ok((cookie, Json(answer)).into_response())
 }
 
 /// Logs out: the session ends on the server, the cookie is removed, and the browser is
@@ -171,9 +195,9 @@ pub(crate) async fn login(
 pub(crate) async fn logout(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    current: Option<CurrentSession>,
+    current: Option<EnrollingSession>,
 ) -> Result<Response, ApiError> {
-    if let Some(CurrentSession(session)) = current {
+    if let Some(EnrollingSession(session)) = current {
         state.accounts.logout(&session, &info).await?;
     }
     Ok(signed_out(&state))
@@ -272,11 +296,16 @@ pub(crate) async fn verify_email(
     ApiJson(body): ApiJson<VerifyEmailRequest>,
 ) -> Result<Json<AccountBody>, ApiError> {
     let (account, _) = state.accounts.verify_email(&body.token, &info).await?;
-    Ok(Json(AccountBody::new(&account, &mount)))
+    Ok(Json(
+        AccountBody::load(&state.accounts, &account, &mount).await?,
+    ))
 }
 
-/// Confirms the password again before a sensitive action ("sudo mode"): the session is
-/// fresh for the re-authentication window (10 minutes by default) and gets a new token.
+/// Confirms the password (`{"password": ...}`) or a TOTP code (`{"totp_code": ...}`),
+/// exactly one of them, before a sensitive action ("sudo mode"): the session is fresh for
+/// the re-authentication window (10 minutes by default) and gets a new token. Once the
+/// account has a second factor, changing factors needs it (a TOTP code here, or a passkey
+/// through `/api/auth/reauthenticate/passkey/start` and `/finish`).
 #[utoipa::path(
     post,
     path = "/api/auth/reauthenticate",
@@ -285,8 +314,8 @@ pub(crate) async fn verify_email(
     responses(
         (status = 200, description = "Re-authenticated; a new session cookie is set", body = StatusBody,
             headers(("set-cookie" = String, description = "The session cookie, with a new token"))),
-        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthenticated`; `invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json`: neither or both of `password` and `totp_code`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`; `invalid_credentials`; `invalid_second_factor`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
@@ -296,13 +325,29 @@ pub(crate) async fn verify_email(
 pub(crate) async fn reauthenticate(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    CurrentSession(session): CurrentSession,
+    EnrollingSession(session): EnrollingSession,
     ApiJson(body): ApiJson<ReauthenticateRequest>,
 ) -> Result<Response, ApiError> {
-    let signed_in = state
-        .accounts
-        .reauthenticate(&session, &body.password, &info)
-        .await?;
+    let signed_in = match (&body.password, &body.totp_code) {
+        (Some(password), None) => {
+            state
+                .accounts
+                .reauthenticate(&session, password, &info)
+                .await?
+        }
+        (None, Some(code)) => {
+            state
+                .accounts
+                .reauthenticate_with_totp(&session, code, &info)
+                .await?
+        }
+        (None, None) => {
+            return Err(ApiError::MalformedJson {
+                field: Some("password".to_owned()),
+            });
+        }
+        (Some(_), Some(_)) => return Err(ApiError::MalformedJson { field: None }),
+    };
     let cookie = state.session_cookie(&signed_in.session, &signed_in.token);
     Ok((cookie, Json(StatusBody::OK)).into_response())
 }

@@ -4,6 +4,8 @@
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod auth;
+pub(crate) mod factors;
+pub(crate) mod second_factor;
 pub(crate) mod sessions;
 
 use std::sync::Arc;
@@ -49,8 +51,21 @@ pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
             Limited::VerifyEmail,
             one().routes(routes!(auth::verify_email)),
         ))
+        .merge(limited(
+            Limited::Login,
+            one().routes(routes!(second_factor::passkey_start)),
+        ))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::reauthenticate))
+        // Second factors at login (the pending session; throttled per account by the
+        // core), passwordless passkey login, and re-authentication with a passkey.
+        .routes(routes!(second_factor::login_totp))
+        .routes(routes!(second_factor::login_recovery_code))
+        .routes(routes!(second_factor::login_passkey_start))
+        .routes(routes!(second_factor::login_passkey_finish))
+        .routes(routes!(second_factor::passkey_finish))
+        .routes(routes!(second_factor::reauthenticate_passkey_start))
+        .routes(routes!(second_factor::reauthenticate_passkey_finish))
         // The account.
         .routes(routes!(account::get_account, account::update_account))
         .routes(routes!(account::change_email))
@@ -62,6 +77,15 @@ pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
                 .layer(DefaultBodyLimit::max(state.settings.avatar_body_limit)),
         )
         .routes(routes!(account::get_avatar))
+        // Second factors.
+        .routes(routes!(factors::totp_start))
+        .routes(routes!(factors::totp_confirm))
+        .routes(routes!(factors::totp_delete))
+        .routes(routes!(factors::regenerate_recovery_codes))
+        .routes(routes!(factors::list_passkeys))
+        .routes(routes!(factors::passkey_registration_start))
+        .routes(routes!(factors::passkey_registration_finish))
+        .routes(routes!(factors::rename_passkey, factors::delete_passkey))
         // Sessions and the security log.
         .routes(routes!(
             sessions::list_sessions,
@@ -71,6 +95,7 @@ pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
         .routes(routes!(sessions::security_events))
         // Administration.
         .routes(routes!(admin::get_policy, admin::put_policy))
+        .routes(routes!(admin::reset_second_factors))
         // This document.
         .routes(routes!(openapi_json))
 }

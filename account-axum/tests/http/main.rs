@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod failing_store;
 mod openapi;
+mod second_factors;
 mod security;
 mod sessions;
 mod support;
