@@ -444,3 +444,28 @@ async fn an_admin_reset_removes_every_factor_ends_sessions_and_tells_both_logs()
             .any(|m| m.message.kind() == "second_factors_reset")
     );
 }
+
+#[tokio::test]
+async fn a_directory_that_supplies_2fa_refuses_enrolment_here() {
+    let h = Harness::new().await;
+    let dora = h.create_external("dora", "dora@example.com").await;
+    let mut policy = h.accounts.policy().await.expect("policy");
+    policy.directory_provides_second_factor = true;
+    h.accounts
+        .set_policy(h.admin_id(), policy, &info())
+        .await
+        .expect("policy");
+    let session = h.session_for_external(&dora).await;
+    let err = h
+        .accounts
+        .start_totp_enrollment(&session)
+        .await
+        .expect_err("directory");
+    assert_eq!(err.code(), "managed_by_directory");
+    let err = h
+        .accounts
+        .start_passkey_registration(&session, "laptop")
+        .await
+        .expect_err("directory");
+    assert_eq!(err.code(), "managed_by_directory");
+}

@@ -116,6 +116,8 @@ impl Accounts {
     ///
     /// # Errors
     ///
+    /// [`Error::ManagedExternally`] for an external-directory account when the policy says
+    /// the directory supplies the second factor;
     /// [`Error::Validation`] for a name that is empty or longer than 100 characters;
     /// [`Error::ReauthenticationRequired`] from a stale or too weak session;
     /// [`Error::Unauthenticated`] from a session that is still waiting for its second
@@ -131,6 +133,7 @@ impl Accounts {
         self.require_fresh(current).await?;
         let webauthn = self.webauthn()?;
         let account = self.account_of(current).await?;
+        self.check_may_enrol(&account).await?;
         let exclude = self
             .inner
             .store

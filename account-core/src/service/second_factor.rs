@@ -253,6 +253,15 @@ impl Accounts {
         Ok(removed)
     }
 
+    /// Refuses enrolling a second factor here for an external-directory account when the
+    /// policy says the directory supplies it.
+    pub(crate) async fn check_may_enrol(&self, account: &Account) -> Result<()> {
+        if account.source.is_external() && self.policy().await?.directory_provides_second_factor {
+            return Err(Error::ManagedExternally);
+        }
+        Ok(())
+    }
+
     /// The pending session and its account, refusing a throttled account before any
     /// factor is checked.
     pub(crate) async fn pending_login(

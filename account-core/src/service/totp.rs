@@ -89,9 +89,7 @@ impl Accounts {
         require_signed_in(current)?;
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
-        if account.source.is_external() && self.policy().await?.directory_provides_second_factor {
-            return Err(Error::ManagedExternally);
-        }
+        self.check_may_enrol(&account).await?;
         let store = &self.inner.store;
         if store
             .totp(account.id)

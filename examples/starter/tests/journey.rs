@@ -249,6 +249,80 @@ async fn journey(database_url: &str, dir: &Path) {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
 
+    // Second factors over HTTP: enrol TOTP from the URI a phone app would scan, then a
+    // password login stops at the second factor and a recovery code finishes it.
+    let (status, enrollment) = laptop
+        .send("POST", "/api/account/totp/start", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enrollment}");
+    let uri = enrollment["otpauth_uri"].as_str().expect("a URI");
+    assert!(
+        uri.starts_with("otpauth://totp/") && uri.contains("algorithm=SHA1&digits=6&period=30"),
+        "{uri}"
+    );
+    let secret = totp_rs::Secret::try_from_base32(enrollment["secret"].as_str().expect("a secret"))
+        .expect("base32");
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_skew(0)
+        .with_secret(secret.as_ref().to_vec())
+        .build()
+        .expect("valid TOTP");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let (status, confirmed) = laptop
+        .send(
+            "POST",
+            "/api/account/totp/confirm",
+            json!({"code": totp.generate(now).to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    let codes = confirmed["recovery_codes"]
+        .as_array()
+        .expect("codes")
+        .clone();
+    assert_eq!(codes.len(), 10);
+    let (_, account) = laptop.send("GET", "/api/account", Value::Null).await;
+    assert_eq!(account["second_factors"]["totp"], true, "{account}");
+    let (status, body) = phone
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "ada", "password": "a third passphrase"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "second_factor_required", "{body}");
+    assert_eq!(
+        phone.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::UNAUTHORIZED,
+        "a pending session is not signed in"
+    );
+    let (status, body) = phone
+        .send(
+            "POST",
+            "/api/auth/login/recovery-code",
+            json!({"code": codes[0]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        phone.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::OK
+    );
+
+    // Passkeys have a relying party on the starter's default public URL.
+    let (status, ceremony) = phone
+        .send("POST", "/api/auth/passkey/start", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ceremony}");
+    assert!(ceremony["ceremony_id"].is_string(), "{ceremony}");
+
     server.stop().await;
 }
 
