@@ -61,6 +61,7 @@
 //! test named after it. Secrets (`Password`, tokens, hashes, mail bodies) never appear in
 //! `Debug`, `Display`, errors or logs.
 
+pub mod api_token;
 pub mod avatar;
 pub mod clock;
 pub mod config;
@@ -73,6 +74,7 @@ pub mod password;
 pub mod policy;
 pub mod random;
 mod service;
+pub mod ssh_key;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
