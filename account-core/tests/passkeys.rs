@@ -1,3 +1,5 @@
+#![cfg(feature = "testing")]
+
 //! Passkeys through real WebAuthn ceremonies: webauthn-rs on the server side, the
 //! `SoftPasskey` software authenticator of webauthn-authenticator-rs on the client side,
 //! over the memory store and a manual clock. Tests named after an item of SECURITY.md
@@ -19,108 +21,15 @@ use account_core::{AccountConfig, Accounts, Error, SignedIn};
 use chrono::Duration;
 use serde_json::{Value, json};
 use support::{Harness, info};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::prelude::{
-    CreationChallengeResponse, RequestChallengeResponse, Url, WebauthnCError,
-};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// The public URL of the harness: relying-party id `accounts.example.com`.
 const ORIGIN: &str = "https://accounts.example.com";
 
-/// A browser with a passkey provider, played by `SoftPasskey`.
-///
-/// `SoftPasskey` is a U2F-style soft token: it refuses `requireResidentKey`, finds keys
-/// only through `allowCredentials`, and returns no user handle. The browser and platform
-/// authenticator it stands in for keep a discoverable credential instead, so this device
-/// keeps the resident part itself — the relying-party id and the user handle of each
-/// credential it made — and, for a request without `allowCredentials`, picks its
-/// credential for the relying party and returns its user handle, as a platform
-/// authenticator does. The user handle is not signed, and nothing else is changed: the
-/// challenge, origin, relying-party hash, flags, counter and signature are the soft
-/// token's own.
-struct Device {
-    authenticator: SoftPasskey,
-    origin: Url,
-    resident: Vec<Resident>,
-}
+use account_core::testing::passkey::SoftDevice;
 
-struct Resident {
-    credential_id: String,
-    rp_id: String,
-    user_handle: String,
-}
-
-impl Device {
-    fn new() -> Self {
-        Self::at(ORIGIN)
-    }
-
-    /// A device on a page of `origin` (what the browser reports in `clientDataJSON`).
-    fn at(origin: &str) -> Self {
-        Self {
-            // `true`: the soft token claims user verification, as a platform authenticator
-            // with a PIN or biometrics does.
-            authenticator: SoftPasskey::new(true),
-            origin: origin.parse().expect("origin"),
-            resident: Vec::new(),
-        }
-    }
-
-    fn register(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
-        let mut options = options.clone();
-        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = false.into();
-        let user_handle = options["publicKey"]["user"]["id"]
-            .as_str()
-            .expect("a user handle")
-            .to_owned();
-        let rp_id = options["publicKey"]["rp"]["id"]
-            .as_str()
-            .expect("a relying-party id")
-            .to_owned();
-        let request: CreationChallengeResponse =
-            serde_json::from_value(options).expect("creation options parse");
-        let credential = self
-            .authenticator
-            .do_registration(self.origin.clone(), request)?;
-        let credential = serde_json::to_value(&credential).expect("serialise");
-        self.resident.push(Resident {
-            credential_id: credential["rawId"].as_str().expect("rawId").to_owned(),
-            rp_id,
-            user_handle,
-        });
-        Ok(credential)
-    }
-
-    fn sign(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
-        let mut options = options.clone();
-        let discoverable = options["publicKey"]["allowCredentials"]
-            .as_array()
-            .is_none_or(Vec::is_empty);
-        let mut user_handle = None;
-        if discoverable {
-            let rp_id = options["publicKey"]["rpId"].as_str().expect("rpId");
-            let resident = self
-                .resident
-                .iter()
-                .rev()
-                .find(|r| r.rp_id == rp_id)
-                .ok_or(WebauthnCError::NoSelectedToken)?;
-            options["publicKey"]["allowCredentials"] =
-                json!([{ "type": "public-key", "id": resident.credential_id }]);
-            user_handle = Some(resident.user_handle.clone());
-        }
-        let request: RequestChallengeResponse =
-            serde_json::from_value(options).expect("request options parse");
-        let assertion = self
-            .authenticator
-            .do_authentication(self.origin.clone(), request)?;
-        let mut assertion = serde_json::to_value(&assertion).expect("serialise");
-        if let Some(handle) = user_handle {
-            assertion["response"]["userHandle"] = handle.into();
-        }
-        Ok(assertion)
-    }
+/// A software passkey on the harness's origin.
+fn new_device() -> SoftDevice {
+    SoftDevice::at(ORIGIN)
 }
 
 /// Another instance of the services over the harness's store and clock, configured by
@@ -137,7 +46,7 @@ fn instance(h: &Harness, configure: impl FnOnce(&mut AccountConfig)) -> Accounts
 async fn register(
     accounts: &Accounts,
     session: &SessionRecord,
-    device: &mut Device,
+    device: &mut SoftDevice,
     name: &str,
 ) -> PasskeyRecord {
     let ceremony = accounts
@@ -154,7 +63,7 @@ async fn register(
         .passkey
 }
 
-async fn passwordless(accounts: &Accounts, device: &mut Device) -> Result<SignedIn, Error> {
+async fn passwordless(accounts: &Accounts, device: &mut SoftDevice) -> Result<SignedIn, Error> {
     let ceremony = accounts.start_passkey_login().await.expect("login starts");
     let assertion = device
         .sign(&ceremony.options)
@@ -226,7 +135,7 @@ async fn h29_register_list_rename_and_delete() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
 
     let ceremony = h
         .accounts
@@ -345,7 +254,7 @@ async fn passkeys_of_another_account_cannot_be_renamed_or_deleted() {
     h.sign_up("bob", "bob@example.com").await;
     let ada = h.fresh_session("ada").await;
     let bob = h.fresh_session("bob").await;
-    let passkey = register(&h.accounts, &ada, &mut Device::new(), "Laptop").await;
+    let passkey = register(&h.accounts, &ada, &mut new_device(), "Laptop").await;
     assert_code(
         h.accounts
             .rename_passkey(&bob, passkey.id, "Mine", &info())
@@ -365,7 +274,7 @@ async fn h30_passwordless_login_yields_a_level_two_session() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
 
     let ceremony = h.accounts.start_passkey_login().await.expect("starts");
@@ -420,7 +329,7 @@ async fn h32_the_signature_counter_goes_up_with_each_use() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     register(&h.accounts, &session, &mut device, "Laptop").await;
     for expected in 1..=3 {
         passwordless(&h.accounts, &mut device)
@@ -437,7 +346,7 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
     h.sign_up("ada", "ada@example.com").await;
     h.sign_up("bob", "bob@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
 
     let ceremony = h
@@ -503,7 +412,7 @@ async fn a_pending_login_may_use_its_passkey_but_not_manage_passkeys() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
     let mut pending = stored_session(
         &h,
@@ -544,7 +453,7 @@ async fn ceremonies_finish_on_another_instance() {
     let other = instance(&h, |_| {});
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
 
     let ceremony = h
         .accounts
@@ -572,7 +481,7 @@ async fn h29_a_wrong_origin_is_refused_at_registration() {
     let session = h.fresh_session("ada").await;
     // A page under the relying-party id, so the browser goes along, but not the
     // application's origin.
-    let mut phish = Device::at("https://phish.accounts.example.com");
+    let mut phish = SoftDevice::at("https://phish.accounts.example.com");
     let ceremony = h
         .accounts
         .start_passkey_registration(&session, "Laptop")
@@ -599,10 +508,10 @@ async fn h30_a_wrong_origin_is_refused_at_login() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     register(&h.accounts, &session, &mut device, "Laptop").await;
     // The same authenticator, now asked from another page.
-    device.origin = "https://phish.accounts.example.com".parse().expect("url");
+    device.move_to("https://phish.accounts.example.com");
     assert_code(
         passwordless(&h.accounts, &mut device).await,
         "invalid_credentials",
@@ -628,7 +537,7 @@ async fn h29_a_wrong_relying_party_id_is_refused() {
     let sibling = instance(&h, |c| c.passkeys.rp_id = Some("example.com".into()));
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
 
     let ceremony = sibling
         .start_passkey_registration(&session, "Laptop")
@@ -671,7 +580,7 @@ async fn h31_a_replayed_assertion_is_refused() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     register(&h.accounts, &session, &mut device, "Laptop").await;
 
     let ceremony = h.accounts.start_passkey_login().await.expect("starts");
@@ -707,9 +616,7 @@ async fn h31_a_registration_cannot_be_finished_twice() {
         .start_passkey_registration(&session, "Laptop")
         .await
         .expect("starts");
-    let credential = Device::new()
-        .register(&ceremony.options)
-        .expect("registers");
+    let credential = new_device().register(&ceremony.options).expect("registers");
     h.accounts
         .finish_passkey_registration(&session, &ceremony.ceremony_id, credential.clone(), &info())
         .await
@@ -728,7 +635,7 @@ async fn h31_an_answer_for_another_ceremony_is_refused() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     register(&h.accounts, &session, &mut device, "Laptop").await;
 
     let a = h.accounts.start_passkey_login().await.expect("starts");
@@ -758,7 +665,7 @@ async fn h31_an_answer_for_another_ceremony_is_refused() {
         .start_passkey_registration(&session, "Tablet")
         .await
         .expect("starts");
-    let for_a = Device::new().register(&a.options).expect("registers");
+    let for_a = new_device().register(&a.options).expect("registers");
     assert_code(
         h.accounts
             .finish_passkey_registration(&session, &b.ceremony_id, for_a, &info())
@@ -772,7 +679,7 @@ async fn h31_an_expired_ceremony_is_refused() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
 
     let registration = h
         .accounts
@@ -806,7 +713,7 @@ async fn unknown_and_malformed_ceremony_ids_are_refused() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     register(&h.accounts, &session, &mut device, "Laptop").await;
     let session = passwordless(&h.accounts, &mut device)
         .await
@@ -855,16 +762,19 @@ async fn c13_passwordless_login_names_no_account_and_its_failures_look_alike() {
     );
     assert!(public_key.get("user").is_none());
 
-    let mut ada_device = Device::new();
+    let mut ada_device = new_device();
     let ada_passkey = register(&h.accounts, &ada, &mut ada_device, "Laptop").await;
-    let mut bob_device = Device::new();
+    let mut bob_device = new_device();
     register(&h.accounts, &bob, &mut bob_device, "Laptop").await;
 
     let mut failures = Vec::new();
     // A user handle naming another account.
     let ceremony = h.accounts.start_passkey_login().await.expect("starts");
     let mut assertion = ada_device.sign(&ceremony.options).expect("signs");
-    assertion["response"]["userHandle"] = bob_device.resident[0].user_handle.clone().into();
+    assertion["response"]["userHandle"] = bob_device
+        .last_user_handle()
+        .expect("bob registered")
+        .into();
     failures.push(
         h.accounts
             .finish_passkey_login(&ceremony.ceremony_id, assertion, &info())
@@ -919,7 +829,7 @@ async fn g23_a_stale_session_cannot_add_or_remove_passkeys() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let passkey = register(&h.accounts, &session, &mut Device::new(), "Laptop").await;
+    let passkey = register(&h.accounts, &session, &mut new_device(), "Laptop").await;
     h.clock.advance(Duration::minutes(11));
     assert_code(
         h.accounts
@@ -946,7 +856,7 @@ async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
 
     // A fresh session from the password alone.
@@ -989,7 +899,7 @@ async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
         .await
         .expect("logs in")
         .session;
-    register(&h.accounts, &strong, &mut Device::new(), "Phone").await;
+    register(&h.accounts, &strong, &mut new_device(), "Phone").await;
     h.accounts
         .delete_passkey(&strong, passkey.id, &info())
         .await
@@ -1014,9 +924,7 @@ async fn adding_a_passkey_renews_the_session_and_tells_the_owner() {
         .start_passkey_registration(&session, "Laptop")
         .await
         .expect("starts");
-    let credential = Device::new()
-        .register(&ceremony.options)
-        .expect("registers");
+    let credential = new_device().register(&ceremony.options).expect("registers");
     let added = h
         .accounts
         .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
@@ -1065,7 +973,7 @@ async fn the_last_passkey_of_an_account_without_a_password_cannot_be_deleted() {
             .is_none()
     );
     let first = stored_session(&h, account.id, AuthMethod::External, AssuranceLevel::One).await;
-    let mut laptop = Device::new();
+    let mut laptop = new_device();
     let laptop_key = register(&h.accounts, &first, &mut laptop, "Laptop").await;
 
     // From now on the passkey is how Cleo logs in.
@@ -1073,7 +981,7 @@ async fn the_last_passkey_of_an_account_without_a_password_cannot_be_deleted() {
         .await
         .expect("logs in")
         .session;
-    let phone_key = register(&h.accounts, &session, &mut Device::new(), "Phone").await;
+    let phone_key = register(&h.accounts, &session, &mut new_device(), "Phone").await;
     h.accounts
         .delete_passkey(&session, phone_key.id, &info())
         .await
@@ -1130,7 +1038,7 @@ async fn h32_a_counter_that_goes_backwards_is_refused_by_default() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
     passwordless(&h.accounts, &mut device)
         .await
@@ -1189,7 +1097,7 @@ async fn h32_a_counter_that_goes_backwards_is_logged_and_accepted_under_warn() {
     let lenient = instance(&h, |c| c.passkeys.counter_regression = CounterPolicy::Warn);
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = register(&lenient, &session, &mut device, "Laptop").await;
     passwordless(&lenient, &mut device).await.expect("logs in");
     counter_jumps(&h, &passkey, 100).await;

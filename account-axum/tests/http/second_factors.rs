@@ -8,107 +8,22 @@ use account_core::model::{
 };
 use account_core::random::OsRandom;
 use account_core::store::SessionStore;
+use account_core::testing::passkey::SoftDevice;
 use account_core::token::OpaqueToken;
 use account_core::{NewAccountByAdmin, RequestInfo};
 use axum::http::Method;
 use chrono::Duration;
 use serde_json::{Value, json};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::prelude::{
-    CreationChallengeResponse, RequestChallengeResponse, Url, WebauthnCError,
-};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 use crate::support::*;
 
 // ---------------------------------------------------------------------------------------
 // A browser with a passkey provider (as in account-core's tests/passkeys.rs).
 
-/// A browser with a passkey provider, played by `SoftPasskey`, which refuses
-/// `requireResidentKey` and finds keys only through `allowCredentials`: this device keeps
-/// the resident part itself (relying-party id and user handle of each credential) and
-/// answers a request without `allowCredentials` as a platform authenticator does. The
-/// challenge, origin, relying-party hash, flags, counter and signature are the soft
-/// token's own.
-struct Device {
-    authenticator: SoftPasskey,
-    origin: Url,
-    resident: Vec<Resident>,
+/// A software passkey on the test app's public URL.
+fn new_device() -> SoftDevice {
+    SoftDevice::at(PUBLIC_URL)
 }
-
-struct Resident {
-    credential_id: String,
-    rp_id: String,
-    user_handle: String,
-}
-
-impl Device {
-    fn new() -> Self {
-        Self {
-            authenticator: SoftPasskey::new(true),
-            origin: PUBLIC_URL.parse().expect("origin"),
-            resident: Vec::new(),
-        }
-    }
-
-    fn register(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
-        let mut options = options.clone();
-        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = false.into();
-        let user_handle = options["publicKey"]["user"]["id"]
-            .as_str()
-            .expect("a user handle")
-            .to_owned();
-        let rp_id = options["publicKey"]["rp"]["id"]
-            .as_str()
-            .expect("a relying-party id")
-            .to_owned();
-        let request: CreationChallengeResponse =
-            serde_json::from_value(options).expect("creation options parse");
-        let credential = self
-            .authenticator
-            .do_registration(self.origin.clone(), request)?;
-        let credential = serde_json::to_value(&credential).expect("serialise");
-        self.resident.push(Resident {
-            credential_id: credential["rawId"].as_str().expect("rawId").to_owned(),
-            rp_id,
-            user_handle,
-        });
-        Ok(credential)
-    }
-
-    fn sign(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
-        let mut options = options.clone();
-        let discoverable = options["publicKey"]["allowCredentials"]
-            .as_array()
-            .is_none_or(Vec::is_empty);
-        let mut user_handle = None;
-        if discoverable {
-            let rp_id = options["publicKey"]["rpId"].as_str().expect("rpId");
-            let resident = self
-                .resident
-                .iter()
-                .rev()
-                .find(|r| r.rp_id == rp_id)
-                .ok_or(WebauthnCError::NoSelectedToken)?;
-            options["publicKey"]["allowCredentials"] =
-                json!([{ "type": "public-key", "id": resident.credential_id }]);
-            user_handle = Some(resident.user_handle.clone());
-        }
-        let request: RequestChallengeResponse =
-            serde_json::from_value(options).expect("request options parse");
-        let assertion = self
-            .authenticator
-            .do_authentication(self.origin.clone(), request)?;
-        let mut assertion = serde_json::to_value(&assertion).expect("serialise");
-        if let Some(handle) = user_handle {
-            assertion["response"]["userHandle"] = handle.into();
-        }
-        Ok(assertion)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Helpers
 
 /// An authenticator app, built from the `otpauth://` URI the API handed out.
 struct App(totp_rs::Totp);
@@ -151,7 +66,7 @@ async fn enrol_totp(app: &mut TestApp) -> (App, Vec<String>) {
 }
 
 /// Registers a passkey for the signed-in user through the API; answers it.
-async fn add_passkey(app: &mut TestApp, device: &mut Device, name: &str) -> Value {
+async fn add_passkey(app: &mut TestApp, device: &mut SoftDevice, name: &str) -> Value {
     let ceremony = app
         .post("/api/account/passkeys/start", json!({ "name": name }))
         .await
@@ -450,7 +365,7 @@ async fn disabling_totp_needs_a_fresh_session() {
 async fn a_passkey_as_second_factor_and_passwordless_over_http() {
     let mut app = TestApp::unlimited();
     app.user("alice").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     let passkey = add_passkey(&mut app, &mut device, "Laptop").await;
     assert_eq!(
         keys(&passkey),
@@ -532,7 +447,7 @@ async fn a_passkey_as_second_factor_and_passwordless_over_http() {
 async fn reauthentication_with_a_passkey_over_http() {
     let mut app = TestApp::unlimited();
     app.user("alice").await;
-    let mut device = Device::new();
+    let mut device = new_device();
     add_passkey(&mut app, &mut device, "Laptop").await;
     app.go_stale();
     let ceremony = app
@@ -603,9 +518,9 @@ async fn passkeys_are_renamed_and_deleted_but_never_the_last_way_to_log_in() {
     app.store.insert_session(&session).await.expect("store");
     app.cookie = Some(format!("{}={}", app.cookie_name, token.expose()));
 
-    let mut laptop = Device::new();
+    let mut laptop = new_device();
     let laptop_key = add_passkey(&mut app, &mut laptop, "Laptop").await;
-    let phone_key = add_passkey(&mut app, &mut Device::new(), "Phone").await;
+    let phone_key = add_passkey(&mut app, &mut new_device(), "Phone").await;
 
     let renamed = app
         .patch(
@@ -718,7 +633,7 @@ async fn an_admin_resets_second_factors_with_a_fresh_session() {
     let mut app = TestApp::unlimited();
     app.user("bob").await;
     let (_, _) = enrol_totp(&mut app).await;
-    add_passkey(&mut app, &mut Device::new(), "Phone").await;
+    add_passkey(&mut app, &mut new_device(), "Phone").await;
     let bob = app.account("bob").await;
     let path = format!("/api/admin/users/{}/reset-2fa", bob.id);
     // Not for users.

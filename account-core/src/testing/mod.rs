@@ -174,6 +174,7 @@
 
 pub mod cases;
 pub mod fixtures;
+pub mod passkey;
 
 use std::future::Future;
 use std::sync::Arc;

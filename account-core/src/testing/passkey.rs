@@ -1,0 +1,144 @@
+//! A software passkey for tests: real WebAuthn ceremonies without a browser.
+//!
+//! Wraps webauthn-authenticator-rs's `SoftPasskey`, which makes real credentials and real
+//! signatures. It is shared by the tests of this crate and of the HTTP adapter, so that
+//! every layer is tested against the same authenticator.
+
+use serde_json::{Value, json};
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_authenticator_rs::prelude::{
+    CreationChallengeResponse, RequestChallengeResponse, WebauthnCError,
+};
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// A browser with a passkey provider, played by `SoftPasskey`.
+///
+/// `SoftPasskey` is a U2F-style soft token: it refuses `requireResidentKey`, finds keys
+/// only through `allowCredentials`, and returns no user handle. The browser and platform
+/// authenticator it stands in for keep a discoverable credential instead, so this device
+/// keeps the resident part itself — the relying-party id and the user handle of each
+/// credential it made — and, for a request without `allowCredentials`, picks its
+/// credential for the relying party and returns its user handle, as a platform
+/// authenticator does. The user handle is not signed, and nothing else is changed: the
+/// challenge, origin, relying-party hash, flags, counter and signature are the soft
+/// token's own.
+pub struct SoftDevice {
+    authenticator: SoftPasskey,
+    origin: url::Url,
+    resident: Vec<Resident>,
+}
+
+struct Resident {
+    credential_id: String,
+    rp_id: String,
+    user_handle: String,
+}
+
+impl SoftDevice {
+    /// A device on a page of `origin` (what the browser reports in `clientDataJSON`).
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not a URL: a test's own constant.
+    pub fn at(origin: &str) -> Self {
+        Self {
+            // `true`: the soft token claims user verification, as a platform authenticator
+            // with a PIN or biometrics does.
+            authenticator: SoftPasskey::new(true),
+            origin: origin.parse().expect("origin"),
+            resident: Vec::new(),
+        }
+    }
+
+    /// Moves the device to a page of another origin, as a phishing page would ask it.
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not a URL: a test's own constant.
+    pub fn move_to(&mut self, origin: &str) {
+        self.origin = origin.parse().expect("an origin URL");
+    }
+
+    /// The user handle of the newest credential registered on this device, as the
+    /// relying party gave it (base64url), for tests that swap it.
+    pub fn last_user_handle(&self) -> Option<&str> {
+        self.resident.last().map(|r| r.user_handle.as_str())
+    }
+
+    /// Registers a new credential for creation `options` (a `CreationChallengeResponse`
+    /// as JSON) and returns the `RegisterPublicKeyCredential` as JSON.
+    ///
+    /// # Errors
+    ///
+    /// The soft token's refusal, such as a relying party that does not match the origin.
+    pub fn register(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
+        let mut options = options.clone();
+        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = false.into();
+        let user_handle = options["publicKey"]["user"]["id"]
+            .as_str()
+            .expect("a user handle")
+            .to_owned();
+        let rp_id = options["publicKey"]["rp"]["id"]
+            .as_str()
+            .expect("a relying-party id")
+            .to_owned();
+        let request: CreationChallengeResponse =
+            serde_json::from_value(options).expect("creation options parse");
+        let credential = self
+            .authenticator
+            .do_registration(self.origin.clone(), request)?;
+        let credential = serde_json::to_value(&credential).expect("serialise");
+        self.resident.push(Resident {
+            credential_id: credential["rawId"].as_str().expect("rawId").to_owned(),
+            rp_id,
+            user_handle,
+        });
+        Ok(credential)
+    }
+
+    /// Answers request `options` (a `RequestChallengeResponse` as JSON) with a
+    /// `PublicKeyCredential` as JSON; an empty `allowCredentials` is answered with the
+    /// newest credential of the relying party, as a platform authenticator would.
+    ///
+    /// # Errors
+    ///
+    /// The soft token's refusal, or no credential for the relying party.
+    pub fn sign(&mut self, options: &Value) -> Result<Value, WebauthnCError> {
+        let mut options = options.clone();
+        let discoverable = options["publicKey"]["allowCredentials"]
+            .as_array()
+            .is_none_or(Vec::is_empty);
+        let mut user_handle = None;
+        if discoverable {
+            let rp_id = options["publicKey"]["rpId"].as_str().expect("rpId");
+            let resident = self
+                .resident
+                .iter()
+                .rev()
+                .find(|r| r.rp_id == rp_id)
+                .ok_or(WebauthnCError::NoSelectedToken)?;
+            options["publicKey"]["allowCredentials"] =
+                json!([{ "type": "public-key", "id": resident.credential_id }]);
+            user_handle = Some(resident.user_handle.clone());
+        }
+        let request: RequestChallengeResponse =
+            serde_json::from_value(options).expect("request options parse");
+        let assertion = self
+            .authenticator
+            .do_authentication(self.origin.clone(), request)?;
+        let mut assertion = serde_json::to_value(&assertion).expect("serialise");
+        if let Some(handle) = user_handle {
+            assertion["response"]["userHandle"] = handle.into();
+        }
+        Ok(assertion)
+    }
+}
+
+impl std::fmt::Debug for SoftDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftDevice")
+            .field("origin", &self.origin.as_str())
+            .field("credentials", &self.resident.len())
+            .finish()
+    }
+}
