@@ -300,7 +300,7 @@ impl Accounts {
     }
 
     /// Whether an account with these failures must wait before its next attempt.
-    fn throttled(&self, failures: Failures) -> bool {
+    pub(crate) fn throttled(&self, failures: Failures) -> bool {
         let wait = self.inner.config.login_throttle.wait_after(failures.count);
         failures
             .last_at

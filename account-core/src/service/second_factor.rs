@@ -350,10 +350,8 @@ impl Accounts {
             .store
             .failures(account.id, FailureKind::SecondFactor)
             .await?;
-        let wait = self.inner.config.login_throttle.wait_after(failures.count);
-        Ok(failures
-            .last_at
-            .is_some_and(|last| self.now() < last + wait))
+        // The same growing delays as passwords, on the second-factor counter.
+        Ok(self.throttled(failures))
     }
 
     pub(crate) async fn count_second_factor_failure(
