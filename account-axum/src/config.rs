@@ -68,7 +68,8 @@ impl Default for HttpConfig {
     }
 }
 
-/// Per-IP request limits on the routes that need no session, counted in the store with
+/// Per-IP request limits on the routes that need no session (and on failed app-password
+/// sign-ins), counted in the store with
 /// [`Accounts::check_rate_limit`](account_core::Accounts::check_rate_limit) so that every
 /// app instance on one database shares them. `None` turns a limit off.
 ///
@@ -88,6 +89,11 @@ pub struct RateLimits {
     pub reset_password: Option<RateLimit>,
     /// `POST /api/auth/email/verify` (30 an hour).
     pub verify_email: Option<RateLimit>,
+    /// Failed sign-ins with HTTP Basic and an app password, on the host's routes that use
+    /// [`AppPasswordAuth`](crate::AppPasswordAuth) (10 a minute). Only failures count, so
+    /// a mail client that polls with a good app password is never slowed down; past the
+    /// limit a failure answers 429 instead of 401.
+    pub app_password_failures: Option<RateLimit>,
 }
 
 impl Default for RateLimits {
@@ -98,6 +104,7 @@ impl Default for RateLimits {
             forgot_password: Some(RateLimit::per_hour(10)),
             reset_password: Some(RateLimit::per_hour(30)),
             verify_email: Some(RateLimit::per_hour(30)),
+            app_password_failures: Some(RateLimit::per_minute(10)),
         }
     }
 }
@@ -111,6 +118,7 @@ impl RateLimits {
             forgot_password: None,
             reset_password: None,
             verify_email: None,
+            app_password_failures: None,
         }
     }
 }

@@ -17,6 +17,12 @@
 //! 3. With neither header the request did not come from a browser page (curl, a mobile
 //!    app, a server), which a forging site cannot make a victim's browser send, and it
 //!    passes.
+//!
+//! A request with `Authorization: Bearer` is not checked by the router's middleware: it is
+//! authenticated by its token, not by an ambient cookie, and a browser never adds that
+//! header on its own — another site's page could only add it to a cross-origin request
+//! through a CORS preflight, which this API never grants. The cookie-only extractors still
+//! check such a request, since it may carry the cookie too.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
@@ -25,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::config::Settings;
 use crate::error::ApiError;
+use crate::extract::bearer_token;
 use crate::state::AccountsState;
 
 /// Refuses an unsafe request that another site made a browser send.
@@ -62,12 +69,16 @@ pub(crate) fn check(
     }
 }
 
-/// The middleware form of [`check`], for the whole router.
+/// The middleware form of [`check`], for the whole router; requests with a bearer token
+/// pass (see the module docs).
 pub(crate) async fn middleware(
     State(state): State<AccountsState>,
     request: Request,
     next: Next,
 ) -> Response {
+    if bearer_token(request.headers()).is_some() {
+        return next.run(request).await;
+    }
     match check(request.method(), request.headers(), &state.settings) {
         Ok(()) => next.run(request).await,
         Err(refused) => {

@@ -25,11 +25,15 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// | `malformed_json` | 400 |
 /// | `invalid_token` | 400 |
 /// | `invalid_credentials`, `unauthenticated`, `invalid_second_factor` | 401 |
-/// | `current_password_incorrect`, `reauthentication_required`, `signup_disabled`, `profile_locked`, `managed_by_directory`, `forbidden`, `csrf_refused`, `second_factor_enrollment_required` | 403 |
+/// | `unauthenticated` for a bad bearer token | 401, with `WWW-Authenticate: Bearer error="invalid_token"` |
+/// | `unauthenticated` from the app-password extractor | 401, with `WWW-Authenticate: Basic realm="<product name>", charset="UTF-8"` |
+/// | `current_password_incorrect`, `reauthentication_required`, `signup_disabled`, `profile_locked`, `managed_by_directory`, `forbidden`, `csrf_refused`, `second_factor_enrollment_required`, `network_not_allowed`, `session_required` | 403 |
+/// | `insufficient_scope` | 403, with `WWW-Authenticate: Bearer error="insufficient_scope"` |
 /// | `not_found` | 404 |
 /// | `method_not_allowed` | 405 |
-/// | `username_taken`, `already_enrolled`, `no_second_factor`, `last_login_method` | 409 |
+/// | `username_taken`, `already_enrolled`, `no_second_factor`, `last_login_method`, `too_many_api_tokens`, `too_many_app_passwords`, `too_many_ssh_keys`, `ssh_key_in_use` | 409 |
 /// | `passkey_rejected` | 422 |
+/// | `invalid_ssh_key` | 422, with the core's `reason` (`ssh_key_too_weak`, `ssh_key_unsupported_type`, ...) |
 /// | `payload_too_large` | 413 |
 /// | `unsupported_media_type` | 415 |
 /// | `rate_limited` | 429, with `Retry-After` |
@@ -64,10 +68,11 @@ pub enum ApiError {
         /// The missing field, when that is the problem.
         field: Option<String>,
     },
-    /// A query parameter is not in the form the route expects.
-    #[error("the query parameter {name} is invalid")]
+    /// A query parameter or a field of the body is not in the form the route expects
+    /// (422 `validation_failed` naming it, rule `invalid_syntax`).
+    #[error("the parameter {name} is invalid")]
     InvalidParameter {
-        /// The parameter's name.
+        /// The parameter's or field's name.
         name: &'static str,
     },
     /// The signed-in account may not do this (an administrator's route).
@@ -83,6 +88,28 @@ pub enum ApiError {
     /// account has none yet).
     #[error("set up a second factor first: the policy requires one")]
     SecondFactorEnrollmentRequired,
+    /// An `Authorization: Bearer` token is malformed, unknown, expired or deleted, or its
+    /// account is disabled: 401 `unauthenticated` with a `WWW-Authenticate: Bearer` challenge
+    /// (RFC 6750) that tells the client to get a new token.
+    #[error("the bearer token is not valid")]
+    InvalidBearerToken,
+    /// A `read` personal API token was used for a request that may change something (any
+    /// method but `GET`, `HEAD` and `OPTIONS`).
+    #[error("this token may only read: the request needs a write token")]
+    InsufficientScope,
+    /// A valid personal API token was used on a route that only a signed-in browser
+    /// session may use: the password, addresses, second factors, tokens, app passwords,
+    /// SSH keys, sessions, administration.
+    #[error("this needs a signed-in session: a token cannot do it")]
+    SessionRequired,
+    /// HTTP Basic credentials with an app password are missing or wrong (the app-password
+    /// extractor): 401 `unauthenticated` with a `WWW-Authenticate: Basic` challenge, so that
+    /// a client (a mail or CalDAV client, git) asks its user for the credentials.
+    #[error("sign in with your username and an app password")]
+    AppPasswordRequired {
+        /// The realm of the challenge: the product's name.
+        realm: String,
+    },
 }
 
 /// An error body (RFC 9457 problem details) with the stable `code` of the error.
@@ -136,6 +163,11 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::SecondFactorEnrollmentRequired => "second_factor_enrollment_required",
+            ApiError::InvalidBearerToken | ApiError::AppPasswordRequired { .. } => {
+                "unauthenticated"
+            }
+            ApiError::InsufficientScope => "insufficient_scope",
+            ApiError::SessionRequired => "session_required",
         }
     }
 
@@ -145,7 +177,12 @@ impl ApiError {
             ApiError::Core(e) => core_status(e),
             ApiError::CsrfRefused
             | ApiError::Forbidden
-            | ApiError::SecondFactorEnrollmentRequired => StatusCode::FORBIDDEN,
+            | ApiError::SecondFactorEnrollmentRequired
+            | ApiError::InsufficientScope
+            | ApiError::SessionRequired => StatusCode::FORBIDDEN,
+            ApiError::InvalidBearerToken | ApiError::AppPasswordRequired { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
@@ -209,13 +246,16 @@ fn core_status(e: &Error) -> StatusCode {
         | Error::ReauthenticationRequired
         | Error::SignUpDisabled
         | Error::ProfileLocked
-        | Error::ManagedExternally => StatusCode::FORBIDDEN,
+        | Error::ManagedExternally
+        | Error::NetworkNotAllowed => StatusCode::FORBIDDEN,
         Error::InvalidToken => StatusCode::BAD_REQUEST,
         Error::UsernameTaken
         | Error::AlreadyEnrolled
         | Error::NoSecondFactor
-        | Error::LastLoginMethod => StatusCode::CONFLICT,
-        Error::PasskeyRejected => StatusCode::UNPROCESSABLE_ENTITY,
+        | Error::LastLoginMethod
+        | Error::LimitReached(_)
+        | Error::SshKeyInUse => StatusCode::CONFLICT,
+        Error::PasskeyRejected | Error::InvalidSshKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         // Storage and internal failures, and any variant a newer core adds before this
@@ -237,14 +277,51 @@ impl IntoResponse for ApiError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let ApiError::Core(Error::RateLimited { retry_after_secs }) = &self {
-            headers.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from((*retry_after_secs).max(1).unsigned_abs()),
-            );
+        match &self {
+            ApiError::Core(Error::RateLimited { retry_after_secs }) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from((*retry_after_secs).max(1).unsigned_abs()),
+                );
+            }
+            // RFC 6750 §3: the challenge names the bearer scheme and why the token failed,
+            // so that a client knows to get a new token rather than retry.
+            ApiError::InvalidBearerToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
+            ApiError::InsufficientScope => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="insufficient_scope""#),
+                );
+            }
+            // RFC 7617: the challenge makes a client that speaks Basic (a mail or CalDAV
+            // client, git) ask its user for a username and password.
+            ApiError::AppPasswordRequired { realm } => {
+                headers.insert(header::WWW_AUTHENTICATE, basic_challenge(realm));
+            }
+            _ => {}
         }
         response
     }
+}
+
+/// `Basic realm="<realm>", charset="UTF-8"`, with the realm as a valid quoted string: quotes
+/// and backslashes escaped, control characters dropped. A realm that still cannot be a
+/// header value falls back to `Account`.
+fn basic_challenge(realm: &str) -> HeaderValue {
+    let mut quoted = String::with_capacity(realm.len());
+    for c in realm.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    HeaderValue::from_bytes(format!(r#"Basic realm="{quoted}", charset="UTF-8""#).as_bytes())
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Basic realm="Account", charset="UTF-8""#))
 }
 
 #[cfg(test)]
@@ -346,6 +423,79 @@ mod tests {
             400,
             "malformed_json",
         );
+    }
+
+    #[test]
+    fn programmatic_access_errors_follow_the_contract() {
+        use account_core::AccessKind;
+        use account_core::ssh_key::SshPublicKey;
+
+        check(Error::NetworkNotAllowed, 403, "network_not_allowed");
+        check(
+            Error::LimitReached(AccessKind::ApiTokens),
+            409,
+            "too_many_api_tokens",
+        );
+        check(
+            Error::LimitReached(AccessKind::AppPasswords),
+            409,
+            "too_many_app_passwords",
+        );
+        check(
+            Error::LimitReached(AccessKind::SshKeys),
+            409,
+            "too_many_ssh_keys",
+        );
+        check(Error::SshKeyInUse, 409, "ssh_key_in_use");
+        let refused = SshPublicKey::parse("ssh-dss AAAA").expect_err("refused");
+        let reason = refused.code();
+        let p = check(Error::InvalidSshKey(refused), 422, "invalid_ssh_key");
+        assert_eq!(p.reason.as_deref(), Some(reason));
+        check(ApiError::InsufficientScope, 403, "insufficient_scope");
+        check(ApiError::SessionRequired, 403, "session_required");
+        check(ApiError::InvalidBearerToken, 401, "unauthenticated");
+        check(
+            ApiError::AppPasswordRequired {
+                realm: "x".to_owned(),
+            },
+            401,
+            "unauthenticated",
+        );
+    }
+
+    #[test]
+    fn authentication_failures_carry_their_challenge() {
+        let response = ApiError::InvalidBearerToken.into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        let response = ApiError::InsufficientScope.into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="insufficient_scope""#
+        );
+        let response = ApiError::AppPasswordRequired {
+            realm: "Example \"Mail\"".to_owned(),
+        }
+        .into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Basic realm="Example \"Mail\"", charset="UTF-8""#
+        );
+        // A product name outside ASCII is sent as its UTF-8 bytes; a control character is
+        // dropped rather than break the header.
+        let response = ApiError::AppPasswordRequired {
+            realm: "Zürich\nPost".to_owned(),
+        }
+        .into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE].as_bytes(),
+            "Basic realm=\"ZürichPost\", charset=\"UTF-8\"".as_bytes()
+        );
+        // The session cookie's 401 has no challenge: a browser would show a login dialog.
+        let response = ApiError::from(Error::Unauthenticated).into_response();
+        assert!(!response.headers().contains_key(header::WWW_AUTHENTICATE));
     }
 
     #[test]

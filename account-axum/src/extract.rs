@@ -3,6 +3,19 @@
 //!
 //! Each works with any state `S` for which `AccountsState: FromRef<S>`, and rejects with
 //! a problem+json [`ApiError`].
+//!
+//! The session extractors here read the session cookie only. A request that has no
+//! session but carries a personal API token is told so: 403 `session_required` for a
+//! valid token, so that no token can reach a route that takes one of them. The routes that
+//! tokens may use take [`Authenticated`] (`token.rs`); a host's routes for mail, CalDAV or
+//! git clients take [`AppPasswordAuth`] (`app_password.rs`).
+
+mod app_password;
+mod token;
+
+pub use app_password::AppPasswordAuth;
+pub use token::{Authenticated, AuthenticatedBy};
+pub(crate) use token::{AuthenticatedOrEnrolling, bearer_token};
 
 use std::str::FromStr;
 
@@ -30,8 +43,11 @@ use crate::state::AccountsState;
 ///
 /// Rejects with 401 `unauthenticated` when the cookie is absent, malformed, unknown,
 /// expired or revoked, and — for unsafe methods — with 403 `csrf_refused` when another
-/// site made the browser send the request (see the crate's CSRF rules). It does not read
-/// the account; use [`CurrentAccount`] when the handler needs it (or needs it active).
+/// site made the browser send the request (see the crate's CSRF rules). Without a session
+/// but with `Authorization: Bearer`, it rejects a valid token with 403 `session_required`
+/// and a bad one with 401 (`WWW-Authenticate: Bearer error="invalid_token"`) or 403
+/// `network_not_allowed`: no personal API token can use a route that takes it. It does not
+/// read the account; use [`CurrentAccount`] when the handler needs it (or needs it active).
 ///
 /// `Option<CurrentSession>` answers `None` instead of rejecting for a missing or invalid
 /// session (a storage failure is still an error).
@@ -95,7 +111,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
             Some(session) => Ok(session),
-            None => Err(Error::Unauthenticated.into()),
+            None => Err(token::no_session(parts, &AccountsState::from_ref(state)).await),
         }
     }
 }
@@ -143,7 +159,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
             Some(session) => Ok(session),
-            None => Err(Error::Unauthenticated.into()),
+            None => Err(token::no_session(parts, &AccountsState::from_ref(state)).await),
         }
     }
 }
@@ -184,7 +200,9 @@ where
 /// accept it; every other route sees no session.
 ///
 /// Rejects with 401 `unauthenticated` for a missing, unknown or expired pending session
-/// (or a full one), and with 403 `csrf_refused` for a cross-site unsafe request.
+/// (or a full one), and with 403 `csrf_refused` for a cross-site unsafe request; a valid
+/// bearer token instead of a pending session gets 403 `session_required`, like
+/// [`CurrentSession`].
 #[derive(Clone)]
 pub(crate) struct PendingSession {
     /// The pending session.
@@ -212,11 +230,15 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AccountsState::from_ref(state);
         csrf::check(&parts.method, &parts.headers, &state.settings)?;
-        let token = session_token(&parts.headers, &state.settings.cookie_name)
-            .ok_or(Error::Unauthenticated)?
-            .to_owned();
-        let session = state.accounts.authenticate_pending(&token).await?;
-        Ok(PendingSession { session, token })
+        let Some(token) = session_token(&parts.headers, &state.settings.cookie_name) else {
+            return Err(token::no_session(parts, &state).await);
+        };
+        let token = token.to_owned();
+        match state.accounts.authenticate_pending(&token).await {
+            Ok(session) => Ok(PendingSession { session, token }),
+            Err(Error::Unauthenticated) => Err(token::no_session(parts, &state).await),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -56,8 +56,10 @@
 //! | [`AccountRouter`] | builds the `Router<()>` of every route, and the OpenAPI document |
 //! | [`HttpConfig`], [`RateLimits`], [`CookieName`] | public URL, cookie name, trusted proxies, body and rate limits |
 //! | [`AccountsState`] | the services and the configuration; the state the extractors read |
-//! | [`CurrentSession`], [`CurrentAccount`], [`AdminAccount`] | the signed-in session, account, administrator (401 / 403 otherwise) |
+//! | [`CurrentSession`], [`CurrentAccount`], [`AdminAccount`] | the signed-in session, account, administrator, by the session cookie only (401 / 403 otherwise; 403 `session_required` for a personal API token) |
 //! | [`EnrollingSession`] | a signed-in session that may be one restricted to enrolling a second factor |
+//! | [`Authenticated`], [`AuthenticatedBy`] | the signed-in account by a personal API token (`Authorization: Bearer`) or by the session cookie, and which one, with the token's scope |
+//! | [`AppPasswordAuth`] | HTTP Basic with an app password, for a host's routes for mail, CalDAV or git clients |
 //! | [`ClientInfo`] | client IP, user agent and client hints, as the services want them |
 //! | [`ApiError`], [`Problem`] | every error, and its `application/problem+json` body |
 //! | [`SetSessionCookie`], [`ClearSessionCookie`] | the session cookie as response parts, for a host's own sign-in route |
@@ -81,30 +83,45 @@
 //! | `POST /api/auth/reauthenticate` `{password}` or `{totp_code}` | 200 `{"status":"ok"}` and a new cookie |
 //! | `POST /api/auth/reauthenticate/passkey/start` | 200 `{ceremony_id, options}` |
 //! | `POST /api/auth/reauthenticate/passkey/finish` `{ceremony_id, credential}` | 200 `{"status":"ok"}` and a new cookie |
-//! | `GET /api/account` | 200 account |
-//! | `PATCH /api/account` `{display_name?, language?}` | 200 account |
+//! | `GET /api/account` (token) | 200 account |
+//! | `PATCH /api/account` `{display_name?, language?}` (write token) | 200 account |
 //! | `POST /api/account/email` `{email}` | 202 |
 //! | `PUT /api/account/recovery-email` `{email}` (`null` removes) | 202 (set), 200 (removed) |
 //! | `PUT /api/account/password` `{current_password, new_password}` | 200 and a new cookie |
-//! | `PUT /api/account/avatar` (raw PNG, JPEG or WebP) | 200 account |
-//! | `DELETE /api/account/avatar` | 200 account |
+//! | `PUT /api/account/avatar` (raw PNG, JPEG or WebP) (write token) | 200 account |
+//! | `DELETE /api/account/avatar` (write token) | 200 account |
 //! | `GET /api/users/{id}/avatar` | 200 image |
 //! | `POST /api/account/totp/start` | 200 `{secret, otpauth_uri, qr_png}` |
 //! | `POST /api/account/totp/confirm` `{code}` | 200 `{recovery_codes}` and a new cookie |
 //! | `DELETE /api/account/totp` | 204 |
 //! | `POST /api/account/recovery-codes` | 200 `{recovery_codes}` |
-//! | `GET /api/account/passkeys` | 200 list |
+//! | `GET /api/account/passkeys` (token) | 200 list |
 //! | `POST /api/account/passkeys/start` `{name}` | 200 `{ceremony_id, options}` |
 //! | `POST /api/account/passkeys/finish` `{ceremony_id, credential}` | 201 passkey and a new cookie |
 //! | `PATCH /api/account/passkeys/{id}` `{name}` | 200 passkey |
 //! | `DELETE /api/account/passkeys/{id}` | 204 |
-//! | `GET /api/account/sessions` | 200 list |
+//! | `GET /api/account/sessions` (token: none is `current`) | 200 list |
 //! | `DELETE /api/account/sessions/{id}` | 204 |
 //! | `DELETE /api/account/sessions` | 200 `{"revoked": n}` |
-//! | `GET /api/account/security-events?limit=&before=` | 200 list |
+//! | `GET /api/account/security-events?limit=&before=` (token) | 200 list |
+//! | `GET /api/account/tokens` (token) | 200 list of `{id, name, scope, allowed_networks, created_at, expires_at, last_used_at, last_used_ip, last_four}` |
+//! | `POST /api/account/tokens` `{name, scope, allowed_networks?, expires_at?}` (fresh) | 201 the same and `token`, shown once |
+//! | `POST /api/account/tokens/{id}/regenerate` (fresh) | 200 the same with the new `token` |
+//! | `DELETE /api/account/tokens/{id}` | 204 |
+//! | `GET /api/account/app-passwords` (token) | 200 list of `{id, name, created_at, last_used_at}` |
+//! | `POST /api/account/app-passwords` `{name}` (fresh) | 201 the same and `password`, shown once |
+//! | `DELETE /api/account/app-passwords/{id}` | 204 |
+//! | `GET /api/account/ssh-keys` (token) | 200 list of `{id, name, algorithm, bits, fingerprint, comment, created_at}` |
+//! | `POST /api/account/ssh-keys` `{name, public_key}` (fresh) | 201 the key |
+//! | `DELETE /api/account/ssh-keys/{id}` | 204 |
 //! | `GET`, `PUT /api/admin/policy` | 200 policy (administrators) |
 //! | `POST /api/admin/users/{id}/reset-2fa` | 200 `{"removed": n}` (administrators, fresh) |
 //! | `GET /api/openapi.json` | the OpenAPI 3.1 document |
+//!
+//! "(token)" marks the routes a personal API token of either scope may use, "(write
+//! token)" those that need a `write` token; every other route that needs a session
+//! answers a token with 403 `session_required`. "(fresh)" marks the routes that need an
+//! authentication within the re-authentication window (403 `reauthentication_required`).
 //!
 //! Every error is a [`Problem`] with a stable `code`; the status of each code is listed on
 //! [`ApiError`].
@@ -124,12 +141,26 @@
 //! - **CSRF.** Every unsafe request is checked: `Sec-Fetch-Site` must be `same-origin` or
 //!   `none`; without it, `Origin` must be the public URL's origin; a request with neither
 //!   (not from a browser page) passes. That covers login and sign-up too. The extractors
-//!   check the same for a host's own routes.
+//!   check the same for a host's own routes. A request with `Authorization: Bearer` is
+//!   exempt: a browser never sends that header on its own.
+//! - **Personal API tokens.** Only from the `Authorization: Bearer` header, never the URL.
+//!   A bad token gets 401 with `WWW-Authenticate: Bearer error="invalid_token"`; a request
+//!   from outside the token's networks (judged by the trusted client IP) 403
+//!   `network_not_allowed`; a `read` token on any method but `GET`, `HEAD`, `OPTIONS` 403
+//!   `insufficient_scope`. No token can change the password, the addresses, the second
+//!   factors, tokens, app passwords, SSH keys or sessions, delete the account or use the
+//!   admin routes: those take the cookie-only extractors, which answer 403
+//!   `session_required`. Making a token, an app password or an SSH key needs a recent
+//!   authentication, and each change is logged and mailed.
+//! - **App passwords.** Accepted only by [`AppPasswordAuth`] on the host's own routes
+//!   (HTTP Basic), never by the login route or the account routes; failed attempts are
+//!   limited per IP.
 //! - **Client IP.** The socket peer, or — only when the peer is one of
 //!   [`HttpConfig::trusted_proxies`] — the rightmost address of `X-Forwarded-For` (or
 //!   `Forwarded: for=`) that is not a trusted proxy.
 //! - **Rate limits.** Login, sign-up, forgot and reset password and email verification
-//!   are limited per IP, counted in the store so that several instances share them.
+//!   are limited per IP, counted in the store so that several instances share them; so
+//!   are failed app-password sign-ins.
 //! - **Headers.** `Cache-Control: no-store` (avatars: `private, max-age=300`),
 //!   `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, a
 //!   `Content-Security-Policy` that allows nothing, HSTS over https, and never a CORS
@@ -140,8 +171,8 @@
 //! - **Errors.** A storage or internal failure is a 500 that says "internal error"; the
 //!   detail goes only to the log (`tracing`).
 //! - **Logs.** Each request runs in a `tracing` span with the method, the matched route,
-//!   the status, the latency and the client IP — never a header, cookie, body, token or
-//!   query string.
+//!   the status, the latency and the client IP — never a header (`Authorization` included),
+//!   cookie, body, token or query string.
 
 mod client_ip;
 mod config;
@@ -159,6 +190,9 @@ mod views;
 pub use config::{CookieName, HttpConfig, InvalidCookieName, RateLimits};
 pub use cookie::{ClearSessionCookie, SetSessionCookie};
 pub use error::{ApiError, PROBLEM_JSON, Problem};
-pub use extract::{AdminAccount, ClientInfo, CurrentAccount, CurrentSession, EnrollingSession};
+pub use extract::{
+    AdminAccount, AppPasswordAuth, Authenticated, AuthenticatedBy, ClientInfo, CurrentAccount,
+    CurrentSession, EnrollingSession,
+};
 pub use router::AccountRouter;
 pub use state::AccountsState;

@@ -1,13 +1,18 @@
-//! The OpenAPI document's frame: title, tags, the problem schema and the session cookie's
-//! security scheme. The operations come from the routes themselves (see `routes::api`).
+//! The OpenAPI document's frame: title, tags, the problem schema and the security schemes
+//! (the session cookie, personal API tokens). The operations come from the routes
+//! themselves (see `routes::api`); each names the schemes it accepts, so the operations
+//! that list `bearer` are exactly those a personal API token may use.
 
 use utoipa::OpenApi;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::error::Problem;
 
 /// The name of the security scheme of the session cookie in the document.
 pub(crate) const SESSION_COOKIE_SCHEME: &str = "session_cookie";
+
+/// The name of the security scheme of personal API tokens in the document.
+pub(crate) const BEARER_SCHEME: &str = "bearer";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,20 +21,25 @@ pub(crate) const SESSION_COOKIE_SCHEME: &str = "session_cookie";
         description = "Accounts, profiles, passwords, sessions and the security log. \
             JSON in and out; every error is `application/problem+json` with a stable `code`. \
             Browsers authenticate with the session cookie set at login; unsafe requests \
-            from another site are refused (`csrf_refused`)."
+            from another site are refused (`csrf_refused`). Scripts authenticate with a \
+            personal API token (`Authorization: Bearer`) on the operations that list the \
+            `bearer` scheme; a `read` token may only use `GET`, and every other operation \
+            that needs a session answers a token with 403 `session_required`."
     ),
     components(schemas(Problem)),
     tags(
         (name = "auth", description = "Signing up, in and out; password reset; email verification"),
         (name = "account", description = "The signed-in user's account"),
         (name = "sessions", description = "Sessions and the security log"),
+        (name = "access", description = "Personal API tokens, app passwords and SSH keys"),
         (name = "admin", description = "Administration"),
         (name = "meta", description = "This document"),
     )
 )]
 pub(crate) struct ApiDoc;
 
-/// Adds what is known only at run time: the session cookie's configured name.
+/// Adds the security schemes; the session cookie's, because its configured name is known
+/// only at run time.
 pub(crate) fn finish(
     mut doc: utoipa::openapi::OpenApi,
     cookie_name: &str,
@@ -41,6 +51,18 @@ pub(crate) fn finish(
             cookie_name,
             "The session cookie set by login",
         ))),
+    );
+    components.add_security_scheme(
+        BEARER_SCHEME,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "A personal API token (`acct_...`), made in the account settings. \
+                     Never put it in the URL.",
+                ))
+                .build(),
+        ),
     );
     doc
 }

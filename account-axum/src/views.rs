@@ -10,9 +10,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use account_core::SessionView as CoreSessionView;
 use account_core::domain::Password;
-use account_core::model::{Account, AccountSource, EventCursor, EventId, Role, SecurityEvent};
+use account_core::model::{
+    Account, AccountSource, ApiTokenRecord, AppPasswordRecord, EventCursor, EventId, Role,
+    SecurityEvent, SshKeyRecord, TokenScope,
+};
+use account_core::{CreatedApiToken, CreatedAppPassword, SessionView as CoreSessionView};
 
 use crate::extract::Mount;
 
@@ -147,6 +150,46 @@ pub(crate) struct ChangePasswordRequest {
     /// The new password.
     #[schema(value_type = String, format = Password)]
     pub(crate) new_password: Password,
+}
+
+/// `POST /api/account/tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct NewApiTokenRequest {
+    /// The token's name (1 to 100 characters), to recognise it in the list.
+    pub(crate) name: String,
+    /// What the token may do: `read` (only `GET`, `HEAD`, `OPTIONS`) or `write`. Anything
+    /// else is 422 `validation_failed` on `scope`.
+    #[schema(value_type = TokenScopeBody)]
+    pub(crate) scope: String,
+    /// The networks the token may be used from: CIDR blocks (`10.0.0.0/24`,
+    /// `2001:db8::/48`) or single addresses; absent or empty for anywhere. At most 100.
+    #[serde(default)]
+    pub(crate) allowed_networks: Option<Vec<String>>,
+    /// When the token stops working (RFC 3339, in the future); absent or `null` for
+    /// never.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub(crate) expires_at: Option<String>,
+}
+
+/// `POST /api/account/app-passwords`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct NewAppPasswordRequest {
+    /// The name of the app password (1 to 100 characters), usually the client it is for.
+    pub(crate) name: String,
+}
+
+/// `POST /api/account/ssh-keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct NewSshKeyRequest {
+    /// The key's name (1 to 100 characters).
+    pub(crate) name: String,
+    /// One OpenSSH public-key line, as in `~/.ssh/id_ed25519.pub`: Ed25519, ECDSA
+    /// (P-256, P-384, P-521) or RSA of at least 2048 bits.
+    #[schema(
+        example = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMROdKbP6qcd/dttCqs8TuOwfc7tC/Otdk4q/eyP5n84 ada@laptop"
+    )]
+    pub(crate) public_key: String,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
@@ -290,6 +333,170 @@ impl From<&account_core::model::PasskeyRecord> for PasskeyBody {
     }
 }
 
+/// What a personal API token may do.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = TokenScope)]
+pub(crate) enum TokenScopeBody {
+    /// `GET`, `HEAD` and `OPTIONS` only.
+    Read,
+    /// Reading and writing, except the account's security settings, which need a session.
+    Write,
+}
+
+impl From<TokenScope> for TokenScopeBody {
+    fn from(scope: TokenScope) -> Self {
+        match scope {
+            TokenScope::Read => Self::Read,
+            TokenScope::Write => Self::Write,
+        }
+    }
+}
+
+/// A personal API token of the signed-in account. Never the token itself.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiToken)]
+pub(crate) struct ApiTokenBody {
+    /// The token's id (not the token).
+    pub(crate) id: Uuid,
+    /// The name its owner gave it.
+    pub(crate) name: String,
+    /// What it may do.
+    pub(crate) scope: TokenScopeBody,
+    /// The networks it may be used from, as CIDR blocks; empty for anywhere.
+    #[schema(example = json!(["10.0.0.0/24", "2001:db8::/64"]))]
+    pub(crate) allowed_networks: Vec<String>,
+    /// When it was created.
+    pub(crate) created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// When it was last used (to the minute).
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+    /// The client address of that use.
+    #[schema(value_type = Option<String>)]
+    pub(crate) last_used_ip: Option<std::net::IpAddr>,
+    /// The token's last four characters, to recognise it.
+    pub(crate) last_four: String,
+}
+
+impl From<&ApiTokenRecord> for ApiTokenBody {
+    fn from(t: &ApiTokenRecord) -> Self {
+        Self {
+            id: t.id.as_uuid(),
+            name: t.name.clone(),
+            scope: t.scope.into(),
+            allowed_networks: t.allowed_networks.iter().map(ToString::to_string).collect(),
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+            last_used_ip: t.last_used_ip,
+            last_four: t.last_four.clone(),
+        }
+    }
+}
+
+/// A personal API token just created or regenerated, with the token: shown this once.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedApiToken)]
+pub(crate) struct CreatedApiTokenBody {
+    /// The token as the list shows it.
+    #[serde(flatten)]
+    pub(crate) info: ApiTokenBody,
+    /// The token, for `Authorization: Bearer`. It cannot be shown again.
+    #[schema(example = "acct_...")]
+    pub(crate) token: String,
+}
+
+impl From<&CreatedApiToken> for CreatedApiTokenBody {
+    fn from(created: &CreatedApiToken) -> Self {
+        Self {
+            info: ApiTokenBody::from(&created.token),
+            token: created.secret.expose().to_owned(),
+        }
+    }
+}
+
+/// An app password of the signed-in account. Never the password itself.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AppPassword)]
+pub(crate) struct AppPasswordBody {
+    /// The app password's id.
+    pub(crate) id: Uuid,
+    /// The name its owner gave it.
+    pub(crate) name: String,
+    /// When it was created.
+    pub(crate) created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&AppPasswordRecord> for AppPasswordBody {
+    fn from(p: &AppPasswordRecord) -> Self {
+        Self {
+            id: p.id.as_uuid(),
+            name: p.name.clone(),
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+        }
+    }
+}
+
+/// An app password just created, with the password: shown this once.
+#[derive(Serialize, ToSchema)]
+#[schema(as = CreatedAppPassword)]
+pub(crate) struct CreatedAppPasswordBody {
+    /// The app password as the list shows it.
+    #[serde(flatten)]
+    pub(crate) info: AppPasswordBody,
+    /// The password, to type into the client with the username. It cannot be shown again.
+    pub(crate) password: String,
+}
+
+impl From<&CreatedAppPassword> for CreatedAppPasswordBody {
+    fn from(created: &CreatedAppPassword) -> Self {
+        Self {
+            info: AppPasswordBody::from(&created.app_password),
+            password: created.secret.expose().to_owned(),
+        }
+    }
+}
+
+/// An SSH key of the signed-in account.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SshKey)]
+pub(crate) struct SshKeyBody {
+    /// The key's id.
+    pub(crate) id: Uuid,
+    /// The name its owner gave it.
+    pub(crate) name: String,
+    /// The key type as OpenSSH names it.
+    #[schema(example = "ssh-ed25519")]
+    pub(crate) algorithm: String,
+    /// The key size in bits, as `ssh-keygen -l` prints it.
+    pub(crate) bits: u32,
+    /// The SHA-256 fingerprint, as `ssh-keygen -l` prints it.
+    #[schema(example = "SHA256:Wqqa2HlfGas9Bxg8NHvhdio9M58jg/DUklhxAypGetQ")]
+    pub(crate) fingerprint: String,
+    /// The comment of the pasted line, if it had one.
+    pub(crate) comment: Option<String>,
+    /// When it was added.
+    pub(crate) created_at: DateTime<Utc>,
+}
+
+impl From<&SshKeyRecord> for SshKeyBody {
+    fn from(k: &SshKeyRecord) -> Self {
+        Self {
+            id: k.id.as_uuid(),
+            name: k.name.clone(),
+            algorithm: k.algorithm.clone(),
+            bits: k.bits,
+            fingerprint: k.fingerprint.clone(),
+            comment: k.comment.clone(),
+            created_at: k.created_at,
+        }
+    }
+}
+
 /// `POST /api/admin/users/{id}/reset-2fa`.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = SecondFactorsReset)]
@@ -429,7 +636,8 @@ impl AccountBody {
 pub(crate) struct SessionBody {
     /// The session's id (not its secret).
     pub(crate) id: Uuid,
-    /// Whether this is the session the list was asked from.
+    /// Whether this is the session the list was asked from (never, when a personal API
+    /// token asked).
     pub(crate) current: bool,
     /// The IP address the session was opened from.
     #[schema(value_type = Option<String>)]

@@ -35,8 +35,11 @@ pub struct AccountConfig {
     pub reset_token_ttl: Duration,
     /// How long an email-verification link lives (24 hours).
     pub verification_token_ttl: Duration,
-    /// How often at most a session's last-seen time is written (one minute).
+    /// How often at most a session's last-seen time, and the last-used time of a personal
+    /// API token or an app password, is written (one minute): validation stays a read.
     pub session_touch_interval: Duration,
+    /// How many API tokens, app passwords and SSH keys one account may have.
+    pub access_limits: AccessLimits,
     /// The policy that applies until an administrator stores one.
     pub default_policy: Policy,
     /// Passkeys: the WebAuthn relying party and ceremony rules.
@@ -59,9 +62,33 @@ impl AccountConfig {
             reset_token_ttl: Duration::minutes(30),
             verification_token_ttl: Duration::hours(24),
             session_touch_interval: Duration::minutes(1),
+            access_limits: AccessLimits::default(),
             default_policy: Policy::default(),
             passkeys: PasskeyConfig::default(),
             totp: TotpConfig::default(),
+        }
+    }
+}
+
+/// How many credentials for programmatic access one account may have; the next one is
+/// refused with [`Error::LimitReached`](crate::Error::LimitReached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccessLimits {
+    /// Personal API tokens (50).
+    pub api_tokens: u32,
+    /// App passwords (50).
+    pub app_passwords: u32,
+    /// SSH keys (50).
+    pub ssh_keys: u32,
+}
+
+impl Default for AccessLimits {
+    fn default() -> Self {
+        Self {
+            api_tokens: 50,
+            app_passwords: 50,
+            ssh_keys: 50,
         }
     }
 }

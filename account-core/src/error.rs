@@ -3,6 +3,7 @@
 use crate::avatar::AvatarError;
 use crate::domain::ValidationError;
 use crate::password::{HashError, PasswordRejection};
+use crate::ssh_key::SshKeyError;
 use crate::store::StoreError;
 
 /// Why a service call failed.
@@ -72,6 +73,18 @@ pub enum Error {
     /// as regenerating recovery codes.
     #[error("the account has no second factor")]
     NoSecondFactor,
+    /// A personal API token was used from an address outside the networks it allows.
+    #[error("the token may not be used from this address")]
+    NetworkNotAllowed,
+    /// The account has as many credentials of this kind as the configuration allows.
+    #[error("the account has the maximum number of {0}")]
+    LimitReached(AccessKind),
+    /// A pasted SSH public key was refused; the reason says why.
+    #[error("the SSH key was refused: {0}")]
+    InvalidSshKey(#[from] SshKeyError),
+    /// The SSH key is on an account already (this one or another).
+    #[error("this SSH key is in use")]
+    SshKeyInUse,
     /// Too many requests; try again after the given number of seconds.
     #[error("too many requests; try again in {retry_after_secs} seconds")]
     RateLimited {
@@ -112,6 +125,12 @@ impl Error {
             Error::AlreadyEnrolled => "already_enrolled",
             Error::NoSecondFactor => "no_second_factor",
             Error::InvalidPolicy(_) => "invalid_policy",
+            Error::NetworkNotAllowed => "network_not_allowed",
+            Error::LimitReached(AccessKind::ApiTokens) => "too_many_api_tokens",
+            Error::LimitReached(AccessKind::AppPasswords) => "too_many_app_passwords",
+            Error::LimitReached(AccessKind::SshKeys) => "too_many_ssh_keys",
+            Error::InvalidSshKey(_) => "invalid_ssh_key",
+            Error::SshKeyInUse => "ssh_key_in_use",
             Error::RateLimited { .. } => "rate_limited",
             Error::Storage(_) | Error::Internal(_) => "internal",
         }
@@ -124,6 +143,7 @@ impl Error {
             Error::Validation(e) => Some(e.code()),
             Error::WeakPassword(r) => Some(r.code().to_owned()),
             Error::InvalidAvatar(a) => Some(a.code().to_owned()),
+            Error::InvalidSshKey(k) => Some(k.code().to_owned()),
             _ => None,
         }
     }
@@ -137,6 +157,29 @@ impl From<HashError> for Error {
             }
             other => Error::Internal(other.to_string()),
         }
+    }
+}
+
+/// The kinds of credential for programmatic access, each with a per-account limit
+/// ([`AccessLimits`](crate::config::AccessLimits)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccessKind {
+    /// Personal API tokens.
+    ApiTokens,
+    /// App passwords.
+    AppPasswords,
+    /// SSH keys.
+    SshKeys,
+}
+
+impl std::fmt::Display for AccessKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AccessKind::ApiTokens => "personal API tokens",
+            AccessKind::AppPasswords => "app passwords",
+            AccessKind::SshKeys => "SSH keys",
+        })
     }
 }
 

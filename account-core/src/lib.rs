@@ -30,7 +30,7 @@
 //! };
 //! // Give signed_in.token to the client; each request presents it again:
 //! let session = accounts.authenticate(signed_in.token.expose()).await?;
-//! assert_eq!(accounts.sessions(&session).await?.len(), 1);
+//! assert_eq!(accounts.sessions(session.account_id, Some(session.id)).await?.len(), 1);
 //! # Ok(())
 //! # }
 //! ```
@@ -80,10 +80,15 @@ pub mod store;
 pub mod testing;
 pub mod token;
 
-pub use config::{AccountConfig, CounterPolicy, LoginThrottle, PasskeyConfig};
+pub use config::{AccessLimits, AccountConfig, CounterPolicy, LoginThrottle, PasskeyConfig};
 pub use config::{TotpAccountName, TotpConfig};
-pub use error::{Error, Result};
+pub use error::{AccessKind, Error, Result};
+pub use ipnet;
 pub use model::RequestInfo;
+pub use service::{
+    API_TOKEN_MAX_NETWORKS, ApiTokenAccess, AppPasswordLogin, CREDENTIAL_NAME_MAX, CreatedApiToken,
+    CreatedAppPassword, NewApiToken, SshKeyOwner, parse_network,
+};
 pub use service::{
     Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, RateLimit,
     SecondFactorMethod, SessionView, SignUp, SignUpOutcome, SignedIn, Verified,

@@ -70,6 +70,18 @@ uuid_id!(
     /// The identifier of a passkey (not its WebAuthn credential id).
     PasskeyId
 );
+uuid_id!(
+    /// The identifier of a personal API token (not the token).
+    ApiTokenId
+);
+uuid_id!(
+    /// The identifier of an app password (not the password).
+    AppPasswordId
+);
+uuid_id!(
+    /// The identifier of an SSH key on an account (not its fingerprint).
+    SshKeyId
+);
 
 /// A UUID v7 from an injected clock and randomness, so tests are repeatable.
 ///
@@ -637,6 +649,20 @@ pub enum SecurityEventKind {
     SecondFactorFailed,
     /// An administrator removed every second factor of an account.
     SecondFactorsReset,
+    /// A personal API token was created.
+    ApiTokenCreated,
+    /// A personal API token got a new secret; the old one stopped working.
+    ApiTokenRegenerated,
+    /// A personal API token was deleted.
+    ApiTokenDeleted,
+    /// An app password was created.
+    AppPasswordCreated,
+    /// An app password was revoked.
+    AppPasswordRevoked,
+    /// An SSH key was added.
+    SshKeyAdded,
+    /// An SSH key was removed.
+    SshKeyRemoved,
 }
 
 impl SecurityEventKind {
@@ -677,6 +703,13 @@ impl SecurityEventKind {
             K::PasskeyCounterRegressed => "passkey_counter_regressed",
             K::SecondFactorFailed => "second_factor_failed",
             K::SecondFactorsReset => "second_factors_reset",
+            K::ApiTokenCreated => "api_token_created",
+            K::ApiTokenRegenerated => "api_token_regenerated",
+            K::ApiTokenDeleted => "api_token_deleted",
+            K::AppPasswordCreated => "app_password_created",
+            K::AppPasswordRevoked => "app_password_revoked",
+            K::SshKeyAdded => "ssh_key_added",
+            K::SshKeyRemoved => "ssh_key_removed",
         }
     }
 
@@ -715,6 +748,13 @@ impl SecurityEventKind {
         Self::PasskeyCounterRegressed,
         Self::SecondFactorFailed,
         Self::SecondFactorsReset,
+        Self::ApiTokenCreated,
+        Self::ApiTokenRegenerated,
+        Self::ApiTokenDeleted,
+        Self::AppPasswordCreated,
+        Self::AppPasswordRevoked,
+        Self::SshKeyAdded,
+        Self::SshKeyRemoved,
     ];
 
     /// The kind from its stable name.
@@ -868,4 +908,154 @@ impl SecondFactors {
     pub fn any(&self) -> bool {
         self.totp || self.passkeys > 0
     }
+}
+
+/// What a personal API token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Safe methods only (`GET`, `HEAD`, `OPTIONS`): every other request is refused.
+    Read,
+    /// Reading and writing, except the account's security settings (password, addresses,
+    /// factors, tokens, app passwords, SSH keys, deletion), which need a signed-in session.
+    Write,
+}
+
+impl TokenScope {
+    /// The stable name: `read` or `write`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+        }
+    }
+
+    /// Whether the scope allows requests that change something.
+    pub fn allows_writes(self) -> bool {
+        self == TokenScope::Write
+    }
+}
+
+impl fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TokenScope {
+    type Err = UnknownScope;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "read" => Ok(TokenScope::Read),
+            "write" => Ok(TokenScope::Write),
+            _ => Err(UnknownScope),
+        }
+    }
+}
+
+/// A scope name other than `read` or `write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the scope is neither read nor write")]
+pub struct UnknownScope;
+
+/// A personal API token as the store keeps it: never the token itself, only its digest and
+/// its last four characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenRecord {
+    /// The identifier shown in URLs.
+    pub id: ApiTokenId,
+    /// The account the token acts for.
+    pub account_id: AccountId,
+    /// The name its owner gave it.
+    pub name: String,
+    /// What it may do.
+    pub scope: TokenScope,
+    /// The networks requests with it may come from; empty means anywhere. Each network
+    /// is stored truncated to its prefix (`10.0.0.0/24`, never `10.0.0.5/24`).
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// The SHA-256 digest of the token (unique across all tokens).
+    pub digest: TokenDigest,
+    /// The token's last four characters, to help its owner recognise it.
+    pub last_four: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used (written at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The client address of that use.
+    pub last_used_ip: Option<IpAddr>,
+}
+
+impl ApiTokenRecord {
+    /// Whether the token has expired at `now` (its expiry is at or before `now`).
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether a request from `ip` may use the token: always when it has no networks,
+    /// otherwise only from an address inside one of them (an unknown address never).
+    pub fn admits(&self, ip: Option<IpAddr>) -> bool {
+        if self.allowed_networks.is_empty() {
+            return true;
+        }
+        let Some(ip) = ip else { return false };
+        // An IPv4 client seen through an IPv6 socket (`::ffff:10.0.0.5`) is the IPv4
+        // address for the allowlist.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.allowed_networks.iter().any(|net| net.contains(&ip))
+    }
+}
+
+/// An app password as the store keeps it: only its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPasswordRecord {
+    /// The identifier shown in URLs.
+    pub id: AppPasswordId,
+    /// The account it belongs to.
+    pub account_id: AccountId,
+    /// The name its owner gave it (often the client it is for).
+    pub name: String,
+    /// The SHA-256 digest of the normalized password (unique across all app passwords).
+    pub digest: TokenDigest,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (written at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// An SSH public key on an account, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshKeyRecord {
+    /// The identifier shown in URLs.
+    pub id: SshKeyId,
+    /// The account it belongs to.
+    pub account_id: AccountId,
+    /// The name its owner gave it.
+    pub name: String,
+    /// The key type as OpenSSH names it, such as `ssh-ed25519`.
+    pub algorithm: String,
+    /// The key size in bits, as `ssh-keygen -l` prints it.
+    pub bits: u32,
+    /// The SHA-256 fingerprint as `ssh-keygen -lf` prints it (unique across all
+    /// accounts).
+    pub fingerprint: String,
+    /// The key as one line without comment, `<type> <base64>`.
+    pub public_key: String,
+    /// The comment of the pasted line, cleaned.
+    pub comment: Option<String>,
+    /// When it was added.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What an insert that counts against a per-account limit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitedInsert {
+    /// The record was added.
+    Inserted,
+    /// The account had the maximum number already; nothing was added.
+    LimitReached,
 }

@@ -606,7 +606,11 @@ async fn d16_reset_ends_every_session_signs_nobody_in_and_notifies() {
     );
     let session = h.fresh_session_with("ada", "a brand new passphrase").await;
     assert_eq!(
-        h.accounts.sessions(&session).await.expect("list").len(),
+        h.accounts
+            .sessions(session.account_id, Some(session.id))
+            .await
+            .expect("list")
+            .len(),
         1,
         "the reset made no session"
     );
@@ -904,7 +908,11 @@ async fn f22_a_revokes_b_and_b_is_refused_and_the_list_marks_the_current_one() {
         .authenticate(a.token.expose())
         .await
         .expect("valid");
-    let list = h.accounts.sessions(&current).await.expect("list");
+    let list = h
+        .accounts
+        .sessions(current.account_id, Some(current.id))
+        .await
+        .expect("list");
     assert_eq!(list.len(), 3);
     assert_eq!(
         list.iter()
@@ -1000,7 +1008,7 @@ async fn profile_changes_display_name_and_language_but_locked_profiles_refuse_th
     };
     let account = h
         .accounts
-        .update_profile(&session, change, &info())
+        .update_profile(session.account_id, change, &info())
         .await
         .expect("updated");
     assert_eq!(account.display_name.as_str(), "Ada Lovelace");
@@ -1023,7 +1031,7 @@ async fn profile_changes_display_name_and_language_but_locked_profiles_refuse_th
     let err = h
         .accounts
         .update_profile(
-            &session,
+            session.account_id,
             ProfileChange {
                 display_name: Some(DisplayName::parse("A").expect("valid")),
                 language: None,
@@ -1047,7 +1055,7 @@ async fn profile_changes_display_name_and_language_but_locked_profiles_refuse_th
     assert_eq!(err.code(), "profile_locked");
     h.accounts
         .update_profile(
-            &session,
+            session.account_id,
             ProfileChange {
                 display_name: None,
                 language: Some(None),
@@ -1066,7 +1074,7 @@ async fn external_directory_accounts_refuse_name_email_and_password_changes() {
     let err = h
         .accounts
         .update_profile(
-            &session,
+            session.account_id,
             ProfileChange {
                 display_name: Some(DisplayName::parse("D").expect("valid")),
                 language: None,
@@ -1092,7 +1100,7 @@ async fn avatar_upload_read_back_and_delete() {
     let png = support::png(600, 400);
     let account = h
         .accounts
-        .set_avatar(&session, png, &info())
+        .set_avatar(session.account_id, png, &info())
         .await
         .expect("stored");
     assert!(account.avatar_updated_at.is_some());
@@ -1102,7 +1110,7 @@ async fn avatar_upload_read_back_and_delete() {
     assert_eq!((decoded.width(), decoded.height()), (256, 256));
     let err = h
         .accounts
-        .set_avatar(&session, b"GIF89a not really".to_vec(), &info())
+        .set_avatar(session.account_id, b"GIF89a not really".to_vec(), &info())
         .await
         .expect_err("gif");
     assert_eq!(
@@ -1111,13 +1119,13 @@ async fn avatar_upload_read_back_and_delete() {
     );
     let err = h
         .accounts
-        .set_avatar(&session, vec![0u8; (1 << 20) + 1], &info())
+        .set_avatar(session.account_id, vec![0u8; (1 << 20) + 1], &info())
         .await
         .expect_err("big");
     assert_eq!(err.reason().as_deref(), Some("avatar_too_large"));
     let account = h
         .accounts
-        .remove_avatar(&session, &info())
+        .remove_avatar(session.account_id, &info())
         .await
         .expect("removed");
     assert_eq!(account.avatar_updated_at, None);

@@ -13,13 +13,14 @@ use account_core::avatar::{Avatar, ImageType};
 use account_core::device::DeviceDetails;
 use account_core::domain::{DisplayName, EmailAddress, Language, Username};
 use account_core::model::{
-    Account, AccountId, AccountSource, AccountState, AssuranceLevel, Authentication, Challenge,
-    ChallengePurpose, EventId, Failures, PasskeyId, PasskeyRecord, Role, SecondFactors,
-    SecurityEvent, SecurityEventKind, SecurityStamp, SessionId, SessionRecord, SessionStage,
+    Account, AccountId, AccountSource, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId,
+    AppPasswordRecord, AssuranceLevel, Authentication, Challenge, ChallengePurpose, EventId,
+    Failures, PasskeyId, PasskeyRecord, Role, SecondFactors, SecurityEvent, SecurityEventKind,
+    SecurityStamp, SessionId, SessionRecord, SessionStage, SshKeyId, SshKeyRecord, TokenScope,
     TotpRecord, TotpSecret,
 };
 use account_core::policy::Policy;
-use account_core::store::{StoreError, StoreResult};
+use account_core::store::{Conflict, StoreError, StoreResult};
 use account_core::token::TokenDigest;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -71,9 +72,31 @@ macro_rules! event_columns {
     };
 }
 
+/// The columns of `api_tokens` that make an [`ApiTokenRecord`].
+macro_rules! api_token_columns {
+    () => {
+        "id, account_id, name, scope, allowed_networks, digest, last_four, created_at, \
+         expires_at, last_used_at, last_used_ip"
+    };
+}
+
+/// The columns of `app_passwords` that make an [`AppPasswordRecord`].
+macro_rules! app_password_columns {
+    () => {
+        "id, account_id, name, digest, created_at, last_used_at"
+    };
+}
+
+/// The columns of `ssh_keys` that make an [`SshKeyRecord`].
+macro_rules! ssh_key_columns {
+    () => {
+        "id, account_id, name, algorithm, bits, fingerprint, public_key, comment, created_at"
+    };
+}
+
 pub(crate) use {
-    account_columns, challenge_columns, event_columns, passkey_columns, session_columns,
-    totp_columns,
+    account_columns, api_token_columns, app_password_columns, challenge_columns, event_columns,
+    passkey_columns, session_columns, ssh_key_columns, totp_columns,
 };
 
 /// Typed access to the columns of one row, as each backend stores them.
@@ -369,6 +392,116 @@ pub(crate) fn policy(body: &str) -> StoreResult<Policy> {
 /// The policy as stored: JSON.
 pub(crate) fn policy_json(policy: &Policy) -> StoreResult<String> {
     serde_json::to_string(policy).map_err(|e| unstorable("the policy", e))
+}
+
+/// The API token in a row of [`api_token_columns!`].
+pub(crate) fn api_token(row: &impl Columns) -> StoreResult<ApiTokenRecord> {
+    let scope = row.text("scope")?;
+    Ok(ApiTokenRecord {
+        id: ApiTokenId::from_uuid(row.uuid("id")?),
+        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        name: row.text("name")?,
+        scope: scope
+            .parse::<TokenScope>()
+            .map_err(|_| corrupt("api_tokens.scope", format!("unknown scope {scope:?}")))?,
+        allowed_networks: networks(&row.text("allowed_networks")?)?,
+        digest: digest(row.bytes("digest")?, "api_tokens.digest")?,
+        last_four: row.text("last_four")?,
+        created_at: row.time("created_at")?,
+        expires_at: row.opt_time("expires_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+        last_used_ip: ip(row.opt_text("last_used_ip")?, "api_tokens.last_used_ip")?,
+    })
+}
+
+/// The allowed networks of a token as stored: a JSON array of CIDR strings, each in the
+/// network's own notation (`10.0.0.0/24`), so that the column reads back exactly.
+///
+/// Generic over the network type so that this crate needs no dependency of its own on the
+/// one `account-core` uses; the record's field fixes it.
+pub(crate) fn networks_json<N: ToString>(networks: &[N]) -> StoreResult<String> {
+    let texts: Vec<String> = networks.iter().map(ToString::to_string).collect();
+    serde_json::to_string(&texts).map_err(|e| unstorable("the allowed networks", e))
+}
+
+/// The allowed networks of a token from their stored JSON. Anything but an array of
+/// strings that each parse as a network is a corrupt row, reported as a backend error
+/// rather than read as "no restriction": an unreadable allowlist must never widen a
+/// token's reach.
+fn networks<N>(stored: &str) -> StoreResult<Vec<N>>
+where
+    N: std::str::FromStr,
+    N::Err: std::fmt::Display,
+{
+    const COLUMN: &str = "api_tokens.allowed_networks";
+    let texts: Vec<String> = serde_json::from_str(stored).map_err(|e| corrupt(COLUMN, e))?;
+    texts
+        .iter()
+        .map(|text| text.parse().map_err(|e| corrupt(COLUMN, e)))
+        .collect()
+}
+
+/// The app password in a row of [`app_password_columns!`].
+pub(crate) fn app_password(row: &impl Columns) -> StoreResult<AppPasswordRecord> {
+    Ok(AppPasswordRecord {
+        id: AppPasswordId::from_uuid(row.uuid("id")?),
+        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        name: row.text("name")?,
+        digest: digest(row.bytes("digest")?, "app_passwords.digest")?,
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
+    })
+}
+
+/// The SSH key in a row of [`ssh_key_columns!`].
+pub(crate) fn ssh_key(row: &impl Columns) -> StoreResult<SshKeyRecord> {
+    Ok(SshKeyRecord {
+        id: SshKeyId::from_uuid(row.uuid("id")?),
+        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        name: row.text("name")?,
+        algorithm: row.text("algorithm")?,
+        bits: u32::try_from(row.int("bits")?).map_err(|e| corrupt("ssh_keys.bits", e))?,
+        fingerprint: row.text("fingerprint")?,
+        public_key: row.text("public_key")?,
+        comment: row.opt_text("comment")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+/// The unique values an API token or app password insert checks before the limit, as
+/// columns of its check row: a taken id or digest is [`Conflict::Id`].
+pub(crate) const SECRET_CLASHES: &[(&str, Conflict)] =
+    &[("id_taken", Conflict::Id), ("digest_taken", Conflict::Id)];
+
+/// The unique values an SSH key insert checks before the limit, fingerprint first (the
+/// trait reports a key that is on an account already as such, whatever else is wrong).
+pub(crate) const SSH_KEY_CLASHES: &[(&str, Conflict)] = &[
+    ("fingerprint_taken", Conflict::SshKey),
+    ("id_taken", Conflict::Id),
+];
+
+/// Decides an insert that counts against a per-account limit from its check row, read
+/// inside the transaction that then inserts, once the account's turn has come (the lock
+/// each backend takes first): the `clashes` columns count existing rows with each unique
+/// value, checked in order, and `taken` counts the account's rows. Returns whether the
+/// row may go in; `false` means the account is at its limit.
+///
+/// # Errors
+///
+/// The conflict of the first clash found. The unique indexes still guard the insert
+/// itself, since a clash with another account's concurrent insert is not behind the same
+/// lock.
+pub(crate) fn room_for_one(
+    row: &impl Columns,
+    clashes: &[(&'static str, Conflict)],
+    limit: u32,
+) -> StoreResult<bool> {
+    for &(column, conflict) in clashes {
+        if row.int(column)? > 0 {
+            return Err(StoreError::Conflict(conflict));
+        }
+    }
+    Ok(row.int("taken")? < i64::from(limit))
 }
 
 fn digest(bytes: Vec<u8>, column: &'static str) -> StoreResult<TokenDigest> {

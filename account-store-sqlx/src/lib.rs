@@ -84,6 +84,10 @@
 //! | `delete_passkey` | transaction (`BEGIN IMMEDIATE`): check the passkey, the other passkeys and the password, then delete | transaction: lock the account row (`FOR NO KEY UPDATE`), then the same | transaction: lock the account row (`FOR UPDATE`), then the same |
 //! | `delete_authenticators` | transaction: TOTP, recovery codes, passkeys | the same | the same |
 //! | `second_factors` | one `SELECT` of three subselects | the same | the same |
+//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` (with a per-account limit) | transaction (`BEGIN IMMEDIATE`, on the single writer): count the clashes (SSH key: fingerprint first) and the account's rows, then `INSERT` unless at the limit | transaction: lock the account row (`FOR NO KEY UPDATE`, so that inserts for one account take turns), then the same; the unique indexes catch a clash with another account's concurrent insert | transaction: lock the account row (`FOR UPDATE`), then the same |
+//! | `touch_api_token`, `touch_app_password` | `UPDATE ... WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)` | the same | the same |
+//! | `replace_api_token_secret` | `UPDATE ... WHERE id = ? AND account_id = ? RETURNING` | the same | transaction: `UPDATE` (locks the row), then `SELECT` |
+//! | `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |
 //!
 //! MySQL has `RETURNING` nowhere (MariaDB only for `INSERT` and `DELETE`), hence its
 //! transactions. On PostgreSQL and MySQL a transaction the server rolls back to break a
@@ -116,21 +120,24 @@ mod sqlite;
 pub mod testing;
 
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
-    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
+    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
     TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
 use account_core::store::{
-    AccountStore, AuthenticatorStore, ChallengeStore, CredentialStore, PolicyStore, RateLimitStore,
-    SecurityEventStore, SessionStore, StoreResult, ThrottleStore,
+    AccountStore, ApiTokenStore, AppPasswordStore, AuthenticatorStore, ChallengeStore,
+    CredentialStore, PolicyStore, RateLimitStore, SecurityEventStore, SessionStore, SshKeyStore,
+    StoreResult, ThrottleStore,
 };
 use account_core::token::TokenDigest;
 use async_trait::async_trait;
@@ -509,6 +516,34 @@ delegate! {
         fn delete_passkey(&self, account: AccountId, id: PasskeyId) -> PasskeyDeletion;
         fn delete_authenticators(&self, account: AccountId) -> u64;
         fn second_factors(&self, account: AccountId) -> SecondFactors;
+    }
+    ApiTokenStore {
+        fn insert_api_token(&self, token: &ApiTokenRecord, limit: u32) -> LimitedInsert;
+        fn api_token_by_digest(&self, digest: &TokenDigest) -> Option<ApiTokenRecord>;
+        fn api_tokens_of(&self, account: AccountId) -> Vec<ApiTokenRecord>;
+        fn touch_api_token(&self, id: ApiTokenId, at: DateTime<Utc>, ip: Option<IpAddr>) -> ();
+        fn replace_api_token_secret(
+            &self,
+            account: AccountId,
+            id: ApiTokenId,
+            digest: &TokenDigest,
+            last_four: &str,
+        ) -> Option<ApiTokenRecord>;
+        fn delete_api_token(&self, account: AccountId, id: ApiTokenId) -> Option<ApiTokenRecord>;
+    }
+    AppPasswordStore {
+        fn insert_app_password(&self, password: &AppPasswordRecord, limit: u32) -> LimitedInsert;
+        fn app_password_by_digest(&self, digest: &TokenDigest) -> Option<AppPasswordRecord>;
+        fn app_passwords_of(&self, account: AccountId) -> Vec<AppPasswordRecord>;
+        fn touch_app_password(&self, id: AppPasswordId, at: DateTime<Utc>) -> ();
+        fn delete_app_password(&self, account: AccountId, id: AppPasswordId)
+            -> Option<AppPasswordRecord>;
+    }
+    SshKeyStore {
+        fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> LimitedInsert;
+        fn ssh_key_by_fingerprint(&self, fingerprint: &str) -> Option<SshKeyRecord>;
+        fn ssh_keys_of(&self, account: AccountId) -> Vec<SshKeyRecord>;
+        fn delete_ssh_key(&self, account: AccountId, id: SshKeyId) -> Option<SshKeyRecord>;
     }
     SessionStore {
         fn insert_session(&self, session: &SessionRecord) -> ();

@@ -28,19 +28,25 @@
 //! | `delete_passkey` | one transaction: lock the account row (`SELECT password_hash ... FOR UPDATE`), read the account's passkeys with `FOR UPDATE`, then the `DELETE` |
 //! | `delete_authenticators` | one transaction: lock the account row, then TOTP, recovery codes, passkeys |
 //! | `second_factors` | one `SELECT` of three subselects |
+//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | one transaction: lock the account row (`SELECT ... FOR UPDATE`, so that inserts for one account take turns), count the clashes (SSH key: fingerprint first) and the account's rows, then the `INSERT` unless the account is at its limit; the unique keys catch a clash with another account's concurrent insert |
+//! | `touch_api_token`, `touch_app_password` | `UPDATE ... WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`; a concurrent touch waits for the row lock and re-checks |
+//! | `replace_api_token_secret` | one transaction: `UPDATE ... WHERE id = ? AND account_id = ?` (which locks the row), then `SELECT` it back |
+//! | `delete_api_token`, `delete_app_password`, `delete_ssh_key` | one transaction: `SELECT ... FOR UPDATE`, then `DELETE`; a concurrent delete waits for the lock and then finds the row gone |
 //!
 //! `UPDATE` counts the rows it matched, not only those it changed (sqlx connects with
 //! `CLIENT_FOUND_ROWS`), so "does the account exist" answers are right even when nothing
 //! changed. Times are `DATETIME(6)` in UTC (sqlx sets the session time zone to UTC).
 
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
-    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
+    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
     TotpSecret,
 };
 use account_core::password::PasswordHash;
@@ -53,8 +59,9 @@ use sqlx::{Executor as _, MySql, Row as _, Transaction};
 use uuid::Uuid;
 
 use crate::common::{
-    self, Columns, account_columns, challenge_columns, corrupt, event_columns, passkey_columns,
-    retry_deadlocks, session_columns, totp_columns,
+    self, Columns, account_columns, api_token_columns, app_password_columns, challenge_columns,
+    corrupt, event_columns, passkey_columns, retry_deadlocks, session_columns, ssh_key_columns,
+    totp_columns,
 };
 use crate::{SetupError, SqlStoreOptions};
 
@@ -140,9 +147,12 @@ fn map_err(error: sqlx::Error) -> StoreError {
         match key {
             "accounts_username_key" => Some(Conflict::Username),
             "accounts_email_key_key" => Some(Conflict::Email),
-            "PRIMARY" | "sessions_token_digest_key" | "passkeys_credential_id_key" => {
-                Some(Conflict::Id)
-            }
+            "PRIMARY"
+            | "sessions_token_digest_key"
+            | "passkeys_credential_id_key"
+            | "api_tokens_digest_key"
+            | "app_passwords_digest_key" => Some(Conflict::Id),
+            "ssh_keys_fingerprint_key" => Some(Conflict::SshKey),
             _ => None,
         }
     })
@@ -1346,6 +1356,448 @@ impl MySqlStore {
         .await
         .map_err(map_err)?;
         common::second_factors(&row)
+    }
+}
+
+impl MySqlStore {
+    pub(crate) async fn insert_api_token(
+        &self,
+        t: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        retry_deadlocks(|| self.try_insert_api_token(t, limit)).await
+    }
+
+    async fn try_insert_api_token(
+        &self,
+        t: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        let mut tx = self.begin().await?;
+        // Inserts for one account take turns on its row. The lock is a locking read, which
+        // takes no REPEATABLE READ snapshot; the count below is the transaction's first
+        // consistent read, so its snapshot is taken once the lock is ours and includes
+        // what the previous holder committed: no two inserts can both find room for the
+        // last slot. A plain read also leaves the unique keys free of gap locks, which
+        // would stall other accounts' inserts.
+        lock_account(&mut tx, t.account_id).await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM api_tokens WHERE id = ?) AS id_taken, \
+             (SELECT COUNT(*) FROM api_tokens WHERE digest = ?) AS digest_taken, \
+             (SELECT COUNT(*) FROM api_tokens WHERE account_id = ?) AS taken",
+        )
+        .bind(t.id.as_uuid())
+        .bind(&t.digest.as_bytes()[..])
+        .bind(t.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SECRET_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, name, scope, allowed_networks, digest, \
+             last_four, created_at, expires_at, last_used_at, last_used_ip) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id.as_uuid())
+        .bind(t.account_id.as_uuid())
+        .bind(t.name.as_str())
+        .bind(t.scope.as_str())
+        .bind(common::networks_json(&t.allowed_networks)?)
+        .bind(&t.digest.as_bytes()[..])
+        .bind(t.last_four.as_str())
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.last_used_at)
+        .bind(t.last_used_ip.map(|ip| ip.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn api_token_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE digest = ?"
+        ))
+        .bind(&digest.as_bytes()[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn api_tokens_of(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE account_id = ? ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::api_token)
+        .collect()
+    }
+
+    pub(crate) async fn touch_api_token(
+        &self,
+        id: ApiTokenId,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> StoreResult<()> {
+        // One conditional statement: an UPDATE reads the latest version of the row under
+        // its lock, so a concurrent touch waits and re-checks, and the record only moves
+        // forward.
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = ?, last_used_ip = ? \
+             WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+        )
+        .bind(at)
+        .bind(ip.map(|ip| ip.to_string()))
+        .bind(id.as_uuid())
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn replace_api_token_secret(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+        digest: &TokenDigest,
+        last_four: &str,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        retry_deadlocks(|| self.try_replace_api_token_secret(account, id, digest, last_four)).await
+    }
+
+    async fn try_replace_api_token_secret(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+        digest: &TokenDigest,
+        last_four: &str,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        let mut tx = self.begin().await?;
+        // The UPDATE swaps the digest in one statement (the old secret stops matching as
+        // it commits; the unique key refuses a digest another token has) and holds the
+        // row's lock until the commit, so the read below returns what it wrote.
+        let done = sqlx::query(
+            "UPDATE api_tokens SET digest = ?, last_four = ? WHERE id = ? AND account_id = ?",
+        )
+        .bind(&digest.as_bytes()[..])
+        .bind(last_four)
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE id = ?"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        row.map(|row| common::api_token(&row)).transpose()
+    }
+
+    pub(crate) async fn delete_api_token(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        let row = retry_deadlocks(|| {
+            self.take_row(
+                concat!(
+                    "SELECT ",
+                    api_token_columns!(),
+                    " FROM api_tokens WHERE id = ? AND account_id = ? FOR UPDATE"
+                ),
+                "DELETE FROM api_tokens WHERE id = ?",
+                id.as_uuid(),
+                account,
+            )
+        })
+        .await?;
+        row.map(|row| common::api_token(&row)).transpose()
+    }
+
+    pub(crate) async fn insert_app_password(
+        &self,
+        p: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        retry_deadlocks(|| self.try_insert_app_password(p, limit)).await
+    }
+
+    async fn try_insert_app_password(
+        &self,
+        p: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        let mut tx = self.begin().await?;
+        // As for API tokens: inserts for one account take turns on its row, and the count
+        // is the first consistent read, taken once the lock is ours.
+        lock_account(&mut tx, p.account_id).await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM app_passwords WHERE id = ?) AS id_taken, \
+             (SELECT COUNT(*) FROM app_passwords WHERE digest = ?) AS digest_taken, \
+             (SELECT COUNT(*) FROM app_passwords WHERE account_id = ?) AS taken",
+        )
+        .bind(p.id.as_uuid())
+        .bind(&p.digest.as_bytes()[..])
+        .bind(p.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SECRET_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO app_passwords (id, account_id, name, digest, created_at, last_used_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.account_id.as_uuid())
+        .bind(p.name.as_str())
+        .bind(&p.digest.as_bytes()[..])
+        .bind(p.created_at)
+        .bind(p.last_used_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn app_password_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            app_password_columns!(),
+            " FROM app_passwords WHERE digest = ?"
+        ))
+        .bind(&digest.as_bytes()[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::app_password(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn app_passwords_of(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            app_password_columns!(),
+            " FROM app_passwords WHERE account_id = ? ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::app_password)
+        .collect()
+    }
+
+    pub(crate) async fn touch_app_password(
+        &self,
+        id: AppPasswordId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        // One conditional statement, as for API tokens.
+        sqlx::query(
+            "UPDATE app_passwords SET last_used_at = ? \
+             WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+        )
+        .bind(at)
+        .bind(id.as_uuid())
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_app_password(
+        &self,
+        account: AccountId,
+        id: AppPasswordId,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        let row = retry_deadlocks(|| {
+            self.take_row(
+                concat!(
+                    "SELECT ",
+                    app_password_columns!(),
+                    " FROM app_passwords WHERE id = ? AND account_id = ? FOR UPDATE"
+                ),
+                "DELETE FROM app_passwords WHERE id = ?",
+                id.as_uuid(),
+                account,
+            )
+        })
+        .await?;
+        row.map(|row| common::app_password(&row)).transpose()
+    }
+
+    pub(crate) async fn insert_ssh_key(
+        &self,
+        k: &SshKeyRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        retry_deadlocks(|| self.try_insert_ssh_key(k, limit)).await
+    }
+
+    async fn try_insert_ssh_key(&self, k: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert> {
+        let mut tx = self.begin().await?;
+        // As for API tokens: inserts for one account take turns on its row, and the count
+        // is the first consistent read, taken once the lock is ours. The fingerprint is
+        // checked before the limit, so that a key that is on an account already is
+        // reported as such even to an account at its limit.
+        lock_account(&mut tx, k.account_id).await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM ssh_keys WHERE fingerprint = ?) AS fingerprint_taken, \
+             (SELECT COUNT(*) FROM ssh_keys WHERE id = ?) AS id_taken, \
+             (SELECT COUNT(*) FROM ssh_keys WHERE account_id = ?) AS taken",
+        )
+        .bind(k.fingerprint.as_str())
+        .bind(k.id.as_uuid())
+        .bind(k.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SSH_KEY_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO ssh_keys (id, account_id, name, algorithm, bits, fingerprint, \
+             public_key, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(k.id.as_uuid())
+        .bind(k.account_id.as_uuid())
+        .bind(k.name.as_str())
+        .bind(k.algorithm.as_str())
+        .bind(i64::from(k.bits))
+        .bind(k.fingerprint.as_str())
+        .bind(k.public_key.as_str())
+        .bind(k.comment.as_deref())
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn ssh_key_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            ssh_key_columns!(),
+            " FROM ssh_keys WHERE fingerprint = ?"
+        ))
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::ssh_key(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            ssh_key_columns!(),
+            " FROM ssh_keys WHERE account_id = ? ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::ssh_key)
+        .collect()
+    }
+
+    pub(crate) async fn delete_ssh_key(
+        &self,
+        account: AccountId,
+        id: SshKeyId,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        let row = retry_deadlocks(|| {
+            self.take_row(
+                concat!(
+                    "SELECT ",
+                    ssh_key_columns!(),
+                    " FROM ssh_keys WHERE id = ? AND account_id = ? FOR UPDATE"
+                ),
+                "DELETE FROM ssh_keys WHERE id = ?",
+                id.as_uuid(),
+                account,
+            )
+        })
+        .await?;
+        row.map(|row| common::ssh_key(&row)).transpose()
+    }
+
+    /// Deletes one of the account's rows and returns it as it was, in one transaction
+    /// (MySQL has no `DELETE ... RETURNING`): `select` reads the row `FOR UPDATE` by id and
+    /// account, so a concurrent delete waits for the lock and then finds no row, and
+    /// `delete` removes it by id.
+    async fn take_row(
+        &self,
+        select: &'static str,
+        delete: &'static str,
+        id: Uuid,
+        account: AccountId,
+    ) -> StoreResult<Option<MySqlRow>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(select)
+            .bind(id)
+            .bind(account.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            tx.commit().await.map_err(map_err)?;
+            return Ok(None);
+        };
+        sqlx::query(delete)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(row))
     }
 }
 

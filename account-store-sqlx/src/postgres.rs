@@ -25,17 +25,23 @@
 //! | `delete_passkey` | one transaction: lock the account row (`SELECT ... FOR NO KEY UPDATE`, which also reads whether it has a password), then does the passkey exist, how many others are there, then the `DELETE` |
 //! | `delete_authenticators` | one transaction: lock the account row, then TOTP, recovery codes, passkeys |
 //! | `second_factors` | one `SELECT` of three subselects (one snapshot) |
+//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | one transaction: lock the account row (`FOR NO KEY UPDATE`, so that inserts for one account take turns), count the clashes (SSH key: fingerprint first) and the account's rows, then the `INSERT` unless the account is at its limit; the unique indexes catch a clash with another account's concurrent insert |
+//! | `touch_api_token`, `touch_app_password` | `UPDATE ... WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $at)`; a concurrent touch waits for the row lock and re-checks |
+//! | `replace_api_token_secret` | `UPDATE ... SET digest = $1, last_four = $2 WHERE id = $3 AND account_id = $4 RETURNING ...` |
+//! | `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` |
 //!
 //! Times are `TIMESTAMPTZ` (microseconds).
 
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
-    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
+    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
     TotpSecret,
 };
 use account_core::password::PasswordHash;
@@ -48,8 +54,9 @@ use sqlx::{Postgres, Row as _, Transaction};
 use uuid::Uuid;
 
 use crate::common::{
-    self, Columns, account_columns, challenge_columns, event_columns, passkey_columns,
-    retry_deadlocks, session_columns, totp_columns,
+    self, Columns, account_columns, api_token_columns, app_password_columns, challenge_columns,
+    event_columns, passkey_columns, retry_deadlocks, session_columns, ssh_key_columns,
+    totp_columns,
 };
 use crate::{SetupError, SqlStoreOptions};
 
@@ -113,7 +120,13 @@ fn map_err(error: sqlx::Error) -> StoreError {
         | "challenges_pkey"
         | "security_events_pkey"
         | "passkeys_pkey"
-        | "passkeys_credential_id_key" => Some(Conflict::Id),
+        | "passkeys_credential_id_key"
+        | "api_tokens_pkey"
+        | "api_tokens_digest_key"
+        | "app_passwords_pkey"
+        | "app_passwords_digest_key"
+        | "ssh_keys_pkey" => Some(Conflict::Id),
+        "ssh_keys_fingerprint_key" => Some(Conflict::SshKey),
         _ => None,
     })
 }
@@ -1202,6 +1215,378 @@ impl PgStore {
         .await
         .map_err(map_err)?;
         common::second_factors(&row)
+    }
+}
+
+impl PgStore {
+    pub(crate) async fn insert_api_token(
+        &self,
+        t: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        retry_deadlocks(|| self.try_insert_api_token(t, limit)).await
+    }
+
+    async fn try_insert_api_token(
+        &self,
+        t: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        let mut tx = self.begin().await?;
+        // Inserts for one account take turns on its row. The count below is a statement of
+        // its own in a READ COMMITTED transaction, so it sees the rows the previous holder
+        // of the lock committed: no two inserts can both find room for the last slot.
+        lock_account(&mut tx, t.account_id).await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM api_tokens WHERE id = $1) AS id_taken, \
+             (SELECT COUNT(*) FROM api_tokens WHERE digest = $2) AS digest_taken, \
+             (SELECT COUNT(*) FROM api_tokens WHERE account_id = $3) AS taken",
+        )
+        .bind(t.id.as_uuid())
+        .bind(&t.digest.as_bytes()[..])
+        .bind(t.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SECRET_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, name, scope, allowed_networks, digest, \
+             last_four, created_at, expires_at, last_used_at, last_used_ip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t.id.as_uuid())
+        .bind(t.account_id.as_uuid())
+        .bind(t.name.as_str())
+        .bind(t.scope.as_str())
+        .bind(common::networks_json(&t.allowed_networks)?)
+        .bind(&t.digest.as_bytes()[..])
+        .bind(t.last_four.as_str())
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.last_used_at)
+        .bind(t.last_used_ip.map(|ip| ip.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn api_token_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE digest = $1"
+        ))
+        .bind(&digest.as_bytes()[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn api_tokens_of(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE account_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::api_token)
+        .collect()
+    }
+
+    pub(crate) async fn touch_api_token(
+        &self,
+        id: ApiTokenId,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> StoreResult<()> {
+        // One conditional statement: a concurrent touch waits for the row lock and
+        // re-checks the condition on the updated row, so the record only moves forward.
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $1, last_used_ip = $2 \
+             WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(at)
+        .bind(ip.map(|ip| ip.to_string()))
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn replace_api_token_secret(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+        digest: &TokenDigest,
+        last_four: &str,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        // One statement: the old digest stops matching the moment the new one commits,
+        // and the unique index refuses a digest another token has.
+        sqlx::query(concat!(
+            "UPDATE api_tokens SET digest = $1, last_four = $2 \
+             WHERE id = $3 AND account_id = $4 RETURNING ",
+            api_token_columns!()
+        ))
+        .bind(&digest.as_bytes()[..])
+        .bind(last_four)
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn delete_api_token(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "DELETE FROM api_tokens WHERE id = $1 AND account_id = $2 RETURNING ",
+            api_token_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn insert_app_password(
+        &self,
+        p: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        retry_deadlocks(|| self.try_insert_app_password(p, limit)).await
+    }
+
+    async fn try_insert_app_password(
+        &self,
+        p: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        let mut tx = self.begin().await?;
+        // As for API tokens: inserts for one account take turns on its row.
+        lock_account(&mut tx, p.account_id).await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM app_passwords WHERE id = $1) AS id_taken, \
+             (SELECT COUNT(*) FROM app_passwords WHERE digest = $2) AS digest_taken, \
+             (SELECT COUNT(*) FROM app_passwords WHERE account_id = $3) AS taken",
+        )
+        .bind(p.id.as_uuid())
+        .bind(&p.digest.as_bytes()[..])
+        .bind(p.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SECRET_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO app_passwords (id, account_id, name, digest, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.account_id.as_uuid())
+        .bind(p.name.as_str())
+        .bind(&p.digest.as_bytes()[..])
+        .bind(p.created_at)
+        .bind(p.last_used_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn app_password_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            app_password_columns!(),
+            " FROM app_passwords WHERE digest = $1"
+        ))
+        .bind(&digest.as_bytes()[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::app_password(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn app_passwords_of(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            app_password_columns!(),
+            " FROM app_passwords WHERE account_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::app_password)
+        .collect()
+    }
+
+    pub(crate) async fn touch_app_password(
+        &self,
+        id: AppPasswordId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        // One conditional statement, as for API tokens.
+        sqlx::query(
+            "UPDATE app_passwords SET last_used_at = $1 \
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(at)
+        .bind(id.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_app_password(
+        &self,
+        account: AccountId,
+        id: AppPasswordId,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "DELETE FROM app_passwords WHERE id = $1 AND account_id = $2 RETURNING ",
+            app_password_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::app_password(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn insert_ssh_key(
+        &self,
+        k: &SshKeyRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        retry_deadlocks(|| self.try_insert_ssh_key(k, limit)).await
+    }
+
+    async fn try_insert_ssh_key(&self, k: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert> {
+        let mut tx = self.begin().await?;
+        // As for API tokens: inserts for one account take turns on its row. The
+        // fingerprint is checked before the limit, so that a key that is on an account
+        // already is reported as such even to an account at its limit.
+        lock_account(&mut tx, k.account_id).await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM ssh_keys WHERE fingerprint = $1) AS fingerprint_taken, \
+             (SELECT COUNT(*) FROM ssh_keys WHERE id = $2) AS id_taken, \
+             (SELECT COUNT(*) FROM ssh_keys WHERE account_id = $3) AS taken",
+        )
+        .bind(k.fingerprint.as_str())
+        .bind(k.id.as_uuid())
+        .bind(k.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SSH_KEY_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO ssh_keys (id, account_id, name, algorithm, bits, fingerprint, \
+             public_key, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(k.id.as_uuid())
+        .bind(k.account_id.as_uuid())
+        .bind(k.name.as_str())
+        .bind(k.algorithm.as_str())
+        .bind(i64::from(k.bits))
+        .bind(k.fingerprint.as_str())
+        .bind(k.public_key.as_str())
+        .bind(k.comment.as_deref())
+        .bind(k.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn ssh_key_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            ssh_key_columns!(),
+            " FROM ssh_keys WHERE fingerprint = $1"
+        ))
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::ssh_key(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            ssh_key_columns!(),
+            " FROM ssh_keys WHERE account_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::ssh_key)
+        .collect()
+    }
+
+    pub(crate) async fn delete_ssh_key(
+        &self,
+        account: AccountId,
+        id: SshKeyId,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "DELETE FROM ssh_keys WHERE id = $1 AND account_id = $2 RETURNING ",
+            ssh_key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::ssh_key(&row))
+        .transpose()
     }
 }
 

@@ -34,18 +34,24 @@
 //! | `delete_passkey` | one `BEGIN IMMEDIATE` transaction (it holds the write lock from the start, so nothing changes in between): does the passkey exist, does the account have a password or another passkey, then the `DELETE` |
 //! | `delete_authenticators` | one transaction: TOTP, recovery codes, passkeys |
 //! | `second_factors` | one `SELECT` of three subselects |
+//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | one `BEGIN IMMEDIATE` transaction (through the single writer): count the clashes and the account's rows, then the `INSERT` unless the account is at its limit |
+//! | `touch_api_token`, `touch_app_password` | `UPDATE ... WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)` |
+//! | `replace_api_token_secret` | `UPDATE ... SET digest = ?, last_four = ? WHERE id = ? AND account_id = ? RETURNING ...` |
+//! | `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` |
 //!
 //! Times are kept as integer microseconds since the Unix epoch (see the migration).
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 
 use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
-    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
+    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
     TotpSecret,
 };
 use account_core::password::PasswordHash;
@@ -60,8 +66,8 @@ use sqlx::{Row as _, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::common::{
-    self, Columns, account_columns, challenge_columns, corrupt, event_columns, passkey_columns,
-    session_columns, totp_columns,
+    self, Columns, account_columns, api_token_columns, app_password_columns, challenge_columns,
+    corrupt, event_columns, passkey_columns, session_columns, ssh_key_columns, totp_columns,
 };
 use crate::{SetupError, SqlStoreOptions};
 
@@ -203,7 +209,13 @@ fn map_err(error: sqlx::Error) -> StoreError {
             | "challenges.digest"
             | "security_events.id"
             | "passkeys.id"
-            | "passkeys.credential_id" => Some(Conflict::Id),
+            | "passkeys.credential_id"
+            | "api_tokens.id"
+            | "api_tokens.digest"
+            | "app_passwords.id"
+            | "app_passwords.digest"
+            | "ssh_keys.id" => Some(Conflict::Id),
+            "ssh_keys.fingerprint" => Some(Conflict::SshKey),
             _ => None,
         }
     })
@@ -1233,6 +1245,353 @@ impl SqliteStore {
         .await
         .map_err(map_err)?;
         common::second_factors(&row)
+    }
+}
+
+impl SqliteStore {
+    pub(crate) async fn insert_api_token(
+        &self,
+        t: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        // BEGIN IMMEDIATE holds the database's write lock from the count to the commit, so
+        // no other insert can slip in between and take the account past its limit.
+        let mut tx = self.begin().await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM api_tokens WHERE id = ?1) AS id_taken, \
+             (SELECT COUNT(*) FROM api_tokens WHERE digest = ?2) AS digest_taken, \
+             (SELECT COUNT(*) FROM api_tokens WHERE account_id = ?3) AS taken",
+        )
+        .bind(t.id.as_uuid())
+        .bind(&t.digest.as_bytes()[..])
+        .bind(t.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SECRET_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, name, scope, allowed_networks, digest, \
+             last_four, created_at, expires_at, last_used_at, last_used_ip) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .bind(t.id.as_uuid())
+        .bind(t.account_id.as_uuid())
+        .bind(t.name.as_str())
+        .bind(t.scope.as_str())
+        .bind(common::networks_json(&t.allowed_networks)?)
+        .bind(&t.digest.as_bytes()[..])
+        .bind(t.last_four.as_str())
+        .bind(us(t.created_at))
+        .bind(t.expires_at.map(us))
+        .bind(t.last_used_at.map(us))
+        .bind(t.last_used_ip.map(|ip| ip.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn api_token_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE digest = ?1"
+        ))
+        .bind(&digest.as_bytes()[..])
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn api_tokens_of(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            api_token_columns!(),
+            " FROM api_tokens WHERE account_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::api_token)
+        .collect()
+    }
+
+    pub(crate) async fn touch_api_token(
+        &self,
+        id: ApiTokenId,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> StoreResult<()> {
+        // One conditional statement: an older use that arrives late changes nothing.
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = ?1, last_used_ip = ?2 \
+             WHERE id = ?3 AND (last_used_at IS NULL OR last_used_at < ?1)",
+        )
+        .bind(us(at))
+        .bind(ip.map(|ip| ip.to_string()))
+        .bind(id.as_uuid())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn replace_api_token_secret(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+        digest: &TokenDigest,
+        last_four: &str,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        // One statement: the old digest stops matching the moment the new one is written,
+        // and the unique index refuses a digest another token has.
+        sqlx::query(concat!(
+            "UPDATE api_tokens SET digest = ?1, last_four = ?2 \
+             WHERE id = ?3 AND account_id = ?4 RETURNING ",
+            api_token_columns!()
+        ))
+        .bind(&digest.as_bytes()[..])
+        .bind(last_four)
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn delete_api_token(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        sqlx::query(concat!(
+            "DELETE FROM api_tokens WHERE id = ?1 AND account_id = ?2 RETURNING ",
+            api_token_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::api_token(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn insert_app_password(
+        &self,
+        p: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        // As for API tokens: the write lock is held from the count to the commit.
+        let mut tx = self.begin().await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM app_passwords WHERE id = ?1) AS id_taken, \
+             (SELECT COUNT(*) FROM app_passwords WHERE digest = ?2) AS digest_taken, \
+             (SELECT COUNT(*) FROM app_passwords WHERE account_id = ?3) AS taken",
+        )
+        .bind(p.id.as_uuid())
+        .bind(&p.digest.as_bytes()[..])
+        .bind(p.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SECRET_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO app_passwords (id, account_id, name, digest, created_at, last_used_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(p.id.as_uuid())
+        .bind(p.account_id.as_uuid())
+        .bind(p.name.as_str())
+        .bind(&p.digest.as_bytes()[..])
+        .bind(us(p.created_at))
+        .bind(p.last_used_at.map(us))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn app_password_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            app_password_columns!(),
+            " FROM app_passwords WHERE digest = ?1"
+        ))
+        .bind(&digest.as_bytes()[..])
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::app_password(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn app_passwords_of(
+        &self,
+        account: AccountId,
+    ) -> StoreResult<Vec<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            app_password_columns!(),
+            " FROM app_passwords WHERE account_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::app_password)
+        .collect()
+    }
+
+    pub(crate) async fn touch_app_password(
+        &self,
+        id: AppPasswordId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        // One conditional statement: an older use that arrives late changes nothing.
+        sqlx::query(
+            "UPDATE app_passwords SET last_used_at = ?1 \
+             WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)",
+        )
+        .bind(us(at))
+        .bind(id.as_uuid())
+        .execute(&self.writer)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_app_password(
+        &self,
+        account: AccountId,
+        id: AppPasswordId,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        sqlx::query(concat!(
+            "DELETE FROM app_passwords WHERE id = ?1 AND account_id = ?2 RETURNING ",
+            app_password_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::app_password(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn insert_ssh_key(
+        &self,
+        k: &SshKeyRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        // As for API tokens: the write lock is held from the checks to the commit. The
+        // fingerprint is checked before the limit, so that a key that is on an account
+        // already is reported as such even to an account at its limit.
+        let mut tx = self.begin().await?;
+        let check = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM ssh_keys WHERE fingerprint = ?1) AS fingerprint_taken, \
+             (SELECT COUNT(*) FROM ssh_keys WHERE id = ?2) AS id_taken, \
+             (SELECT COUNT(*) FROM ssh_keys WHERE account_id = ?3) AS taken",
+        )
+        .bind(k.fingerprint.as_str())
+        .bind(k.id.as_uuid())
+        .bind(k.account_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        if !common::room_for_one(&check, common::SSH_KEY_CLASHES, limit)? {
+            return Ok(LimitedInsert::LimitReached);
+        }
+        sqlx::query(
+            "INSERT INTO ssh_keys (id, account_id, name, algorithm, bits, fingerprint, \
+             public_key, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .bind(k.id.as_uuid())
+        .bind(k.account_id.as_uuid())
+        .bind(k.name.as_str())
+        .bind(k.algorithm.as_str())
+        .bind(i64::from(k.bits))
+        .bind(k.fingerprint.as_str())
+        .bind(k.public_key.as_str())
+        .bind(k.comment.as_deref())
+        .bind(us(k.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(LimitedInsert::Inserted)
+    }
+
+    pub(crate) async fn ssh_key_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            ssh_key_columns!(),
+            " FROM ssh_keys WHERE fingerprint = ?1"
+        ))
+        .bind(fingerprint)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::ssh_key(&row))
+        .transpose()
+    }
+
+    pub(crate) async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            ssh_key_columns!(),
+            " FROM ssh_keys WHERE account_id = ?1 ORDER BY created_at, id"
+        ))
+        .bind(account.as_uuid())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(map_err)?
+        .iter()
+        .map(common::ssh_key)
+        .collect()
+    }
+
+    pub(crate) async fn delete_ssh_key(
+        &self,
+        account: AccountId,
+        id: SshKeyId,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        sqlx::query(concat!(
+            "DELETE FROM ssh_keys WHERE id = ?1 AND account_id = ?2 RETURNING ",
+            ssh_key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(account.as_uuid())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(map_err)?
+        .map(|row| common::ssh_key(&row))
+        .transpose()
     }
 }
 

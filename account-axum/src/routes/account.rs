@@ -11,7 +11,8 @@ use account_core::model::{AccountId, ProfileChange};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{
-    ApiJson, AvatarUpload, ClientInfo, CurrentSession, EnrollingSession, Mount, PathParam,
+    ApiJson, Authenticated, AuthenticatedOrEnrolling, AvatarUpload, ClientInfo, CurrentSession,
+    Mount, PathParam,
 };
 use crate::state::AccountsState;
 use crate::views::{
@@ -19,7 +20,7 @@ use crate::views::{
     StatusBody, UpdateAccountRequest,
 };
 
-/// The signed-in account.
+/// The signed-in account. A personal API token of either scope may read it.
 #[utoipa::path(
     get,
     path = "/api/account",
@@ -27,23 +28,23 @@ use crate::views::{
     responses(
         (status = 200, description = "The account", body = AccountBody),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`network_not_allowed`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn get_account(
     State(state): State<AccountsState>,
-    EnrollingSession(session): EnrollingSession,
+    // Open to a session that may only enrol a second factor: the settings page needs it.
+    AuthenticatedOrEnrolling(me): AuthenticatedOrEnrolling,
     mount: Mount,
 ) -> Result<Json<AccountBody>, ApiError> {
-    // Open to a session that may only enrol a second factor: the settings page needs it.
-    let account = state.accounts.account_of(&session).await?;
     Ok(Json(
-        AccountBody::load(&state.accounts, &account, &mount).await?,
+        AccountBody::load(&state.accounts, &me.account, &mount).await?,
     ))
 }
 
 /// Changes the display name and/or the language. Fields left out stay as they are;
-/// `"language": null` clears the language.
+/// `"language": null` clears the language. A `write` personal API token may do it.
 #[utoipa::path(
     patch,
     path = "/api/account",
@@ -53,17 +54,17 @@ pub(crate) async fn get_account(
         (status = 200, description = "The account after the change", body = AccountBody),
         (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`profile_locked`; `managed_by_directory`; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_locked`; `managed_by_directory`; `csrf_refused`; `insufficient_scope`: a read token; `network_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn update_account(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    CurrentSession(session): CurrentSession,
+    me: Authenticated,
     mount: Mount,
     ApiJson(body): ApiJson<UpdateAccountRequest>,
 ) -> Result<Json<AccountBody>, ApiError> {
@@ -82,7 +83,7 @@ pub(crate) async fn update_account(
     };
     let account = state
         .accounts
-        .update_profile(&session, change, &info)
+        .update_profile(me.account.id, change, &info)
         .await?;
     Ok(Json(
         AccountBody::load(&state.accounts, &account, &mount).await?,
@@ -204,7 +205,7 @@ pub(crate) async fn change_password(
 
 /// Sets the avatar from a PNG, JPEG or WebP image (the raw bytes as the body, at most
 /// 1 MiB). The image is judged by its bytes, and stored re-encoded as a square of at most
-/// 256×256 without metadata.
+/// 256×256 without metadata. A `write` personal API token may do it.
 #[utoipa::path(
     put,
     path = "/api/account/avatar",
@@ -213,30 +214,30 @@ pub(crate) async fn change_password(
     responses(
         (status = 200, description = "The account with its new avatar", body = AccountBody),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_refused`; `insufficient_scope`: a read token; `network_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`; `invalid_avatar` with reason `avatar_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`; `invalid_avatar` with reason `avatar_unsupported_format`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_avatar` (`avatar_dimensions_too_large`, `avatar_undecodable`)", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn put_avatar(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    CurrentSession(session): CurrentSession,
+    me: Authenticated,
     mount: Mount,
     AvatarUpload(bytes): AvatarUpload,
 ) -> Result<Json<AccountBody>, ApiError> {
     let account = state
         .accounts
-        .set_avatar(&session, bytes.to_vec(), &info)
+        .set_avatar(me.account.id, bytes.to_vec(), &info)
         .await?;
     Ok(Json(
         AccountBody::load(&state.accounts, &account, &mount).await?,
     ))
 }
 
-/// Removes the avatar.
+/// Removes the avatar. A `write` personal API token may do it.
 #[utoipa::path(
     delete,
     path = "/api/account/avatar",
@@ -244,17 +245,17 @@ pub(crate) async fn put_avatar(
     responses(
         (status = 200, description = "The account without an avatar", body = AccountBody),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`csrf_refused`; `insufficient_scope`: a read token; `network_not_allowed`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn delete_avatar(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    CurrentSession(session): CurrentSession,
+    me: Authenticated,
     mount: Mount,
 ) -> Result<Json<AccountBody>, ApiError> {
-    let account = state.accounts.remove_avatar(&session, &info).await?;
+    let account = state.accounts.remove_avatar(me.account.id, &info).await?;
     Ok(Json(
         AccountBody::load(&state.accounts, &account, &mount).await?,
     ))

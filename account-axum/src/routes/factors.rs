@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use account_core::model::PasskeyId;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ClientInfo, CurrentSession, EnrollingSession, PathParam};
+use crate::extract::{
+    ApiJson, Authenticated, ClientInfo, CurrentSession, EnrollingSession, PathParam,
+};
 use crate::state::AccountsState;
 use crate::views::{
     CeremonyBody, CodeRequest, PasskeyBody, PasskeyFinishRequest, PasskeyNameRequest,
@@ -131,7 +133,8 @@ pub(crate) async fn regenerate_recovery_codes(
     }))
 }
 
-/// The account's passkeys, oldest first.
+/// The account's passkeys, oldest first. A personal API token of either scope may list
+/// them; adding, renaming and removing one needs the session cookie.
 #[utoipa::path(
     get,
     path = "/api/account/passkeys",
@@ -139,15 +142,15 @@ pub(crate) async fn regenerate_recovery_codes(
     responses(
         (status = 200, description = "The passkeys", body = Vec<PasskeyBody>),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`second_factor_enrollment_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`second_factor_enrollment_required`; `network_not_allowed`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn list_passkeys(
     State(state): State<AccountsState>,
-    CurrentSession(session): CurrentSession,
+    me: Authenticated,
 ) -> Result<Json<Vec<PasskeyBody>>, ApiError> {
-    let passkeys = state.accounts.passkeys(&session).await?;
+    let passkeys = state.accounts.passkeys(me.account.id).await?;
     Ok(Json(passkeys.iter().map(PasskeyBody::from).collect()))
 }
 
@@ -250,7 +253,7 @@ pub(crate) async fn rename_passkey(
         .accounts
         .rename_passkey(&session, id, &body.name, &info)
         .await?;
-    let passkeys = state.accounts.passkeys(&session).await?;
+    let passkeys = state.accounts.passkeys(session.account_id).await?;
     let renamed = passkeys
         .iter()
         .find(|p| p.id == id)

@@ -3,10 +3,13 @@
 
 pub(crate) mod account;
 pub(crate) mod admin;
+pub(crate) mod app_passwords;
 pub(crate) mod auth;
 pub(crate) mod factors;
 pub(crate) mod second_factor;
 pub(crate) mod sessions;
+pub(crate) mod ssh_keys;
+pub(crate) mod tokens;
 
 use std::sync::Arc;
 
@@ -93,6 +96,17 @@ pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
         ))
         .routes(routes!(sessions::revoke_session))
         .routes(routes!(sessions::security_events))
+        // Programmatic access: personal API tokens, app passwords, SSH keys.
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::regenerate_token))
+        .routes(routes!(tokens::delete_token))
+        .routes(routes!(
+            app_passwords::list_app_passwords,
+            app_passwords::create_app_password
+        ))
+        .routes(routes!(app_passwords::revoke_app_password))
+        .routes(routes!(ssh_keys::list_ssh_keys, ssh_keys::add_ssh_key))
+        .routes(routes!(ssh_keys::delete_ssh_key))
         // Administration.
         .routes(routes!(admin::get_policy, admin::put_policy))
         .routes(routes!(admin::reset_second_factors))

@@ -9,7 +9,7 @@ use account_core::MAX_EVENT_PAGE;
 use account_core::model::{EventPage, SessionId};
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{ClientInfo, CurrentAccount, PathParam};
+use crate::extract::{Authenticated, ClientInfo, CurrentAccount, PathParam};
 use crate::routes::auth::signed_out;
 use crate::state::AccountsState;
 use crate::views::{RevokedBody, SecurityEventBody, SessionBody, decode_cursor};
@@ -17,7 +17,9 @@ use crate::views::{RevokedBody, SecurityEventBody, SessionBody, decode_cursor};
 /// The events of a page of the security log when the client does not say.
 const DEFAULT_EVENT_PAGE: u32 = 50;
 
-/// The account's live sessions, newest first, with the current one marked.
+/// The account's live sessions, newest first, with the current one marked. A personal API
+/// token of either scope may list them (and then none is current); ending them needs the
+/// session cookie.
 #[utoipa::path(
     get,
     path = "/api/account/sessions",
@@ -25,14 +27,16 @@ const DEFAULT_EVENT_PAGE: u32 = 50;
     responses(
         (status = 200, description = "The sessions", body = Vec<SessionBody>),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`network_not_allowed`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn list_sessions(
     State(state): State<AccountsState>,
-    me: CurrentAccount,
+    me: Authenticated,
 ) -> Result<Json<Vec<SessionBody>>, ApiError> {
-    let sessions = state.accounts.sessions(&me.session).await?;
+    let current = me.session().map(|s| s.id);
+    let sessions = state.accounts.sessions(me.account.id, current).await?;
     Ok(Json(sessions.into_iter().map(SessionBody::from).collect()))
 }
 
@@ -92,7 +96,8 @@ pub(crate) async fn revoke_other_sessions(
     Ok(Json(RevokedBody { revoked }))
 }
 
-/// A page of the account's security log, newest first.
+/// A page of the account's security log, newest first. A personal API token of either
+/// scope may read it.
 #[utoipa::path(
     get,
     path = "/api/account/security-events",
@@ -104,13 +109,14 @@ pub(crate) async fn revoke_other_sessions(
     responses(
         (status = 200, description = "The events", body = Vec<SecurityEventBody>),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`network_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` for `limit` or `before`", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []))
+    security(("session_cookie" = []), ("bearer" = []))
 )]
 pub(crate) async fn security_events(
     State(state): State<AccountsState>,
-    me: CurrentAccount,
+    me: Authenticated,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<SecurityEventBody>>, ApiError> {
     let mut page = EventPage {

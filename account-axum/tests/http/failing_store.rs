@@ -1,22 +1,25 @@
 //! A store that delegates to a [`MemoryStore`] but fails listing sessions, as a database
 //! that went away would.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
-    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
+    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
     TotpSecret,
 };
 use account_core::password::PasswordHash;
 use account_core::policy::Policy;
 use account_core::store::memory::MemoryStore;
 use account_core::store::{
-    AccountStore, AuthenticatorStore, ChallengeStore, CredentialStore, PolicyStore, RateLimitStore,
-    SecurityEventStore, SessionStore, StoreError, StoreResult, ThrottleStore,
+    AccountStore, ApiTokenStore, AppPasswordStore, AuthenticatorStore, ChallengeStore,
+    CredentialStore, PolicyStore, RateLimitStore, SecurityEventStore, SessionStore, SshKeyStore,
+    StoreError, StoreResult, ThrottleStore,
 };
 use account_core::token::TokenDigest;
 use async_trait::async_trait;
@@ -309,6 +312,102 @@ impl AuthenticatorStore for FailingStore {
     }
     async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
         self.0.second_factors(account).await
+    }
+}
+
+#[async_trait]
+impl ApiTokenStore for FailingStore {
+    async fn insert_api_token(
+        &self,
+        token: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        self.0.insert_api_token(token, limit).await
+    }
+    async fn api_token_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        self.0.api_token_by_digest(digest).await
+    }
+    async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>> {
+        self.0.api_tokens_of(account).await
+    }
+    async fn touch_api_token(
+        &self,
+        id: ApiTokenId,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> StoreResult<()> {
+        self.0.touch_api_token(id, at, ip).await
+    }
+    async fn replace_api_token_secret(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+        digest: &TokenDigest,
+        last_four: &str,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        self.0
+            .replace_api_token_secret(account, id, digest, last_four)
+            .await
+    }
+    async fn delete_api_token(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+    ) -> StoreResult<Option<ApiTokenRecord>> {
+        self.0.delete_api_token(account, id).await
+    }
+}
+
+#[async_trait]
+impl AppPasswordStore for FailingStore {
+    async fn insert_app_password(
+        &self,
+        password: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert> {
+        self.0.insert_app_password(password, limit).await
+    }
+    async fn app_password_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        self.0.app_password_by_digest(digest).await
+    }
+    async fn app_passwords_of(&self, account: AccountId) -> StoreResult<Vec<AppPasswordRecord>> {
+        self.0.app_passwords_of(account).await
+    }
+    async fn touch_app_password(&self, id: AppPasswordId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.0.touch_app_password(id, at).await
+    }
+    async fn delete_app_password(
+        &self,
+        account: AccountId,
+        id: AppPasswordId,
+    ) -> StoreResult<Option<AppPasswordRecord>> {
+        self.0.delete_app_password(account, id).await
+    }
+}
+
+#[async_trait]
+impl SshKeyStore for FailingStore {
+    async fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert> {
+        self.0.insert_ssh_key(key, limit).await
+    }
+    async fn ssh_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<SshKeyRecord>> {
+        self.0.ssh_key_by_fingerprint(fingerprint).await
+    }
+    async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>> {
+        self.0.ssh_keys_of(account).await
+    }
+    async fn delete_ssh_key(
+        &self,
+        account: AccountId,
+        id: SshKeyId,
+    ) -> StoreResult<Option<SshKeyRecord>> {
+        self.0.delete_ssh_key(account, id).await
     }
 }
 

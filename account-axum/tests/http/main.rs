@@ -4,6 +4,7 @@
 // The harness modules are shared by the test modules of this one binary.
 #![allow(unreachable_pub)]
 
+mod access;
 mod account;
 mod admin;
 mod auth;

@@ -103,6 +103,16 @@ const SUPPORTED: &[(&str, &str)] = &[
     ("PATCH", "/api/account/passkeys/{id}"),
     ("DELETE", "/api/account/passkeys/{id}"),
     ("POST", "/api/admin/users/{id}/reset-2fa"),
+    ("GET", "/api/account/tokens"),
+    ("POST", "/api/account/tokens"),
+    ("POST", "/api/account/tokens/{id}/regenerate"),
+    ("DELETE", "/api/account/tokens/{id}"),
+    ("GET", "/api/account/app-passwords"),
+    ("POST", "/api/account/app-passwords"),
+    ("DELETE", "/api/account/app-passwords/{id}"),
+    ("GET", "/api/account/ssh-keys"),
+    ("POST", "/api/account/ssh-keys"),
+    ("DELETE", "/api/account/ssh-keys/{id}"),
 ];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -169,7 +179,7 @@ async fn openapi_document_lists_every_mounted_route() {
 }
 
 #[tokio::test]
-async fn openapi_document_is_3_1_with_the_problem_schema_and_the_cookie_scheme() {
+async fn openapi_document_is_3_1_with_the_problem_schema_and_the_security_schemes() {
     let mut app = TestApp::new();
     let reply = app.get("/api/openapi.json").await;
     let doc = reply.ok(200);
@@ -183,6 +193,12 @@ async fn openapi_document_is_3_1_with_the_problem_schema_and_the_cookie_scheme()
         "SecurityEvent",
         "Policy",
         "Image",
+        "ApiToken",
+        "CreatedApiToken",
+        "TokenScope",
+        "AppPassword",
+        "CreatedAppPassword",
+        "SshKey",
     ] {
         assert!(schemas.get(name).is_some(), "{name} missing");
     }
@@ -195,6 +211,16 @@ async fn openapi_document_is_3_1_with_the_problem_schema_and_the_cookie_scheme()
             "description": "The session cookie set by login",
         })
     );
+    let bearer = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(bearer["type"], "http");
+    assert_eq!(bearer["scheme"], "bearer");
+    // A created token is the listed token and its secret.
+    let created = serde_json::to_string(&schemas["CreatedApiToken"]).expect("json");
+    assert!(
+        created.contains("#/components/schemas/ApiToken"),
+        "{created}"
+    );
+    assert!(created.contains("\"token\""), "{created}");
     // Every error answer is documented as a problem.
     let login = &doc["paths"]["/api/auth/login"]["post"]["responses"];
     assert_eq!(

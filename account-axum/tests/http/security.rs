@@ -315,7 +315,7 @@ async fn j40_every_unsafe_route_refuses_cross_site_requests() {
         }
     }
     assert_eq!(
-        checked, 33,
+        checked, 40,
         "every unsafe route of the document was checked"
     );
 }
@@ -398,6 +398,44 @@ async fn request_logs_carry_no_secret() {
     )
     .await
     .ok(200);
+    // Personal API tokens and app passwords travel in the Authorization header, which the
+    // request span never records, whether the request succeeds or fails.
+    app.login("ada", PASSWORD).await.ok(200);
+    let created = app
+        .post(
+            "/api/account/tokens",
+            json!({"name": "ci", "scope": "read"}),
+        )
+        .await
+        .ok(201)
+        .clone();
+    let api_token = created["token"].as_str().expect("token").to_owned();
+    let app_password = app
+        .post("/api/account/app-passwords", json!({"name": "mail"}))
+        .await
+        .ok(201)["password"]
+        .as_str()
+        .expect("password")
+        .to_owned();
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("ada:{app_password}"),
+    );
+    app.cookie = None;
+    for (authorization, status) in [
+        (format!("Bearer {api_token}"), 200),
+        (format!("Bearer {api_token}x"), 401),
+        (format!("Basic {basic}"), 401),
+    ] {
+        let reply = app
+            .send(with(
+                empty(Method::GET, "/api/account"),
+                "authorization",
+                &authorization,
+            ))
+            .await;
+        assert_eq!(reply.status, status, "{:?}", reply.body);
+    }
 
     let text = logs.text();
     assert!(text.contains("request finished"), "{text}");
@@ -411,6 +449,12 @@ async fn request_logs_carry_no_secret() {
         &token,
         &new_token,
         &reset,
+        &api_token,
+        &api_token[api_token.len() - 8..],
+        &app_password,
+        &basic,
+        "Bearer",
+        "Basic",
         "limit=3",
         "c2VjcmV0",
         "SecretAgent",

@@ -95,6 +95,8 @@ pub struct Options {
     pub http: HttpConfig,
     /// Wraps the memory store before the services get it (a failing store, say).
     pub wrap_store: Option<WrapStore>,
+    /// Changes the core configuration before the services are built (limits, say).
+    pub configure: Option<fn(&mut AccountConfig)>,
 }
 
 impl Default for Options {
@@ -103,6 +105,7 @@ impl Default for Options {
             public_url: PUBLIC_URL,
             http: HttpConfig::default(),
             wrap_store: None,
+            configure: None,
         }
     }
 }
@@ -147,6 +150,9 @@ impl TestApp {
     pub fn with(options: Options) -> Self {
         let mut config = AccountConfig::new(options.public_url.parse().expect("url"));
         config.hashing = fast_hashing();
+        if let Some(configure) = options.configure {
+            configure(&mut config);
+        }
         let store = Arc::new(MemoryStore::new());
         let backing: Arc<dyn Store> = match options.wrap_store {
             Some(wrap) => wrap(store.clone()),

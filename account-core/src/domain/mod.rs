@@ -38,6 +38,10 @@ pub enum Field {
     Avatar,
     /// The name a user gives a credential, such as a passkey.
     Name,
+    /// The networks a personal API token may be used from.
+    AllowedNetworks,
+    /// When a personal API token expires.
+    ExpiresAt,
 }
 
 impl Field {
@@ -52,6 +56,8 @@ impl Field {
             Field::Token => "token",
             Field::Avatar => "avatar",
             Field::Name => "name",
+            Field::AllowedNetworks => "allowed_networks",
+            Field::ExpiresAt => "expires_at",
         }
     }
 }
@@ -82,6 +88,8 @@ pub enum Rule {
     Reserved,
     /// The value does not follow the field's syntax.
     InvalidSyntax,
+    /// The time is not in the future.
+    InThePast,
 }
 
 impl Rule {
@@ -95,6 +103,7 @@ impl Rule {
             Rule::ControlCharacter => "control_character",
             Rule::Reserved => "reserved",
             Rule::InvalidSyntax => "invalid_syntax",
+            Rule::InThePast => "in_the_past",
         }
     }
 }
@@ -132,6 +141,7 @@ fn describe(rule: Rule) -> String {
         Rule::ControlCharacter => "it holds a control character".to_owned(),
         Rule::Reserved => "it is reserved".to_owned(),
         Rule::InvalidSyntax => "it does not follow the syntax".to_owned(),
+        Rule::InThePast => "it is not in the future".to_owned(),
     }
 }
 

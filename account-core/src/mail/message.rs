@@ -182,6 +182,21 @@ pub enum Message {
         /// The account.
         username: Username,
     },
+    /// A way for programs to act for the account was created, or got a new secret: a
+    /// personal API token, an app password or an SSH key. A notice.
+    AccessCreated {
+        /// The account.
+        username: Username,
+        /// What was created, in words, such as `the personal API token "ci" (write)`.
+        credential: String,
+    },
+    /// A personal API token, an app password or an SSH key was removed: a notice.
+    AccessRemoved {
+        /// The account.
+        username: Username,
+        /// What was removed, in words, as in [`Message::AccessCreated`].
+        credential: String,
+    },
 }
 
 impl Message {
@@ -205,6 +220,8 @@ impl Message {
             Message::RecoveryCodeUsed { .. } => "recovery_code_used",
             Message::SecondFactorFailed { .. } => "second_factor_failed",
             Message::SecondFactorsReset { .. } => "second_factors_reset",
+            Message::AccessCreated { .. } => "access_created",
+            Message::AccessRemoved { .. } => "access_removed",
         }
     }
 }
@@ -591,6 +608,44 @@ fn render(message: &Message, ctx: &MailContext) -> Rendered {
             ],
             None,
         ),
+        Message::AccessCreated {
+            username,
+            credential,
+        } => (
+            format!("{product}: new access to your account for programs"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "Programs can now use your {product} account with {}.",
+                    single_line(credential)
+                ),
+                format!(
+                    "{WASNT_YOU} someone else controls your account: remove it under \
+                     \"Developer settings\", reset your password with the \"forgot password\" \
+                     link on the sign-in page and end your other sessions. {review}"
+                ),
+            ],
+            None,
+        ),
+        Message::AccessRemoved {
+            username,
+            credential,
+        } => (
+            format!("{product}: access to your account for programs was removed"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "Programs can no longer use your {product} account with {}.",
+                    single_line(credential)
+                ),
+                format!(
+                    "{WASNT_YOU} someone else controls your account: reset your password \
+                     with the \"forgot password\" link on the sign-in page and check your \
+                     other tokens, app passwords and SSH keys. {review}"
+                ),
+            ],
+            None,
+        ),
     };
 
     let mut text = paragraphs.join("\n\n");
@@ -763,6 +818,20 @@ mod tests {
             ),
             (Message::SecondFactorFailed { username: alice() }, None),
             (Message::SecondFactorsReset { username: alice() }, None),
+            (
+                Message::AccessCreated {
+                    username: alice(),
+                    credential: "the personal API token \"ci\" (write)".to_owned(),
+                },
+                None,
+            ),
+            (
+                Message::AccessRemoved {
+                    username: alice(),
+                    credential: "the SSH key \"laptop\"".to_owned(),
+                },
+                None,
+            ),
         ]
     }
 

@@ -284,7 +284,7 @@ impl Accounts {
 
     /// The account a login names: an email address when it has an `@`, else a username.
     /// Input that cannot be either names no account.
-    async fn find_by_login(&self, login: &str) -> Result<Option<Account>> {
+    pub(super) async fn find_by_login(&self, login: &str) -> Result<Option<Account>> {
         let store = &self.inner.store;
         Ok(if login.contains('@') {
             match EmailAddress::parse(login) {

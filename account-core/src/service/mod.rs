@@ -11,6 +11,9 @@
 //! | `login.rs` | login with a password, re-authentication |
 //! | `passkeys.rs` | passkeys: registering, listing, removing; passwordless login; checking one as a second factor |
 //! | `second_factor.rs` | finishing a login with a second factor; the admin's 2FA reset |
+//! | `api_tokens.rs` | personal API tokens: creating, listing, regenerating, deleting, checking one |
+//! | `app_passwords.rs` | app passwords: creating, listing, revoking, checking one with a login |
+//! | `ssh_keys.rs` | SSH keys: adding, listing, removing, finding a key's owner |
 //! | `sessions.rs` | validating, listing, revoking and rotating sessions; freshness |
 //! | `totp.rs` | TOTP: enrolling an authenticator app, checking codes, disabling it |
 //! | `recovery_codes.rs` | recovery codes: their format, regenerating, counting, using one |
@@ -19,6 +22,8 @@
 //! | `rate_limits.rs` | request limits per key, counted in the store |
 
 mod accounts;
+mod api_tokens;
+mod app_passwords;
 mod email;
 mod login;
 mod passkeys;
@@ -31,9 +36,14 @@ mod recovery_codes;
 mod second_factor;
 mod security_log;
 mod sessions;
+mod ssh_keys;
 mod totp;
 
 pub use accounts::{NewAccountByAdmin, SignUp, SignUpOutcome};
+pub use api_tokens::{
+    API_TOKEN_MAX_NETWORKS, ApiTokenAccess, CreatedApiToken, NewApiToken, parse_network,
+};
+pub use app_passwords::{AppPasswordLogin, CreatedAppPassword};
 pub use email::Verified;
 pub use login::{LoginOutcome, SecondFactorMethod};
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
@@ -41,6 +51,7 @@ pub use rate_limits::RateLimit;
 pub use recovery_codes::RecoveryCodes;
 pub use security_log::MAX_EVENT_PAGE;
 pub use sessions::{SessionView, SignedIn};
+pub use ssh_keys::SshKeyOwner;
 pub use totp::{TotpConfirmed, TotpEnrollment};
 
 use std::collections::BTreeMap;
@@ -253,6 +264,21 @@ impl Accounts {
         self.inner.hasher.dummy_verify(password).await;
     }
 
+    /// Records an event and mails a notice to every address of the account: what every
+    /// change to programmatic access does.
+    async fn record_and_notify_access(
+        &self,
+        account: &crate::model::Account,
+        kind: SecurityEventKind,
+        info: &RequestInfo,
+        details: &[(&str, String)],
+        message: impl Fn(crate::domain::Username) -> Message,
+    ) -> Result<()> {
+        self.record(account.id, kind, info, details).await?;
+        self.notify_all_addresses(account, message);
+        Ok(())
+    }
+
     /// The policy in force: the stored one, or the configured default.
     pub async fn policy(&self) -> Result<Policy> {
         Ok(self
@@ -262,4 +288,28 @@ impl Accounts {
             .await?
             .unwrap_or_else(|| self.inner.config.default_policy.clone()))
     }
+}
+
+/// The longest name a user may give a credential (a passkey, a personal API token, an app
+/// password, an SSH key), in characters.
+pub const CREDENTIAL_NAME_MAX: usize = 100;
+
+/// A credential's name as its owner typed it: trimmed, 1 to [`CREDENTIAL_NAME_MAX`]
+/// characters, no control characters.
+fn parse_credential_name(input: &str) -> Result<String> {
+    use crate::domain::{Field, Rule, ValidationError};
+    let name = input.trim();
+    let refuse = |rule| Err(ValidationError::new(Field::Name, rule).into());
+    if name.is_empty() {
+        return refuse(Rule::Empty);
+    }
+    if name.chars().count() > CREDENTIAL_NAME_MAX {
+        return refuse(Rule::TooLong {
+            max: CREDENTIAL_NAME_MAX,
+        });
+    }
+    if name.chars().any(char::is_control) {
+        return refuse(Rule::ControlCharacter);
+    }
+    Ok(name.to_owned())
 }

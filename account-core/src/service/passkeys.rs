@@ -43,19 +43,18 @@ use webauthn_rs::prelude::{
 use super::Accounts;
 use super::sessions::SignedIn;
 use crate::config::{AccountConfig, CounterPolicy};
-use crate::domain::{Field, Rule, ValidationError};
 use crate::error::{Error, Result};
 use crate::mail::Message;
 use crate::model::{
-    Account, AccountState, AssuranceLevel, AuthMethod, Authentication, Challenge, ChallengePurpose,
-    PasskeyDeletion, PasskeyId, PasskeyRecord, RequestInfo, SecurityEventKind, SessionId,
-    SessionRecord, SessionStage,
+    Account, AccountId, AccountState, AssuranceLevel, AuthMethod, Authentication, Challenge,
+    ChallengePurpose, PasskeyDeletion, PasskeyId, PasskeyRecord, RequestInfo, SecurityEventKind,
+    SessionId, SessionRecord, SessionStage,
 };
 use crate::store::{Conflict, StoreError};
 use crate::token::OpaqueToken;
 
 /// The longest passkey name, in characters.
-pub const PASSKEY_NAME_MAX: usize = 100;
+pub const PASSKEY_NAME_MAX: usize = super::CREDENTIAL_NAME_MAX;
 
 /// The longest credential id WebAuthn allows, in bytes (§7.1 step 24).
 const CREDENTIAL_ID_MAX: usize = 1023;
@@ -278,11 +277,9 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] from a session that is still waiting for its second
-    /// factor; otherwise only storage errors.
-    pub async fn passkeys(&self, current: &SessionRecord) -> Result<Vec<PasskeyRecord>> {
-        require_signed_in(current)?;
-        Ok(self.inner.store.passkeys_of(current.account_id).await?)
+    /// Only storage errors.
+    pub async fn passkeys(&self, account: AccountId) -> Result<Vec<PasskeyRecord>> {
+        Ok(self.inner.store.passkeys_of(account).await?)
     }
 
     /// Renames one of the account's passkeys.
@@ -854,20 +851,7 @@ fn require_signed_in(current: &SessionRecord) -> Result<()> {
 
 /// A passkey name: trimmed, 1 to 100 characters, no control characters.
 fn parse_passkey_name(input: &str) -> Result<String> {
-    let name = input.trim();
-    let refuse = |rule| Err(ValidationError::new(Field::Name, rule).into());
-    if name.is_empty() {
-        return refuse(Rule::Empty);
-    }
-    if name.chars().count() > PASSKEY_NAME_MAX {
-        return refuse(Rule::TooLong {
-            max: PASSKEY_NAME_MAX,
-        });
-    }
-    if name.chars().any(char::is_control) {
-        return refuse(Rule::ControlCharacter);
-    }
-    Ok(name.to_owned())
+    super::parse_credential_name(input)
 }
 
 /// A passkey in the words of a notice.

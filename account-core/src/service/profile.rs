@@ -3,10 +3,10 @@
 use super::Accounts;
 use crate::avatar::{Avatar, process_avatar};
 use crate::error::{Error, Result};
-use crate::model::{
-    Account, AccountId, ProfileChange, RequestInfo, SecurityEventKind, SessionRecord,
-};
+use crate::model::{Account, AccountId, ProfileChange, RequestInfo, SecurityEventKind};
 
+// These take the account, not a session: a personal API token with the write scope may
+// change the profile and the avatar too (the HTTP adapter decides who may call them).
 impl Accounts {
     /// Changes the display name and/or the language. A locked profile or a
     /// directory-managed account refuses a display-name change; the language is always
@@ -17,11 +17,11 @@ impl Accounts {
     /// [`Error::ProfileLocked`]; [`Error::ManagedExternally`].
     pub async fn update_profile(
         &self,
-        current: &SessionRecord,
+        account: AccountId,
         change: ProfileChange,
         info: &RequestInfo,
     ) -> Result<Account> {
-        let account = self.account_of(current).await?;
+        let account = self.active_account(account).await?;
         if change.is_empty() {
             return Ok(account);
         }
@@ -60,7 +60,7 @@ impl Accounts {
     /// [`Error::InvalidAvatar`] naming the problem.
     pub async fn set_avatar(
         &self,
-        current: &SessionRecord,
+        account: AccountId,
         upload: Vec<u8>,
         info: &RequestInfo,
     ) -> Result<Account> {
@@ -74,7 +74,7 @@ impl Accounts {
         let avatar = tokio::task::spawn_blocking(move || process_avatar(&upload, &limits))
             .await
             .map_err(|e| Error::Internal(format!("avatar processing stopped: {e}")))??;
-        let id = current.account_id;
+        let id = account;
         if !self
             .inner
             .store
@@ -98,12 +98,8 @@ impl Accounts {
     /// # Errors
     ///
     /// Only storage errors; removing an absent avatar succeeds.
-    pub async fn remove_avatar(
-        &self,
-        current: &SessionRecord,
-        info: &RequestInfo,
-    ) -> Result<Account> {
-        let id = current.account_id;
+    pub async fn remove_avatar(&self, account: AccountId, info: &RequestInfo) -> Result<Account> {
+        let id = account;
         if !self.inner.store.set_avatar(id, None, self.now()).await? {
             return Err(Error::Unauthenticated);
         }

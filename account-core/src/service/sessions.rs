@@ -122,26 +122,37 @@ impl Accounts {
     ///
     /// [`Error::Unauthenticated`] if the account is gone or disabled.
     pub async fn account_of(&self, session: &SessionRecord) -> Result<Account> {
-        match self.inner.store.account_by_id(session.account_id).await? {
+        self.active_account(session.account_id).await
+    }
+
+    /// The account with this id if it exists and is active: what a request authenticated
+    /// by a session, a token or an app password acts as.
+    pub(crate) async fn active_account(&self, id: AccountId) -> Result<Account> {
+        match self.inner.store.account_by_id(id).await? {
             Some(a) if a.state == crate::model::AccountState::Active => Ok(a),
             _ => Err(Error::Unauthenticated),
         }
     }
 
-    /// The account's live sessions, newest first, with the current one marked.
+    /// The account's live sessions, newest first, with `current` (the session asking, if
+    /// a session asks rather than an API token) marked.
     ///
     /// # Errors
     ///
     /// Only storage errors.
-    pub async fn sessions(&self, current: &SessionRecord) -> Result<Vec<SessionView>> {
+    pub async fn sessions(
+        &self,
+        account: AccountId,
+        current: Option<SessionId>,
+    ) -> Result<Vec<SessionView>> {
         let now = self.now();
-        let mut all = self.inner.store.sessions_of(current.account_id).await?;
+        let mut all = self.inner.store.sessions_of(account).await?;
         all.retain(|s| s.is_live(now));
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(all
             .into_iter()
             .map(|session| SessionView {
-                current: session.id == current.id,
+                current: Some(session.id) == current,
                 session,
             })
             .collect())

@@ -35,6 +35,8 @@
 //!
 //! Nothing here is persisted: the data lives as long as the value.
 
+mod access;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -131,6 +133,8 @@ struct State {
     totp: HashMap<AccountId, TotpRecord>,
     recovery_codes: HashMap<AccountId, HashSet<TokenDigest>>,
     passkeys: HashMap<PasskeyId, PasskeyRecord>,
+    /// API tokens, app passwords and SSH keys (see `access.rs`).
+    access: access::AccessState,
 }
 
 /// An account with the parts that are not in [`Account`].

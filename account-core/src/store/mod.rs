@@ -1,10 +1,10 @@
 //! The storage traits: what a database adapter implements.
 //!
 //! One small async trait per aggregate — [`AccountStore`], [`CredentialStore`],
-//! [`AuthenticatorStore`],
+//! [`AuthenticatorStore`], [`ApiTokenStore`], [`AppPasswordStore`], [`SshKeyStore`],
 //! [`SessionStore`], [`ChallengeStore`], [`ThrottleStore`], [`SecurityEventStore`],
-//! [`PolicyStore`] and [`RateLimitStore`] — combined by the [`Store`] supertrait that the services take as
-//! `Arc<dyn Store>`. Every type that implements all of them is a `Store` automatically.
+//! [`PolicyStore`] and [`RateLimitStore`] — combined by the [`Store`] supertrait that the
+//! services take as `Arc<dyn Store>`. Every type that implements all of them is a `Store` automatically.
 //!
 //! # Atomicity
 //!
@@ -31,6 +31,7 @@
 pub mod memory;
 
 use std::fmt;
+use std::net::IpAddr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -38,9 +39,10 @@ use chrono::{DateTime, Utc};
 use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
 use crate::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventPage, FailureKind,
-    Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors,
-    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, TotpRecord,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
+    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
     TotpSecret,
 };
 use crate::password::PasswordHash;
@@ -59,8 +61,10 @@ pub enum Conflict {
     Username,
     /// The address is another account's primary address.
     Email,
-    /// The identifier already exists.
+    /// The identifier (or a secret's digest, which is as unique) already exists.
     Id,
+    /// The SSH key (compared by fingerprint) is on an account already.
+    SshKey,
 }
 
 /// Why a store operation failed.
@@ -283,6 +287,126 @@ pub trait AuthenticatorStore: Send + Sync {
     async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors>;
 }
 
+/// Personal API tokens, looked up by the digest of the token.
+#[async_trait]
+pub trait ApiTokenStore: Send + Sync {
+    /// Adds a token unless the account has `limit` tokens already, deciding and inserting
+    /// in one atomic step: of concurrent inserts that would pass the limit, the ones over
+    /// it get [`LimitedInsert::LimitReached`].
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when the id or the digest exists already.
+    async fn insert_api_token(
+        &self,
+        token: &ApiTokenRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert>;
+
+    /// The token with this digest, on whatever account, expired or not: the one read on
+    /// every token-authenticated request, so it must be a single indexed read.
+    async fn api_token_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenRecord>>;
+
+    /// The account's tokens, oldest first (by `created_at`, then id).
+    async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>>;
+
+    /// Records a use: sets `last_used_at` to `at` and `last_used_ip` to `ip`, only if `at`
+    /// is later than the recorded use (or there is none), so the record only moves forward.
+    async fn touch_api_token(
+        &self,
+        id: ApiTokenId,
+        at: DateTime<Utc>,
+        ip: Option<IpAddr>,
+    ) -> StoreResult<()>;
+
+    /// Gives one of the account's tokens a new secret: replaces its digest and last four
+    /// characters in one atomic step, so the old secret stops working at once. Returns
+    /// the token after the change, or `None` if the account has no such token.
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when another token has the new digest.
+    async fn replace_api_token_secret(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+        digest: &TokenDigest,
+        last_four: &str,
+    ) -> StoreResult<Option<ApiTokenRecord>>;
+
+    /// Deletes one of the account's tokens and returns it, or `None` if there is none.
+    async fn delete_api_token(
+        &self,
+        account: AccountId,
+        id: ApiTokenId,
+    ) -> StoreResult<Option<ApiTokenRecord>>;
+}
+
+/// App passwords, looked up by the digest of the password.
+#[async_trait]
+pub trait AppPasswordStore: Send + Sync {
+    /// Adds an app password unless the account has `limit` already, deciding and inserting
+    /// in one atomic step (as [`ApiTokenStore::insert_api_token`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::Id`] when the id or the digest exists already.
+    async fn insert_app_password(
+        &self,
+        password: &AppPasswordRecord,
+        limit: u32,
+    ) -> StoreResult<LimitedInsert>;
+
+    /// The app password with this digest, on whatever account: a single indexed read.
+    async fn app_password_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<AppPasswordRecord>>;
+
+    /// The account's app passwords, oldest first (by `created_at`, then id).
+    async fn app_passwords_of(&self, account: AccountId) -> StoreResult<Vec<AppPasswordRecord>>;
+
+    /// Sets `last_used_at` to `at`, only moving it forward.
+    async fn touch_app_password(&self, id: AppPasswordId, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Deletes one of the account's app passwords and returns it, or `None` if there is
+    /// none.
+    async fn delete_app_password(
+        &self,
+        account: AccountId,
+        id: AppPasswordId,
+    ) -> StoreResult<Option<AppPasswordRecord>>;
+}
+
+/// SSH public keys, unique by fingerprint across all accounts.
+#[async_trait]
+pub trait SshKeyStore: Send + Sync {
+    /// Adds a key unless the account has `limit` keys already, deciding and inserting in
+    /// one atomic step (as [`ApiTokenStore::insert_api_token`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Conflict::SshKey`] when a key with this fingerprint is on any account (checked
+    /// before the limit); [`Conflict::Id`] when the id exists already.
+    async fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert>;
+
+    /// The key with this fingerprint, on whatever account: what an SSH server asks.
+    async fn ssh_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<SshKeyRecord>>;
+
+    /// The account's keys, oldest first (by `created_at`, then id).
+    async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>>;
+
+    /// Deletes one of the account's keys and returns it, or `None` if there is none.
+    async fn delete_ssh_key(
+        &self,
+        account: AccountId,
+        id: SshKeyId,
+    ) -> StoreResult<Option<SshKeyRecord>>;
+}
+
 /// Sessions, looked up by the digest of their token.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -449,6 +573,9 @@ pub trait Store:
     AccountStore
     + CredentialStore
     + AuthenticatorStore
+    + ApiTokenStore
+    + AppPasswordStore
+    + SshKeyStore
     + SessionStore
     + ChallengeStore
     + ThrottleStore
@@ -466,6 +593,9 @@ impl<T> Store for T where
     T: AccountStore
         + CredentialStore
         + AuthenticatorStore
+        + ApiTokenStore
+        + AppPasswordStore
+        + SshKeyStore
         + SessionStore
         + ChallengeStore
         + ThrottleStore

@@ -24,15 +24,18 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest as _, Sha256};
 
+use crate::api_token::{ApiTokenSecret, AppPasswordSecret};
 use crate::device::DeviceDetails;
 use crate::domain::{DisplayName, EmailAddress, Username};
 use crate::model::{
-    Account, AccountId, AccountSource, AccountState, AssuranceLevel, AuthMethod, Authentication,
-    Challenge, ChallengePurpose, EventId, NewAccount, PasskeyId, PasskeyRecord, Role,
-    SecurityEvent, SecurityEventKind, SecurityStamp, SessionId, SessionRecord, SessionStage,
+    Account, AccountId, AccountSource, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId,
+    AppPasswordRecord, AssuranceLevel, AuthMethod, Authentication, Challenge, ChallengePurpose,
+    EventId, NewAccount, PasskeyId, PasskeyRecord, Role, SecurityEvent, SecurityEventKind,
+    SecurityStamp, SessionId, SessionRecord, SessionStage, SshKeyId, SshKeyRecord, TokenScope,
     TotpSecret,
 };
 use crate::password::PasswordHash;
@@ -310,4 +313,68 @@ pub async fn insert_passkey(
         .await
         .unwrap_or_else(|e| panic!("insert_passkey failed: {e}"));
     passkey
+}
+
+/// A personal API token of `account` created at `created_at`: the digest and last four
+/// characters of a fresh token, named "CI deploy", read-only, usable from anywhere, never
+/// expiring and never used.
+pub fn api_token(account: AccountId, created_at: DateTime<Utc>) -> ApiTokenRecord {
+    let secret = ApiTokenSecret::generate(&OsRandom);
+    ApiTokenRecord {
+        id: ApiTokenId::generate(created_at, &OsRandom),
+        account_id: account,
+        name: "CI deploy".to_owned(),
+        scope: TokenScope::Read,
+        allowed_networks: Vec::new(),
+        digest: secret.digest(),
+        last_four: secret.last_four(),
+        created_at,
+        expires_at: None,
+        last_used_at: None,
+        last_used_ip: None,
+    }
+}
+
+/// An app password of `account` created at `created_at`: the digest of a fresh app
+/// password, named "Thunderbird", never used.
+pub fn app_password(account: AccountId, created_at: DateTime<Utc>) -> AppPasswordRecord {
+    AppPasswordRecord {
+        id: AppPasswordId::generate(created_at, &OsRandom),
+        account_id: account,
+        name: "Thunderbird".to_owned(),
+        digest: AppPasswordSecret::generate(&OsRandom).digest(),
+        created_at,
+        last_used_at: None,
+    }
+}
+
+/// The SHA-256 fingerprint of an SSH public key's wire encoding, as `ssh-keygen -lf`
+/// prints it: `SHA256:` and 43 characters of unpadded base64.
+pub fn ssh_fingerprint(wire: &[u8]) -> String {
+    format!("SHA256:{}", STANDARD_NO_PAD.encode(Sha256::digest(wire)))
+}
+
+/// An SSH key of `account` added at `created_at`: an `ssh-ed25519` key of 256 bits with
+/// fresh random key bytes (well-formed, though not necessarily a point on the curve; the
+/// store does not parse keys), its real fingerprint, named "Laptop", with the comment
+/// `me@laptop`.
+pub fn ssh_key(account: AccountId, created_at: DateTime<Utc>) -> SshKeyRecord {
+    let mut key = [0u8; 32];
+    OsRandom.fill(&mut key);
+    let mut wire = Vec::with_capacity(51);
+    for part in [b"ssh-ed25519".as_slice(), key.as_slice()] {
+        wire.extend_from_slice(&u32::try_from(part.len()).expect("short").to_be_bytes());
+        wire.extend_from_slice(part);
+    }
+    SshKeyRecord {
+        id: SshKeyId::generate(created_at, &OsRandom),
+        account_id: account,
+        name: "Laptop".to_owned(),
+        algorithm: "ssh-ed25519".to_owned(),
+        bits: 256,
+        fingerprint: ssh_fingerprint(&wire),
+        public_key: format!("ssh-ed25519 {}", STANDARD.encode(&wire)),
+        comment: Some("me@laptop".to_owned()),
+        created_at,
+    }
 }

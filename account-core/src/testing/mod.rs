@@ -145,6 +145,8 @@
 //! | `record_second_factor_attempt` | increments a pending session's attempts and returns them | 10 attempts: the calls returned 1 to 10, each once |
 //! | `delete_passkey` | decides whether it is the last way to log in and deletes in one step | the two passkeys of a password-less account: one `Deleted`, one `LastLoginMethod` |
 //! | `delete_authenticators` | removes TOTP, recovery codes and passkeys together | |
+//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | count against the account's limit for that kind and insert in one step; a taken id, digest or fingerprint is refused | 20 inserts for one account with a limit of 5: five `Inserted`, fifteen `LimitReached`; one SSH fingerprint on ten accounts: one `Inserted`, nine [`Conflict::SshKey`] |
+//! | `replace_api_token_secret` | swaps the digest and the last four characters together, so the old digest stops working at once | |
 //!
 //! A SQL adapter gets these from one conditional statement each (`UPDATE ... WHERE
 //! hash = $current`, `DELETE ... RETURNING`, `INSERT ... ON CONFLICT DO UPDATE SET
@@ -165,6 +167,7 @@
 //! [`EmailAddress::lookup_key`]: crate::domain::EmailAddress::lookup_key
 //! [`Conflict`]: crate::store::Conflict
 //! [`Conflict::Username`]: crate::store::Conflict::Username
+//! [`Conflict::SshKey`]: crate::store::Conflict::SshKey
 //! [`SessionRecord::expires_at`]: crate::model::SessionRecord::expires_at
 
 // This module is test code that ships in the library so that other crates can run it:
@@ -173,8 +176,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod cases;
+pub mod counting;
 pub mod fixtures;
 pub mod passkey;
+
+pub use counting::CountingStore;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -283,6 +289,24 @@ macro_rules! __store_conformance {
             passkey_delete_two_without_password
             authenticators_second_factors
             authenticators_delete_all
+            api_token_insert_and_read_back
+            api_token_insert_conflict
+            api_token_limit
+            api_token_list_of_account
+            api_token_touch
+            api_token_replace_secret
+            api_token_delete
+            app_password_insert_and_read_back
+            app_password_insert_conflict
+            app_password_limit
+            app_password_list_of_account
+            app_password_touch
+            app_password_delete
+            ssh_key_insert_and_read_back
+            ssh_key_insert_conflict
+            ssh_key_limit
+            ssh_key_list_of_account
+            ssh_key_delete
             session_insert_and_read_back
             session_insert_conflict
             session_touch
@@ -318,6 +342,10 @@ macro_rules! __store_conformance {
             concurrent_redeem_recovery_code
             concurrent_record_second_factor_attempt
             concurrent_delete_last_passkeys
+            concurrent_insert_api_token_limit
+            concurrent_insert_app_password_limit
+            concurrent_insert_ssh_key_limit
+            concurrent_insert_ssh_key_same_fingerprint
         }
     };
     (@expand [names] $($case:ident)*) => {

@@ -55,9 +55,23 @@ impl Harness {
         Self::build(fast_hashing(), mailer)
     }
 
+    /// A harness whose configuration `change` adjusts first.
+    pub async fn with_config(change: impl FnOnce(&mut AccountConfig)) -> Self {
+        Self::build_with(fast_hashing(), MemoryMailer::new(), change)
+    }
+
     fn build(hashing: HashingConfig, mailer: MemoryMailer) -> Self {
+        Self::build_with(hashing, mailer, |_| {})
+    }
+
+    fn build_with(
+        hashing: HashingConfig,
+        mailer: MemoryMailer,
+        change: impl FnOnce(&mut AccountConfig),
+    ) -> Self {
         let mut config = AccountConfig::new("https://accounts.example.com".parse().expect("url"));
         config.hashing = hashing;
+        change(&mut config);
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::default());
         let accounts = Accounts::builder(store.clone(), Arc::new(mailer.clone()), config)

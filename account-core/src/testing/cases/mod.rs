@@ -4,13 +4,14 @@
 //! the [store traits](crate::store), and panics with a message naming the method and the
 //! expectation when the store does not behave. The names group by trait: `account_*`,
 //! `password_*`, `totp_*`, `recovery_codes_*`, `passkey_*`, `authenticators_*`,
-//! `session_*` (and `session_stage_*`), `challenge_*`, `throttle_*`, `events_*`,
-//! `policy_*`, `rate_limit_*`, and `concurrent_*` for the atomic operations under
-//! contention.
+//! `api_token_*`, `app_password_*`, `ssh_key_*`, `session_*` (and `session_stage_*`),
+//! `challenge_*`, `throttle_*`, `events_*`, `policy_*`, `rate_limit_*`, and
+//! `concurrent_*` for the atomic operations under contention.
 //!
 //! Run them through [`store_conformance_tests!`](crate::store_conformance_tests) or
 //! [`run_all`](super::run_all); call one directly to debug it.
 
+mod access;
 mod accounts;
 mod authenticators;
 mod challenges;
@@ -22,6 +23,7 @@ mod rate_limits;
 mod sessions;
 mod throttle;
 
+pub use access::*;
 pub use accounts::*;
 pub use authenticators::*;
 pub use challenges::*;
