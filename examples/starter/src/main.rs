@@ -20,6 +20,7 @@
 //! `ACCOUNT_SMTP_URL`, `ACCOUNT_MAIL_FROM`, `ACCOUNT_TRUSTED_PROXIES`, `ACCOUNT_ADMIN`
 //! (`username:email`) and `ACCOUNT_ADMIN_PASSWORD`.
 
+mod app;
 mod settings;
 
 use std::net::SocketAddr;
@@ -101,7 +102,8 @@ async fn run(settings: Settings) -> Result<(), String> {
 
     let mut http = HttpConfig::new(public_url.clone());
     http.trusted_proxies = settings.trusted_proxies.clone();
-    let app = AccountRouter::new(accounts.clone(), http).into_router();
+    let api = AccountRouter::new(accounts.clone(), http);
+    let app = app::routes(api.state().clone()).merge(api.into_router());
 
     tokio::spawn(housekeeping(accounts));
 

@@ -323,7 +323,195 @@ async fn journey(database_url: &str, dir: &Path) {
     assert_eq!(status, StatusCode::OK, "{ceremony}");
     assert!(ceremony["ceremony_id"].is_string(), "{ceremony}");
 
+    programmatic_access(&server.base, &phone).await;
+
     server.stop().await;
+}
+
+/// Developer settings over HTTP, from a signed-in device with a fresh login: a read token
+/// for a script (limited to loopback, where the test runs), an app password for a mail
+/// client, and an SSH key for a git server.
+async fn programmatic_access(base: &str, device: &Device) {
+    let (status, created) = device
+        .send(
+            "POST",
+            "/api/account/tokens",
+            json!({"name": "backup script", "scope": "read", "allowed_networks": ["127.0.0.0/8", "::1"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().expect("the token, shown once");
+    assert!(token.starts_with("acct_"), "{created}");
+    assert_eq!(created["last_four"], token[token.len() - 4..], "{created}");
+
+    // The script: no cookies, only the bearer header.
+    let script = reqwest::Client::new();
+    let bearer = |method: reqwest::Method, path: &str, token: &str| {
+        script
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+    };
+    let response = bearer(reqwest::Method::GET, "/api/account", token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let account: Value = response.json().await.expect("json");
+    assert_eq!(account["username"], "ada");
+    let response = bearer(reqwest::Method::GET, "/app/whoami", token)
+        .send()
+        .await
+        .expect("answer");
+    let whoami: Value = response.json().await.expect("json");
+    assert_eq!(whoami["via"], "api_token", "{whoami}");
+    assert_eq!(whoami["scope"], "read", "{whoami}");
+    let response = bearer(reqwest::Method::PATCH, "/api/account", token)
+        .json(&json!({"display_name": "Script"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "a read token writes nothing"
+    );
+    let response = bearer(reqwest::Method::PUT, "/api/account/password", token)
+        .json(&json!({"current_password": "x", "new_password": "y"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "no token changes the password"
+    );
+    let response = script
+        .get(format!("{base}/api/account?access_token={token}"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "a token in the URL is ignored"
+    );
+
+    let (status, tokens) = device.send("GET", "/api/account/tokens", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = &tokens.as_array().expect("a list")[0];
+    assert!(listed.get("token").is_none(), "shown once: {listed}");
+    assert_eq!(listed["last_used_ip"], "127.0.0.1", "{listed}");
+    let id = listed["id"].as_str().expect("an id");
+
+    let (status, regenerated) = device
+        .send(
+            "POST",
+            &format!("/api/account/tokens/{id}/regenerate"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{regenerated}");
+    let new_token = regenerated["token"].as_str().expect("a new token");
+    for (secret, expected) in [
+        (token, StatusCode::UNAUTHORIZED),
+        (new_token, StatusCode::OK),
+    ] {
+        let response = bearer(reqwest::Method::GET, "/api/account", secret)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), expected);
+    }
+    let (status, _) = device
+        .send("DELETE", &format!("/api/account/tokens/{id}"), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let response = bearer(reqwest::Method::GET, "/api/account", new_token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // An app password is for a mail client, never for the login form.
+    let (status, created) = device
+        .send(
+            "POST",
+            "/api/account/app-passwords",
+            json!({"name": "Thunderbird"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let app_password = created["password"]
+        .as_str()
+        .expect("the password, shown once");
+    let stranger = Device::new(base, "curl/8.5.0");
+    let (status, body) = stranger
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "ada", "password": app_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // The starter's example route for such clients takes it, with the username or the
+    // address; the account password is refused there.
+    for (login, secret, expected) in [
+        ("ada", app_password, StatusCode::OK),
+        ("ada@new.example", app_password, StatusCode::OK),
+        ("ada", "a third passphrase", StatusCode::UNAUTHORIZED),
+    ] {
+        let response = script
+            .get(format!("{base}/dav/whoami"))
+            .basic_auth(login, Some(secret))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), expected, "{login}");
+    }
+    let response = script
+        .get(format!("{base}/dav/whoami"))
+        .basic_auth("ada", Some(app_password))
+        .send()
+        .await
+        .expect("answer");
+    let whoami: Value = response.json().await.expect("json");
+    assert_eq!(whoami["app_password"], "Thunderbird", "{whoami}");
+
+    let (status, listed) = device
+        .send("GET", "/api/account/app-passwords", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().expect("a list").len(), 1, "{listed}");
+    assert!(listed[0].get("password").is_none(), "{listed}");
+
+    // An SSH key, with the fingerprint ssh-keygen prints.
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMROdKbP6qcd/dttCqs8TuOwfc7tC/Otdk4q/eyP5n84 ada@laptop";
+    let (status, added) = device
+        .send(
+            "POST",
+            "/api/account/ssh-keys",
+            json!({"name": "laptop", "public_key": key}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(
+        added["fingerprint"],
+        "SHA256:Wqqa2HlfGas9Bxg8NHvhdio9M58jg/DUklhxAypGetQ"
+    );
+    let (status, keys) = device
+        .send("GET", "/api/account/ssh-keys", Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys[0]["algorithm"], "ssh-ed25519", "{keys}");
+    let id = added["id"].as_str().expect("an id");
+    let (status, _) = device
+        .send(
+            "DELETE",
+            &format!("/api/account/ssh-keys/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
 /// The starter as a child process, killed if a test fails half-way.
