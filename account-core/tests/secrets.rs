@@ -50,6 +50,15 @@ async fn every_secret_bearing_type_hides_its_secret() {
     let stamp = SecurityStamp::generate(&OsRandom);
     assert_hidden(&format!("{stamp:?}"), stamp.as_str());
 
+    // The API token shows its prefix and last four characters, never the random body.
+    let api_token = account_core::api_token::ApiTokenSecret::generate(&OsRandom);
+    let body = &api_token.expose()[5..api_token.expose().len() - 4];
+    assert_hidden(&format!("{api_token:?}"), body);
+    let app_password = account_core::api_token::AppPasswordSecret::generate(&OsRandom);
+    for group in app_password.expose().split('-') {
+        assert_hidden(&format!("{app_password:?}"), group);
+    }
+
     let ctx = MailContext::new(
         "https://accounts.example.com".parse().expect("url"),
         "Account",
@@ -201,6 +210,45 @@ async fn logs_of_a_whole_journey_hold_no_secret() {
         .reset_password(&reset, &"a brand new passphrase".into(), &info())
         .await
         .expect("reset");
+
+    // Programmatic access: a token and an app password made, used and used wrongly.
+    let session = h.fresh_session_with("ada", "a brand new passphrase").await;
+    let created = h
+        .accounts
+        .create_api_token(
+            &session,
+            account_core::NewApiToken {
+                name: "ci".to_owned(),
+                scope: account_core::model::TokenScope::Write,
+                allowed_networks: vec![account_core::parse_network("10.0.0.0/8").expect("net")],
+                expires_at: None,
+            },
+            &info(),
+        )
+        .await
+        .expect("token");
+    secrets.push(created.secret.expose()[5..].to_owned());
+    let _ = h
+        .accounts
+        .authenticate_api_token(created.secret.expose(), Some([10, 1, 2, 3].into()))
+        .await
+        .expect("inside its network");
+    let _ = h
+        .accounts
+        .authenticate_api_token(created.secret.expose(), Some([192, 0, 2, 1].into()))
+        .await;
+    let app = h
+        .accounts
+        .create_app_password(&session, "mail", &info())
+        .await
+        .expect("app password");
+    secrets.push(app.secret.expose().to_owned());
+    secrets.push(app.secret.expose().replace('-', ""));
+    let _ = h
+        .accounts
+        .authenticate_app_password("ada", app.secret.expose())
+        .await
+        .expect("accepted");
 
     // The same journey's mail through a mailer that fails: its errors are logged.
     let failing = Harness::with_mailer(MemoryMailer::failing()).await;
