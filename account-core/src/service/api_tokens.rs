@@ -282,8 +282,7 @@ impl Accounts {
             return Err(Error::NetworkNotAllowed);
         }
         let account = self.active_account(token.account_id).await?;
-        let interval = self.inner.config.session_touch_interval;
-        if token.last_used_at.is_none_or(|last| now - last >= interval) {
+        if self.touch_due(token.last_used_at, now) {
             store.touch_api_token(token.id, now, ip).await?;
             token.last_used_at = Some(now);
             token.last_used_ip = ip;

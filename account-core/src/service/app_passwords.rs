@@ -187,11 +187,7 @@ impl Accounts {
             return Err(Error::InvalidCredentials);
         }
         let now = self.now();
-        let interval = self.inner.config.session_touch_interval;
-        if app_password
-            .last_used_at
-            .is_none_or(|last| now - last >= interval)
-        {
+        if self.touch_due(app_password.last_used_at, now) {
             store.touch_app_password(app_password.id, now).await?;
             app_password.last_used_at = Some(now);
         }

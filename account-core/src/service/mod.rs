@@ -279,6 +279,13 @@ impl Accounts {
         Ok(())
     }
 
+    /// Whether a use at `now` should be written, given the last one written: at most once
+    /// per [`session_touch_interval`](AccountConfig::session_touch_interval), so that
+    /// validating a session, a token or an app password stays a read.
+    fn touch_due(&self, last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        last.is_none_or(|last| now - last >= self.inner.config.session_touch_interval)
+    }
+
     /// The policy in force: the stored one, or the configured default.
     pub async fn policy(&self) -> Result<Policy> {
         Ok(self

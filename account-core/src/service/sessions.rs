@@ -109,7 +109,7 @@ impl Accounts {
         if matches!(session.stage, SessionStage::SecondFactorPending { .. }) {
             return Err(Error::Unauthenticated);
         }
-        if now - session.last_seen_at >= self.inner.config.session_touch_interval {
+        if self.touch_due(Some(session.last_seen_at), now) {
             self.inner.store.touch_session(session.id, now).await?;
             session.last_seen_at = now;
         }

@@ -180,7 +180,7 @@ pub mod counting;
 pub mod fixtures;
 pub mod passkey;
 
-pub use counting::CountingStore;
+pub use counting::{CountingStore, UnknownMethod};
 
 use std::future::Future;
 use std::sync::Arc;
