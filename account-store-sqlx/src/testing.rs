@@ -36,10 +36,27 @@
 //! that may create and drop databases, such as `postgres://postgres@127.0.0.1:5432/postgres`
 //! and `mysql://root@127.0.0.1:3306/mysql`. The database a URL names is only used to
 //! connect; the tests work in databases of their own.
+//!
+//! # Skipping, and CI
+//!
+//! This module is the one place that decides whether a server test runs:
+//! [`TestDatabase::for_backend`] (and [`fresh_database`] and [`fresh_store`] on top of
+//! it). When a backend's variable is not set:
+//!
+//! - on a developer's machine the test returns early and passes, and the first such test
+//!   of each backend in a test binary writes a note to the process's standard error,
+//!   such as `note: the PostgreSQL tests in conformance are skipped:
+//!   ACCOUNT_TEST_POSTGRES_URL is not set`. The note is written to the stderr handle
+//!   itself rather than through `eprintln!`, because the test harness captures
+//!   `eprintln!` of a passing test and shows it to no one;
+//! - when the environment variable [`CI_VAR`] is `true` (or `1`), the test fails with a
+//!   message naming the variable, so that a CI run can never be green without the
+//!   server suites.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{Backend, SetupError, SqlStore};
@@ -49,6 +66,11 @@ pub const POSTGRES_URL_VAR: &str = "ACCOUNT_TEST_POSTGRES_URL";
 
 /// The environment variable naming a MySQL or MariaDB server for tests.
 pub const MYSQL_URL_VAR: &str = "ACCOUNT_TEST_MYSQL_URL";
+
+/// The environment variable that, when `true` (or `1`), makes a missing server URL fail
+/// the test instead of skipping it. CI services set it (GitHub Actions, GitLab CI and
+/// others set `CI=true`), and so does `.ci/run`.
+pub const CI_VAR: &str = "CI";
 
 /// What every test database's name starts with.
 pub const NAME_PREFIX: &str = "acct_sqlx_";
@@ -111,21 +133,24 @@ impl TestDatabase {
     }
 
     /// A new database for `backend`: a SQLite file, or a database on the server that the
-    /// backend's environment variable names. `None`, after printing why to stderr, when
-    /// that variable is not set, so the caller can skip its test.
+    /// backend's environment variable names. `None` when that variable is not set, so the
+    /// caller can skip its test; the first skip of each backend in a process writes a note
+    /// saying so to the process's standard error (see the [module docs](self)).
     ///
     /// # Errors
     ///
     /// As [`sqlite`](Self::sqlite) and `postgres`, and
     /// [`SetupError::BackendNotEnabled`] for a backend this build leaves out.
+    ///
+    /// # Panics
+    ///
+    /// When the variable is not set and [`CI_VAR`] is `true`: a CI run must not skip.
     pub async fn for_backend(backend: Backend) -> Option<Result<Self, SetupError>> {
-        let var = match backend {
-            Backend::Sqlite => return Some(Self::sqlite()),
-            Backend::Postgres => POSTGRES_URL_VAR,
-            Backend::MySql => MYSQL_URL_VAR,
+        let Some(var) = url_var(backend) else {
+            return Some(Self::sqlite());
         };
         let Some(server_url) = server_url(var) else {
-            eprintln!("skipping: {var} is not set, so there is no {backend} server to test on");
+            skip(backend, var);
             return None;
         };
         Some(Self::on_server(backend, &server_url).await)
@@ -170,18 +195,43 @@ impl TestDatabase {
     }
 }
 
-/// A migrated store in a fresh database of `backend`, for a conformance-suite factory;
-/// `None`, after printing why, when the backend's server is not configured.
+/// A fresh database of `backend` for a test; `None` when the backend's server is not
+/// configured, so the test can skip (as [`TestDatabase::for_backend`], which says so).
+///
+/// ```no_run
+/// # async fn test() {
+/// use account_store_sqlx::{Backend, testing};
+///
+/// let Some(db) = testing::fresh_database(Backend::Postgres).await else {
+///     return; // ACCOUNT_TEST_POSTGRES_URL is not set, and CI is not `true`
+/// };
+/// let store = db.store().await.expect("migrated");
+/// # let _ = store;
+/// # }
+/// ```
 ///
 /// # Panics
 ///
-/// When the database cannot be created or migrated: a test cannot go on without it.
+/// When the database cannot be created (a test cannot go on without it), and as
+/// [`TestDatabase::for_backend`] in CI.
+#[allow(clippy::panic)]
+pub async fn fresh_database(backend: Backend) -> Option<TestDatabase> {
+    match TestDatabase::for_backend(backend).await? {
+        Ok(db) => Some(db),
+        Err(e) => panic!("a fresh {backend} test database could not be created: {e}"),
+    }
+}
+
+/// A migrated store in a fresh database of `backend`, for a conformance-suite factory;
+/// `None` when the backend's server is not configured (as [`fresh_database`]).
+///
+/// # Panics
+///
+/// When the database cannot be created or migrated: a test cannot go on without it; and
+/// as [`TestDatabase::for_backend`] in CI.
 #[allow(clippy::panic)]
 pub async fn fresh_store(backend: Backend) -> Option<SqlStore> {
-    let db = match TestDatabase::for_backend(backend).await? {
-        Ok(db) => db,
-        Err(e) => panic!("a fresh {backend} test database could not be created: {e}"),
-    };
+    let db = fresh_database(backend).await?;
     match db.store().await {
         Ok(store) => Some(store),
         Err(e) => panic!("the fresh {backend} test database could not be migrated: {e}"),
@@ -191,6 +241,76 @@ pub async fn fresh_store(backend: Backend) -> Option<SqlStore> {
 /// The server URL in `var`, if it is set and not empty.
 pub fn server_url(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The environment variable naming `backend`'s test server; `None` for SQLite, which
+/// needs no server.
+pub fn url_var(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(POSTGRES_URL_VAR),
+        Backend::MySql => Some(MYSQL_URL_VAR),
+    }
+}
+
+/// Whether this is a CI run, which must not skip a server test: [`CI_VAR`] is `true` or
+/// `1` (in any case, spaces around ignored). Anything else, or nothing, is a developer's
+/// run.
+pub fn ci_requires_servers() -> bool {
+    std::env::var(CI_VAR).is_ok_and(|v| is_ci_value(&v))
+}
+
+fn is_ci_value(value: &str) -> bool {
+    let value = value.trim();
+    value.eq_ignore_ascii_case("true") || value == "1"
+}
+
+/// Decides what a test does when `var`, the URL of `backend`'s server, is not set: in CI
+/// it fails; elsewhere it goes on to skip, and the first skip of `backend` in this
+/// process says so where a person sees it.
+#[allow(clippy::panic)]
+fn skip(backend: Backend, var: &str) {
+    if ci_requires_servers() {
+        panic!(
+            "{var} is not set, and {CI_VAR}=true: a CI run must not skip the {backend} tests. \
+             Set {var} to the URL of a {backend} server where the tests may create and drop \
+             databases (.ci/run does), or run without {CI_VAR}=true to skip them"
+        );
+    }
+    if first_time(&SKIP_NOTED, backend) {
+        note(&format!(
+            "note: the {backend} tests in {} are skipped: {var} is not set \
+             (set it to a server URL to run them; with {CI_VAR}=true they fail instead)",
+            test_binary()
+        ));
+    }
+}
+
+/// Writes one line to the process's standard error through the handle itself. libtest
+/// captures what `eprintln!` prints in a test and shows it only for a failing test, so
+/// the note of a passing, skipped test would never be seen; a write to the handle is not
+/// captured.
+fn note(line: &str) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    // A note that cannot be written changes nothing about the test, so the error is
+    // dropped.
+    let _ = writeln!(stderr, "{line}");
+}
+
+/// The name of the running test binary without cargo's hash (`conformance` for
+/// `conformance-0123abcd`), to say which binary skipped; `this binary` when unknown.
+fn test_binary() -> String {
+    let stem = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    match stem {
+        None => "this binary".to_owned(),
+        Some(stem) => match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        },
+    }
 }
 
 /// `acct_sqlx_<unix seconds>_<random>`: unique, and old ones can be told by their name.
@@ -226,18 +346,28 @@ fn database_url(server_url: &str, name: &str) -> Result<String, SetupError> {
     Ok(url.into())
 }
 
-/// Whether this process has swept `backend` for leftovers yet.
+/// One flag per backend, for what is done once per process and backend.
+type PerBackend = [AtomicBool; 3];
+
+/// The backends this process has swept for leftovers.
+static SWEPT: PerBackend = [const { AtomicBool::new(false) }; 3];
+
+/// The backends this process has written its skip note for.
+static SKIP_NOTED: PerBackend = [const { AtomicBool::new(false) }; 3];
+
+/// Whether this process has swept `backend` for leftovers yet (from now on, it has).
 fn first_sweep(backend: Backend) -> bool {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static SQLITE: AtomicBool = AtomicBool::new(false);
-    static POSTGRES: AtomicBool = AtomicBool::new(false);
-    static MYSQL: AtomicBool = AtomicBool::new(false);
-    let flag = match backend {
-        Backend::Sqlite => &SQLITE,
-        Backend::Postgres => &POSTGRES,
-        Backend::MySql => &MYSQL,
+    first_time(&SWEPT, backend)
+}
+
+/// `true` the first time it is called for `flags` and `backend` in this process.
+fn first_time(flags: &PerBackend, backend: Backend) -> bool {
+    let index = match backend {
+        Backend::Sqlite => 0,
+        Backend::Postgres => 1,
+        Backend::MySql => 2,
     };
-    !flag.swap(true, Ordering::SeqCst)
+    !flags[index].swap(true, Ordering::SeqCst)
 }
 
 impl fmt::Debug for TestDatabase {
@@ -482,6 +612,30 @@ mod tests {
         assert!(is_leftover("acct_sqlx_1000_0123456789abcdef"));
         assert!(!is_leftover("acct_sqlx_template"));
         assert!(!is_leftover("someone_elses_database"));
+    }
+
+    #[test]
+    fn ci_means_true_or_one() {
+        for value in ["true", "TRUE", " True ", "1"] {
+            assert!(is_ci_value(value), "{value:?}");
+        }
+        for value in ["", "false", "0", "yes", "no"] {
+            assert!(!is_ci_value(value), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn each_backend_is_noted_once() {
+        static FLAGS: PerBackend = [const { AtomicBool::new(false) }; 3];
+        assert!(first_time(&FLAGS, Backend::Postgres));
+        assert!(!first_time(&FLAGS, Backend::Postgres));
+        assert!(first_time(&FLAGS, Backend::MySql));
+    }
+
+    #[test]
+    fn binary_names_lose_their_hash() {
+        // The unit tests run in `account_store_sqlx-<hash>`.
+        assert_eq!(test_binary(), "account_store_sqlx");
     }
 
     #[test]

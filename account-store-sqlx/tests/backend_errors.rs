@@ -108,12 +108,12 @@ async fn an_unreachable_mysql_server_is_a_backend_error() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn postgres_reconnects_after_its_connections_are_terminated() {
+    use account_store_sqlx::{Backend, testing::fresh_database};
     use sqlx::{Connection as _, PgConnection};
 
-    let Some(db) = TestDatabase::for_backend(account_store_sqlx::Backend::Postgres).await else {
+    let Some(db) = fresh_database(Backend::Postgres).await else {
         return;
     };
-    let db = db.unwrap();
     let store = db.store().await.unwrap();
     let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
 
@@ -137,12 +137,12 @@ async fn postgres_reconnects_after_its_connections_are_terminated() {
 #[cfg(feature = "mysql")]
 #[tokio::test]
 async fn mysql_reconnects_after_its_connections_are_killed() {
+    use account_store_sqlx::{Backend, testing::fresh_database};
     use sqlx::{Connection as _, MySqlConnection};
 
-    let Some(db) = TestDatabase::for_backend(account_store_sqlx::Backend::MySql).await else {
+    let Some(db) = fresh_database(Backend::MySql).await else {
         return;
     };
-    let db = db.unwrap();
     let store = db.store().await.unwrap();
     let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
 

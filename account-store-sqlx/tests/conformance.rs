@@ -5,15 +5,16 @@
 //! works in a database of its own that is dropped afterwards
 //! ([`account_store_sqlx::testing`]). SQLite always runs. PostgreSQL and MySQL run when
 //! `ACCOUNT_TEST_POSTGRES_URL` and `ACCOUNT_TEST_MYSQL_URL` name a server; without one,
-//! every test of that backend prints why it skips and passes. SQLite runs twice: on a
+//! every test of that backend passes without running and the binary writes one note per
+//! backend saying so, unless `CI=true`, where each of them fails. SQLite runs twice: on a
 //! file, as applications use it, and in memory.
 
 /// The suite on one backend.
 ///
 /// The suite's factory cannot fail and has no way to skip, so the factory expression
 /// does it: it makes the database first, and when the backend's server is not
-/// configured it leaves the generated test with `return` (after `fresh_store` printed
-/// the reason) before a store is needed.
+/// configured it leaves the generated test with `return` (`fresh_store` decides: it
+/// notes the skip, or fails the test under `CI=true`) before a store is needed.
 macro_rules! conformance {
     ($backend:expr) => {
         account_core::store_conformance_tests!(match account_store_sqlx::testing::fresh_store(

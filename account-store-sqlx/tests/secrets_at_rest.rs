@@ -27,7 +27,7 @@ use account_core::store::Store;
 use account_core::token::TokenDigest;
 use account_core::{AccountConfig, Accounts, LoginOutcome, RateLimit, RequestInfo, SignUp};
 use account_store_sqlx::Backend;
-use account_store_sqlx::testing::TestDatabase;
+use account_store_sqlx::testing::{self, TestDatabase};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
@@ -76,10 +76,9 @@ async fn mysql_keeps_no_secret() {
 
 /// The journey on a fresh database of `backend`, then the scan.
 async fn check(backend: Backend) {
-    let Some(db) = TestDatabase::for_backend(backend).await else {
+    let Some(db) = testing::fresh_database(backend).await else {
         return;
     };
-    let db = db.expect("the test database can be created");
     let store = db.store().await.expect("the test database can be migrated");
     let journey = journey(Arc::new(store)).await;
     let cells = raw_cells(&db).await;

@@ -7,7 +7,7 @@
 
 use account_core::store::AccountStore as _;
 use account_core::testing::fixtures;
-use account_store_sqlx::testing::TestDatabase;
+use account_store_sqlx::testing;
 use account_store_sqlx::{Backend, SetupError, SqlStore};
 
 #[tokio::test]
@@ -95,10 +95,9 @@ fn backends_are_chosen_by_scheme() {
 
 /// Migrating twice is harmless (every start migrates), on every backend.
 async fn check_migrations_repeat(backend: Backend) {
-    let Some(db) = TestDatabase::for_backend(backend).await else {
+    let Some(db) = testing::fresh_database(backend).await else {
         return;
     };
-    let db = db.unwrap();
     let store = db.store().await.unwrap();
     let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
     store.migrate().await.unwrap();
@@ -133,10 +132,9 @@ async fn mysql_migrations_can_run_again() {
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn debug_shows_no_credentials() {
-    let Some(db) = TestDatabase::for_backend(Backend::Postgres).await else {
+    let Some(db) = testing::fresh_database(Backend::Postgres).await else {
         return;
     };
-    let db = db.unwrap();
     let mut url = url::Url::parse(db.url()).unwrap();
     url.set_password(Some("hunter2")).unwrap();
     let store = SqlStore::connect(url.as_str()).await.unwrap();
@@ -150,10 +148,9 @@ async fn debug_shows_no_credentials() {
 #[cfg(feature = "mysql")]
 #[tokio::test]
 async fn mariadb_urls_are_accepted() {
-    let Some(db) = TestDatabase::for_backend(Backend::MySql).await else {
+    let Some(db) = testing::fresh_database(Backend::MySql).await else {
         return;
     };
-    let db = db.unwrap();
     let url = db.url().replacen("mysql:", "mariadb:", 1);
     let store = SqlStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
