@@ -59,39 +59,50 @@
 //!   goes on); writes of one process queue for a single writer connection, so they never
 //!   spin on SQLite's lock, and transactions start with `BEGIN IMMEDIATE`.
 //!
-//! The schema is in `migrations/<backend>/` of this crate; each table is commented there.
+//! # The schema
+//!
+//! The tables come from the crate `account-schema`, which holds the migration files of
+//! every dialect and describes each table, key and index; the diesel store embeds the
+//! very same files, so either adapter serves a database the other migrated. sqlx keeps
+//! the migrations it ran in `_sqlx_migrations`.
+//!
+//! # One implementation over a dialect
+//!
+//! Each store operation is written once (`src/ops/`), in one SQL that `src/dialect.rs`
+//! turns into each backend's: placeholders, upserts, quoting, the account lock, and
+//! which unique key means which taken value. `src/db.rs` binds and reads values the way
+//! each backend keeps them. What stays backend-specific is where the databases really
+//! behave differently, each place with its reason beside it: MySQL's lack of
+//! `RETURNING`, SQLite's single writer, and the pools each backend opens.
 //!
 //! # Atomic operations
 //!
-//! | operation | SQLite | PostgreSQL | MySQL / MariaDB |
-//! |---|---|---|---|
-//! | `insert_account` | transaction (`BEGIN IMMEDIATE`): account row, then `usernames_taken` row | transaction: the same; a concurrent insert waits on the unique index, then gets the conflict | the same as PostgreSQL |
-//! | `update_profile` | `UPDATE ... RETURNING` | `UPDATE ... RETURNING` | transaction: `UPDATE` (locks the row), then `SELECT` |
-//! | `upgrade_password_hash` | `UPDATE ... WHERE password_hash = current` | the same | the same (binary collation: exact comparison) |
-//! | `set_password_hash` | one `UPDATE` of hash and stamp | the same | the same |
-//! | `rotate_session` | `UPDATE ... WHERE id = ? AND token_digest = current` | the same | the same, tried again when InnoDB makes it a deadlock victim on the unique token index |
-//! | `insert_challenge` with `replace` | transaction: insert, delete the others | transaction: lock the account row (`FOR NO KEY UPDATE`), insert, delete the others | transaction: lock the account row (`FOR UPDATE`), insert, delete the others |
-//! | `consume_challenge` | `DELETE ... RETURNING` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |
-//! | `record_failure` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | the same | transaction: `INSERT ... ON DUPLICATE KEY UPDATE` (locks the row), then `SELECT` |
-//! | `hit_rate_limit` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | the same | `INSERT ... ON DUPLICATE KEY UPDATE count = LAST_INSERT_ID(count + 1)`: the new count comes back as the statement's last insert id |
-//! | `set_avatar` | transaction: the account's times, then the avatar row | the same | the same |
-//! | `record_second_factor_attempt` | `UPDATE ... WHERE stage = 'second_factor_pending' RETURNING attempts` | the same | transaction: `UPDATE` (locks the row), then `SELECT` |
-//! | `put_pending_totp` | `INSERT ... ON CONFLICT DO UPDATE ... WHERE confirmed_at IS NULL` | the same | transaction: lock the account row (`FOR UPDATE`), read the TOTP row, then upsert unless confirmed |
-//! | `confirm_totp` | transaction: `UPDATE ... WHERE confirmed_at IS NULL`, then the recovery codes replaced | transaction: lock the account row (`FOR NO KEY UPDATE`), then the same | transaction: lock the account row (`FOR UPDATE`), then the same |
-//! | `accept_totp_step` | `UPDATE ... WHERE confirmed_at IS NOT NULL AND (last_step IS NULL OR last_step < step)` | the same | the same |
-//! | `replace_recovery_codes` | transaction: delete, insert | transaction: lock the account row, delete, insert | the same as PostgreSQL (`FOR UPDATE`) |
-//! | `redeem_recovery_code` | one `DELETE`, checking the rows it deleted | the same | the same |
-//! | `delete_passkey` | transaction (`BEGIN IMMEDIATE`): check the passkey, the other passkeys and the password, then delete | transaction: lock the account row (`FOR NO KEY UPDATE`), then the same | transaction: lock the account row (`FOR UPDATE`), then the same |
-//! | `delete_authenticators` | transaction: TOTP, recovery codes, passkeys | the same | the same |
-//! | `second_factors` | one `SELECT` of three subselects | the same | the same |
-//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` (with a per-account limit) | transaction (`BEGIN IMMEDIATE`, on the single writer): count the clashes (SSH key: fingerprint first) and the account's rows, then `INSERT` unless at the limit | transaction: lock the account row (`FOR NO KEY UPDATE`, so that inserts for one account take turns), then the same; the unique indexes catch a clash with another account's concurrent insert | transaction: lock the account row (`FOR UPDATE`), then the same |
-//! | `touch_api_token`, `touch_app_password` | `UPDATE ... WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)` | the same | the same |
-//! | `replace_api_token_secret` | `UPDATE ... WHERE id = ? AND account_id = ? RETURNING` | the same | transaction: `UPDATE` (locks the row), then `SELECT` |
-//! | `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |
+//! Every backend runs the same statements; the column "MySQL" says where it differs.
+//! A transaction "takes the account's turn" by locking the account's row first
+//! (PostgreSQL `FOR NO KEY UPDATE`, MySQL `FOR UPDATE`); on SQLite every transaction holds
+//! the only write lock from its start (`BEGIN IMMEDIATE`).
 //!
-//! MySQL has `RETURNING` nowhere (MariaDB only for `INSERT` and `DELETE`), hence its
-//! transactions. On PostgreSQL and MySQL a transaction the server rolls back to break a
-//! deadlock is tried again, a few times, since it left nothing behind.
+//! | operation | how | MySQL |
+//! |---|---|---|
+//! | `insert_account` | transaction: the account row, then its `usernames_taken` row; a concurrent insert of the same username or address waits on the unique key, then gets the conflict | |
+//! | `update_profile`, `record_second_factor_attempt`, `replace_api_token_secret` | `UPDATE ... RETURNING` | transaction: `UPDATE` (locks the row), then `SELECT` it back |
+//! | `upgrade_password_hash`, `rotate_session`, `accept_totp_step`, `touch_*` | one conditional `UPDATE ... WHERE` (the current hash, the current token, an older step, an older time) | |
+//! | `set_password_hash` | one `UPDATE` of hash and stamp | |
+//! | `set_avatar` | transaction: the account's times (which lock its row), then the avatar replaced | |
+//! | `insert_challenge` with `replace` | transaction: the account's turn, insert, delete the others | |
+//! | `consume_challenge`, `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |
+//! | `record_failure` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | `ON DUPLICATE KEY UPDATE` in a transaction, then `SELECT` |
+//! | `hit_rate_limit` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | one statement: `count = LAST_INSERT_ID(count + 1)` reports the new count |
+//! | `put_pending_totp`, `confirm_totp`, `replace_recovery_codes` | transaction: the account's turn; then the TOTP row (left alone when confirmed) and the recovery codes replaced | |
+//! | `redeem_recovery_code` | one `DELETE`, checking that it deleted a row | |
+//! | `delete_passkey` | transaction: the account's turn; does the passkey exist, are there others or a password; then `DELETE` | |
+//! | `delete_authenticators` | transaction: the account's turn; TOTP, recovery codes, passkeys | |
+//! | `second_factors` | one `SELECT` of three counts (one snapshot) | |
+//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | transaction: the account's turn; count the clashes (SSH key: fingerprint first) and the account's rows; `INSERT` unless at the limit; the unique keys catch a clash with another account's concurrent insert | |
+//!
+//! On PostgreSQL and MySQL a transaction that the server rolls back to break a deadlock,
+//! or that fails to serialize (`40P01`, `40001`), is tried again a few times: it left
+//! nothing behind.
 //!
 //! # Feature flags
 //!
@@ -109,39 +120,16 @@ compile_error!(
     "account-store-sqlx needs at least one backend: enable the feature `sqlite`, `postgres` or `mysql`"
 );
 
-mod common;
-#[cfg(feature = "mysql")]
-mod mysql;
-#[cfg(feature = "postgres")]
-mod postgres;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+mod connect;
+mod db;
+mod dialect;
+mod ops;
+mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
-
-use account_core::avatar::Avatar;
-use account_core::domain::{EmailAddress, Username};
-use account_core::model::{
-    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
-    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
-    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
-    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
-    TotpSecret,
-};
-use account_core::password::PasswordHash;
-use account_core::policy::Policy;
-use account_core::store::{
-    AccountStore, ApiTokenStore, AppPasswordStore, AuthenticatorStore, ChallengeStore,
-    CredentialStore, PolicyStore, RateLimitStore, SecurityEventStore, SessionStore, SshKeyStore,
-    StoreResult, ThrottleStore,
-};
-use account_core::token::TokenDigest;
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 /// A database kind this crate can store accounts in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -288,35 +276,10 @@ pub enum SetupError {
 /// the pool's size, never the URL or its credentials.
 #[derive(Clone)]
 pub struct SqlStore {
-    inner: Inner,
+    db: db::Db,
     /// Drops a test database when the last clone goes.
     #[cfg(feature = "testing")]
     _test_database: Option<std::sync::Arc<testing::DropDatabase>>,
-}
-
-/// The backend stores, one per enabled feature.
-#[derive(Clone)]
-enum Inner {
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlite::SqliteStore),
-    #[cfg(feature = "postgres")]
-    Postgres(postgres::PgStore),
-    #[cfg(feature = "mysql")]
-    MySql(mysql::MySqlStore),
-}
-
-/// Runs `$call` with `$store` bound to the backend store, whichever it is.
-macro_rules! dispatch {
-    ($self:expr, $store:ident => $call:expr) => {
-        match &$self.inner {
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite($store) => $call,
-            #[cfg(feature = "postgres")]
-            Inner::Postgres($store) => $call,
-            #[cfg(feature = "mysql")]
-            Inner::MySql($store) => $call,
-        }
-    };
 }
 
 impl SqlStore {
@@ -346,17 +309,9 @@ impl SqlStore {
     /// [`SetupError::Connect`] when the database cannot be reached.
     pub async fn connect_with(url: &str, options: &SqlStoreOptions) -> Result<Self, SetupError> {
         let backend = Backend::from_url(url).ok_or(SetupError::UnsupportedUrl)?;
-        let inner = match backend {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite => Inner::Sqlite(sqlite::SqliteStore::connect(url, options).await?),
-            #[cfg(feature = "postgres")]
-            Backend::Postgres => Inner::Postgres(postgres::PgStore::connect(url, options).await?),
-            #[cfg(feature = "mysql")]
-            Backend::MySql => Inner::MySql(mysql::MySqlStore::connect(url, options).await?),
-            #[allow(unreachable_patterns)]
-            backend => return Err(SetupError::BackendNotEnabled { backend }),
-        };
-        Ok(Self::from_inner(inner))
+        Ok(Self::from_pools(
+            db::Db::connect(backend, url, options).await?.pools,
+        ))
     }
 
     /// A store over a SQLite pool the application set up itself. The pool should have
@@ -364,31 +319,34 @@ impl SqlStore {
     /// through it.
     #[cfg(feature = "sqlite")]
     pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Self {
-        Self::from_inner(Inner::Sqlite(sqlite::SqliteStore::from_pool(pool)))
+        Self::from_pools(db::Pools::Sqlite {
+            reader: pool,
+            writer: None,
+        })
     }
 
     /// A store over a PostgreSQL pool the application set up itself.
     #[cfg(feature = "postgres")]
     pub fn from_postgres_pool(pool: sqlx::PgPool) -> Self {
-        Self::from_inner(Inner::Postgres(postgres::PgStore::from_pool(pool)))
+        Self::from_pools(db::Pools::Postgres(pool))
     }
 
     /// A store over a MySQL or MariaDB pool the application set up itself.
     #[cfg(feature = "mysql")]
     pub fn from_mysql_pool(pool: sqlx::MySqlPool) -> Self {
-        Self::from_inner(Inner::MySql(mysql::MySqlStore::from_pool(pool)))
+        Self::from_pools(db::Pools::MySql(pool))
     }
 
-    fn from_inner(inner: Inner) -> Self {
+    fn from_pools(pools: db::Pools) -> Self {
         Self {
-            inner,
+            db: db::Db { pools },
             #[cfg(feature = "testing")]
             _test_database: None,
         }
     }
 
-    /// Creates the schema, or brings it up to date, with the migrations embedded in this
-    /// crate for the store's backend.
+    /// Creates the schema, or brings it up to date, with the migrations of
+    /// `account-schema` for the store's backend, embedded in the binary.
     ///
     /// Safe to call at every start and from several instances at once: migrations that
     /// ran are recorded in the table `_sqlx_migrations` and skipped, and on PostgreSQL and
@@ -399,197 +357,28 @@ impl SqlStore {
     /// [`SetupError::Migrate`] when a migration fails, or when the database holds a
     /// migration this version of the crate does not know or one whose text changed.
     pub async fn migrate(&self) -> Result<(), SetupError> {
-        dispatch!(self, store => store.migrate().await)
+        self.db.migrate().await
     }
 
     /// The backend this store talks to.
     pub fn backend(&self) -> Backend {
-        match &self.inner {
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite(_) => Backend::Sqlite,
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(_) => Backend::Postgres,
-            #[cfg(feature = "mysql")]
-            Inner::MySql(_) => Backend::MySql,
-        }
+        self.db.backend()
     }
 
     /// Closes the pool: new calls fail with `StoreError::Backend`, and this waits until
     /// the connections in use are returned and closed. For a clean shutdown.
     pub async fn close(&self) {
-        dispatch!(self, store => store.close().await);
+        self.db.close().await;
     }
 }
 
 impl fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (open, idle) = dispatch!(self, store => store.pool_sizes());
+        let (open, idle) = self.db.pool_sizes();
         f.debug_struct("SqlStore")
             .field("backend", &self.backend())
             .field("connections", &open)
             .field("idle", &idle)
             .finish_non_exhaustive()
-    }
-}
-
-/// Implements store traits for [`SqlStore`] by handing each call to the backend store's
-/// method of the same name.
-macro_rules! delegate {
-    ($(
-        $trait:ident {
-            $( fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty; )*
-        }
-    )*) => {
-        $(
-            #[async_trait]
-            impl $trait for SqlStore {
-                $(
-                    async fn $method(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
-                        dispatch!(self, store => store.$method($($arg),*).await)
-                    }
-                )*
-            }
-        )*
-    };
-}
-
-delegate! {
-    AccountStore {
-        fn insert_account(&self, new: &NewAccount) -> ();
-        fn account_by_id(&self, id: AccountId) -> Option<Account>;
-        fn account_by_username(&self, username: &Username) -> Option<Account>;
-        fn account_by_email(&self, email: &EmailAddress) -> Option<Account>;
-        fn update_profile(&self, id: AccountId, change: &ProfileChange, at: DateTime<Utc>)
-            -> Option<Account>;
-        fn set_email(&self, id: AccountId, email: &EmailAddress, verified: bool, at: DateTime<Utc>)
-            -> bool;
-        fn set_recovery_email(&self, id: AccountId, email: Option<&EmailAddress>, at: DateTime<Utc>)
-            -> bool;
-        fn set_account_state(&self, id: AccountId, state: AccountState) -> bool;
-        fn set_avatar(&self, id: AccountId, avatar: Option<&Avatar>, at: DateTime<Utc>) -> bool;
-        fn avatar(&self, id: AccountId) -> Option<Avatar>;
-    }
-    CredentialStore {
-        fn password_hash(&self, id: AccountId) -> Option<PasswordHash>;
-        fn set_password_hash(
-            &self,
-            id: AccountId,
-            hash: &PasswordHash,
-            stamp: &SecurityStamp,
-            at: DateTime<Utc>,
-        ) -> bool;
-        fn upgrade_password_hash(
-            &self,
-            id: AccountId,
-            current: &PasswordHash,
-            upgraded: &PasswordHash,
-        ) -> bool;
-    }
-    AuthenticatorStore {
-        fn totp(&self, account: AccountId) -> Option<TotpRecord>;
-        fn put_pending_totp(&self, account: AccountId, secret: &TotpSecret, at: DateTime<Utc>)
-            -> bool;
-        fn confirm_totp(
-            &self,
-            account: AccountId,
-            step: i64,
-            recovery_codes: &[TokenDigest],
-            at: DateTime<Utc>,
-        ) -> bool;
-        fn accept_totp_step(&self, account: AccountId, step: i64) -> bool;
-        fn delete_totp(&self, account: AccountId) -> bool;
-        fn replace_recovery_codes(&self, account: AccountId, codes: &[TokenDigest], at: DateTime<Utc>)
-            -> ();
-        fn redeem_recovery_code(&self, account: AccountId, code: &TokenDigest) -> bool;
-        fn insert_passkey(&self, passkey: &PasskeyRecord) -> ();
-        fn passkeys_of(&self, account: AccountId) -> Vec<PasskeyRecord>;
-        fn passkey_by_credential_id(&self, credential_id: &[u8]) -> Option<PasskeyRecord>;
-        fn rename_passkey(&self, account: AccountId, id: PasskeyId, name: &str) -> bool;
-        fn record_passkey_use(
-            &self,
-            id: PasskeyId,
-            credential: &str,
-            sign_count: u32,
-            backup_state: bool,
-            at: DateTime<Utc>,
-        ) -> bool;
-        fn delete_passkey(&self, account: AccountId, id: PasskeyId) -> PasskeyDeletion;
-        fn delete_authenticators(&self, account: AccountId) -> u64;
-        fn second_factors(&self, account: AccountId) -> SecondFactors;
-    }
-    ApiTokenStore {
-        fn insert_api_token(&self, token: &ApiTokenRecord, limit: u32) -> LimitedInsert;
-        fn api_token_by_digest(&self, digest: &TokenDigest) -> Option<ApiTokenRecord>;
-        fn api_tokens_of(&self, account: AccountId) -> Vec<ApiTokenRecord>;
-        fn touch_api_token(&self, id: ApiTokenId, at: DateTime<Utc>, ip: Option<IpAddr>) -> ();
-        fn replace_api_token_secret(
-            &self,
-            account: AccountId,
-            id: ApiTokenId,
-            digest: &TokenDigest,
-            last_four: &str,
-        ) -> Option<ApiTokenRecord>;
-        fn delete_api_token(&self, account: AccountId, id: ApiTokenId) -> Option<ApiTokenRecord>;
-    }
-    AppPasswordStore {
-        fn insert_app_password(&self, password: &AppPasswordRecord, limit: u32) -> LimitedInsert;
-        fn app_password_by_digest(&self, digest: &TokenDigest) -> Option<AppPasswordRecord>;
-        fn app_passwords_of(&self, account: AccountId) -> Vec<AppPasswordRecord>;
-        fn touch_app_password(&self, id: AppPasswordId, at: DateTime<Utc>) -> ();
-        fn delete_app_password(&self, account: AccountId, id: AppPasswordId)
-            -> Option<AppPasswordRecord>;
-    }
-    SshKeyStore {
-        fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> LimitedInsert;
-        fn ssh_key_by_fingerprint(&self, fingerprint: &str) -> Option<SshKeyRecord>;
-        fn ssh_keys_of(&self, account: AccountId) -> Vec<SshKeyRecord>;
-        fn delete_ssh_key(&self, account: AccountId, id: SshKeyId) -> Option<SshKeyRecord>;
-    }
-    SessionStore {
-        fn insert_session(&self, session: &SessionRecord) -> ();
-        fn session_by_token(&self, digest: &TokenDigest) -> Option<SessionRecord>;
-        fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> ();
-        fn rotate_session(&self, id: SessionId, current: &TokenDigest, rotation: &SessionRotation)
-            -> bool;
-        fn sessions_of(&self, account: AccountId) -> Vec<SessionRecord>;
-        fn record_second_factor_attempt(&self, id: SessionId) -> Option<u32>;
-        fn delete_session(&self, account: AccountId, id: SessionId) -> bool;
-        fn delete_sessions_of(&self, account: AccountId, keep: Option<SessionId>) -> u64;
-        fn purge_expired_sessions(&self, now: DateTime<Utc>) -> u64;
-    }
-    ChallengeStore {
-        fn insert_challenge(&self, challenge: &Challenge, replace: bool) -> ();
-        fn find_challenge(
-            &self,
-            digest: &TokenDigest,
-            purpose: ChallengePurpose,
-            now: DateTime<Utc>,
-        ) -> Option<Challenge>;
-        fn consume_challenge(
-            &self,
-            digest: &TokenDigest,
-            purpose: ChallengePurpose,
-            now: DateTime<Utc>,
-        ) -> Option<Challenge>;
-        fn delete_challenges(&self, account: AccountId, purpose: ChallengePurpose) -> u64;
-        fn purge_expired_challenges(&self, now: DateTime<Utc>) -> u64;
-    }
-    ThrottleStore {
-        fn record_failure(&self, account: AccountId, kind: FailureKind, at: DateTime<Utc>)
-            -> Failures;
-        fn failures(&self, account: AccountId, kind: FailureKind) -> Failures;
-        fn clear_failures(&self, account: AccountId, kind: FailureKind) -> ();
-    }
-    SecurityEventStore {
-        fn record_event(&self, event: &SecurityEvent) -> ();
-        fn events_of(&self, account: AccountId, page: EventPage) -> Vec<SecurityEvent>;
-    }
-    RateLimitStore {
-        fn hit_rate_limit(&self, key: &str, window_start: DateTime<Utc>) -> u32;
-        fn purge_rate_limits(&self, before: DateTime<Utc>) -> u64;
-    }
-    PolicyStore {
-        fn policy(&self) -> Option<Policy>;
-        fn put_policy(&self, policy: &Policy) -> ();
     }
 }

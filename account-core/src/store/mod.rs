@@ -26,9 +26,20 @@
 //! Implement the traits, then run the conformance suite from the `testing` feature
 //! ([`crate::testing`]), which checks every method, including the atomic ones under
 //! concurrency. The in-memory store in [`memory`] is a complete, small reference.
+//!
+//! # Wrapping a store
+//!
+//! A type that wraps another store and sees every call on its way (counting calls,
+//! failing some on purpose, measuring) implements [`StoreLayer`]: two methods, and every
+//! store trait comes with them. The traits are written once, as one list of methods in
+//! this module, and the forwarding is made from that list, so a new store method needs
+//! nothing in any wrapper.
 
+mod layer;
 #[cfg(feature = "memory")]
 pub mod memory;
+
+pub use layer::StoreLayer;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -86,486 +97,516 @@ impl StoreError {
     }
 }
 
-/// Accounts and their profile fields.
-#[async_trait]
-pub trait AccountStore: Send + Sync {
-    /// Adds an account with its password hash, atomically.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Username`] when the username is or ever was taken (case-insensitively);
-    /// [`Conflict::Email`] when the address (compared by
-    /// [`EmailAddress::lookup_key`]) is another account's primary address.
-    async fn insert_account(&self, new: &NewAccount) -> StoreResult<()>;
+/// Defines the store traits from one list of methods, and from the same list what every
+/// method needs once more: the forwarding of each call through a [`StoreLayer`], and the
+/// names in [`METHODS`]. A new store method is written in the list; its forwarding comes
+/// with it.
+macro_rules! store_traits {
+    ($(
+        $(#[$trait_attr:meta])*
+        pub trait $trait:ident {
+            $(
+                $(#[$attr:meta])*
+                async fn $method:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+            )*
+        }
+    )*) => {
+        $(
+            $(#[$trait_attr])*
+            #[async_trait]
+            pub trait $trait: Send + Sync {
+                $(
+                    $(#[$attr])*
+                    async fn $method(&self $(, $arg: $ty)*) -> $ret;
+                )*
+            }
 
-    /// The account with this id.
-    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
+            #[async_trait]
+            impl<L: StoreLayer> $trait for L {
+                $(
+                    async fn $method(&self $(, $arg: $ty)*) -> $ret {
+                        self.before(stringify!($method))?;
+                        self.inner().$method($($arg),*).await
+                    }
+                )*
+            }
+        )*
 
-    /// The account with this username.
-    async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>>;
-
-    /// The account whose primary address is this one (compared by lookup key).
-    async fn account_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Account>>;
-
-    /// Changes the profile fields that are `Some`, sets `updated_at`, and returns the
-    /// account after the change, or `None` if it does not exist.
-    async fn update_profile(
-        &self,
-        id: AccountId,
-        change: &ProfileChange,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<Account>>;
-
-    /// Sets the primary address and its verified flag, and `updated_at` to `at`. Returns
-    /// `false` if the account does not exist (whether or not the address is taken).
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Email`] when another account has this address.
-    async fn set_email(
-        &self,
-        id: AccountId,
-        email: &EmailAddress,
-        verified: bool,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    /// Sets or clears the (verified) recovery address, and `updated_at` to `at`. Returns
-    /// `false` if the account does not exist.
-    async fn set_recovery_email(
-        &self,
-        id: AccountId,
-        email: Option<&EmailAddress>,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    /// Disables or re-enables an account. Returns `false` if it does not exist.
-    async fn set_account_state(&self, id: AccountId, state: AccountState) -> StoreResult<bool>;
-
-    /// Stores the avatar and sets `avatar_updated_at` and `updated_at` to `at`; with
-    /// `None`, removes it and clears `avatar_updated_at`. Returns `false` if the account does
-    /// not exist.
-    async fn set_avatar(
-        &self,
-        id: AccountId,
-        avatar: Option<&Avatar>,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-
-    /// The account's avatar, if it has one.
-    async fn avatar(&self, id: AccountId) -> StoreResult<Option<Avatar>>;
+        /// The name of every store method, trait by trait in the order of this module.
+        pub const METHODS: &[&str] = &[$($(stringify!($method),)*)*];
+    };
 }
 
-/// Credentials: for now the password; passkeys, TOTP and the rest join later.
-#[async_trait]
-pub trait CredentialStore: Send + Sync {
-    /// The account's password hash, if it has a password.
-    async fn password_hash(&self, id: AccountId) -> StoreResult<Option<PasswordHash>>;
+store_traits! {
+    /// Accounts and their profile fields.
+    pub trait AccountStore {
+        /// Adds an account with its password hash, atomically.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Username`] when the username is or ever was taken (case-insensitively);
+        /// [`Conflict::Email`] when the address (compared by
+        /// [`EmailAddress::lookup_key`]) is another account's primary address.
+        async fn insert_account(&self, new: &NewAccount) -> StoreResult<()>;
 
-    /// Sets the password hash and the new security stamp together, atomically, and
-    /// `updated_at` to `at`. Returns `false` if the account does not exist.
-    async fn set_password_hash(
-        &self,
-        id: AccountId,
-        hash: &PasswordHash,
-        stamp: &SecurityStamp,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+        /// The account with this id.
+        async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
 
-    /// Replaces the hash only if it is still `current`: a hash upgrade at login must never
-    /// overwrite a password changed meanwhile. The security stamp stays (the password did
-    /// not change). Returns whether the swap happened.
-    async fn upgrade_password_hash(
-        &self,
-        id: AccountId,
-        current: &PasswordHash,
-        upgraded: &PasswordHash,
-    ) -> StoreResult<bool>;
-}
+        /// The account with this username.
+        async fn account_by_username(&self, username: &Username) -> StoreResult<Option<Account>>;
 
-/// Authenticators beyond the password: TOTP, recovery codes and passkeys.
-#[async_trait]
-pub trait AuthenticatorStore: Send + Sync {
-    /// The account's TOTP authenticator, pending or confirmed.
-    async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>>;
+        /// The account whose primary address is this one (compared by lookup key).
+        async fn account_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Account>>;
 
-    /// Starts a TOTP enrolment: stores `secret` unconfirmed, replacing any earlier pending
-    /// one, atomically. Returns `false` and changes nothing when a confirmed TOTP exists
-    /// (one TOTP per account).
-    async fn put_pending_totp(
-        &self,
-        account: AccountId,
-        secret: &TotpSecret,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+        /// Changes the profile fields that are `Some`, sets `updated_at`, and returns the
+        /// account after the change, or `None` if it does not exist.
+        async fn update_profile(
+            &self,
+            id: AccountId,
+            change: &ProfileChange,
+            at: DateTime<Utc>,
+        ) -> StoreResult<Option<Account>>;
 
-    /// Confirms the pending TOTP with the step of the code that proved it, and replaces
-    /// the account's recovery codes with `recovery_codes` (digests), in one atomic step.
-    /// Returns `false` and changes nothing when there is no pending TOTP.
-    async fn confirm_totp(
-        &self,
-        account: AccountId,
-        step: i64,
-        recovery_codes: &[TokenDigest],
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+        /// Sets the primary address and its verified flag, and `updated_at` to `at`. Returns
+        /// `false` if the account does not exist (whether or not the address is taken).
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Email`] when another account has this address.
+        async fn set_email(
+            &self,
+            id: AccountId,
+            email: &EmailAddress,
+            verified: bool,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// Accepts a time step of the confirmed TOTP only if it is newer than the last one
-    /// accepted, recording it, atomically: of two concurrent calls with the same step at
-    /// most one gets `true`, and a step never counts twice.
-    async fn accept_totp_step(&self, account: AccountId, step: i64) -> StoreResult<bool>;
+        /// Sets or clears the (verified) recovery address, and `updated_at` to `at`. Returns
+        /// `false` if the account does not exist.
+        async fn set_recovery_email(
+            &self,
+            id: AccountId,
+            email: Option<&EmailAddress>,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// Deletes the account's TOTP (pending or confirmed). Returns whether there was one.
-    async fn delete_totp(&self, account: AccountId) -> StoreResult<bool>;
+        /// Disables or re-enables an account. Returns `false` if it does not exist.
+        async fn set_account_state(&self, id: AccountId, state: AccountState) -> StoreResult<bool>;
 
-    /// Replaces every recovery code of the account with `codes` (digests), atomically.
-    async fn replace_recovery_codes(
-        &self,
-        account: AccountId,
-        codes: &[TokenDigest],
-        at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+        /// Stores the avatar and sets `avatar_updated_at` and `updated_at` to `at`; with
+        /// `None`, removes it and clears `avatar_updated_at`. Returns `false` if the account does
+        /// not exist.
+        async fn set_avatar(
+            &self,
+            id: AccountId,
+            avatar: Option<&Avatar>,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// Uses up the recovery code with this digest, atomically: of any number of
-    /// concurrent calls at most one gets `true`.
-    async fn redeem_recovery_code(
-        &self,
-        account: AccountId,
-        code: &TokenDigest,
-    ) -> StoreResult<bool>;
+        /// The account's avatar, if it has one.
+        async fn avatar(&self, id: AccountId) -> StoreResult<Option<Avatar>>;
+    }
 
-    /// Adds a passkey.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when the id or the credential id exists already (on any account).
-    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()>;
+    /// The password. The other authenticators have traits of their own.
+    pub trait CredentialStore {
+        /// The account's password hash, if it has a password.
+        async fn password_hash(&self, id: AccountId) -> StoreResult<Option<PasswordHash>>;
 
-    /// The account's passkeys, oldest first.
-    async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>>;
+        /// Sets the password hash and the new security stamp together, atomically, and
+        /// `updated_at` to `at`. Returns `false` if the account does not exist.
+        async fn set_password_hash(
+            &self,
+            id: AccountId,
+            hash: &PasswordHash,
+            stamp: &SecurityStamp,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// The passkey with this WebAuthn credential id, on whatever account.
-    async fn passkey_by_credential_id(
-        &self,
-        credential_id: &[u8],
-    ) -> StoreResult<Option<PasskeyRecord>>;
+        /// Replaces the hash only if it is still `current`: a hash upgrade at login must never
+        /// overwrite a password changed meanwhile. The security stamp stays (the password did
+        /// not change). Returns whether the swap happened.
+        async fn upgrade_password_hash(
+            &self,
+            id: AccountId,
+            current: &PasswordHash,
+            upgraded: &PasswordHash,
+        ) -> StoreResult<bool>;
+    }
 
-    /// Renames one of the account's passkeys. Returns whether it exists.
-    async fn rename_passkey(
-        &self,
-        account: AccountId,
-        id: PasskeyId,
-        name: &str,
-    ) -> StoreResult<bool>;
+    /// Authenticators beyond the password: TOTP, recovery codes and passkeys.
+    pub trait AuthenticatorStore {
+        /// The account's TOTP authenticator, pending or confirmed.
+        async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>>;
 
-    /// Records a use of a passkey: the updated credential, counter and backup state, and
-    /// `last_used_at`. Returns whether it exists.
-    async fn record_passkey_use(
-        &self,
-        id: PasskeyId,
-        credential: &str,
-        sign_count: u32,
-        backup_state: bool,
-        at: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+        /// Starts a TOTP enrolment: stores `secret` unconfirmed, replacing any earlier pending
+        /// one, atomically. Returns `false` and changes nothing when a confirmed TOTP exists
+        /// (one TOTP per account).
+        async fn put_pending_totp(
+            &self,
+            account: AccountId,
+            secret: &TotpSecret,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// Deletes one of the account's passkeys unless it is the account's last way to log
-    /// in (the account has no password and no other passkey), deciding and deleting in one
-    /// atomic step.
-    async fn delete_passkey(
-        &self,
-        account: AccountId,
-        id: PasskeyId,
-    ) -> StoreResult<PasskeyDeletion>;
+        /// Confirms the pending TOTP with the step of the code that proved it, and replaces
+        /// the account's recovery codes with `recovery_codes` (digests), in one atomic step.
+        /// Returns `false` and changes nothing when there is no pending TOTP.
+        async fn confirm_totp(
+            &self,
+            account: AccountId,
+            step: i64,
+            recovery_codes: &[TokenDigest],
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// Deletes the account's TOTP, recovery codes and passkeys in one atomic step (an
-    /// administrator's 2FA reset). Returns how many went, counting the TOTP, each unused
-    /// recovery code and each passkey as one.
-    async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64>;
+        /// Accepts a time step of the confirmed TOTP only if it is newer than the last one
+        /// accepted, recording it, atomically: of two concurrent calls with the same step at
+        /// most one gets `true`, and a step never counts twice.
+        async fn accept_totp_step(&self, account: AccountId, step: i64) -> StoreResult<bool>;
 
-    /// Which second factors the account has, in one read.
-    async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors>;
-}
+        /// Deletes the account's TOTP (pending or confirmed). Returns whether there was one.
+        async fn delete_totp(&self, account: AccountId) -> StoreResult<bool>;
 
-/// Personal API tokens, looked up by the digest of the token.
-#[async_trait]
-pub trait ApiTokenStore: Send + Sync {
-    /// Adds a token unless the account has `limit` tokens already, deciding and inserting
-    /// in one atomic step: of concurrent inserts that would pass the limit, the ones over
-    /// it get [`LimitedInsert::LimitReached`].
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when the id or the digest exists already.
-    async fn insert_api_token(
-        &self,
-        token: &ApiTokenRecord,
-        limit: u32,
-    ) -> StoreResult<LimitedInsert>;
+        /// Replaces every recovery code of the account with `codes` (digests), atomically.
+        async fn replace_recovery_codes(
+            &self,
+            account: AccountId,
+            codes: &[TokenDigest],
+            at: DateTime<Utc>,
+        ) -> StoreResult<()>;
 
-    /// The token with this digest, on whatever account, expired or not: the one read on
-    /// every token-authenticated request, so it must be a single indexed read.
-    async fn api_token_by_digest(
-        &self,
-        digest: &TokenDigest,
-    ) -> StoreResult<Option<ApiTokenRecord>>;
+        /// Uses up the recovery code with this digest, atomically: of any number of
+        /// concurrent calls at most one gets `true`.
+        async fn redeem_recovery_code(
+            &self,
+            account: AccountId,
+            code: &TokenDigest,
+        ) -> StoreResult<bool>;
 
-    /// The account's tokens, oldest first (by `created_at`, then id).
-    async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>>;
+        /// Adds a passkey.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when the id or the credential id exists already (on any account).
+        async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()>;
 
-    /// Records a use: sets `last_used_at` to `at` and `last_used_ip` to `ip`, only if `at`
-    /// is later than the recorded use (or there is none), so the record only moves forward.
-    async fn touch_api_token(
-        &self,
-        id: ApiTokenId,
-        at: DateTime<Utc>,
-        ip: Option<IpAddr>,
-    ) -> StoreResult<()>;
+        /// The account's passkeys, oldest first.
+        async fn passkeys_of(&self, account: AccountId) -> StoreResult<Vec<PasskeyRecord>>;
 
-    /// Gives one of the account's tokens a new secret: replaces its digest and last four
-    /// characters in one atomic step, so the old secret stops working at once. Returns
-    /// the token after the change, or `None` if the account has no such token.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when another token has the new digest.
-    async fn replace_api_token_secret(
-        &self,
-        account: AccountId,
-        id: ApiTokenId,
-        digest: &TokenDigest,
-        last_four: &str,
-    ) -> StoreResult<Option<ApiTokenRecord>>;
+        /// The passkey with this WebAuthn credential id, on whatever account.
+        async fn passkey_by_credential_id(
+            &self,
+            credential_id: &[u8],
+        ) -> StoreResult<Option<PasskeyRecord>>;
 
-    /// Deletes one of the account's tokens and returns it, or `None` if there is none.
-    async fn delete_api_token(
-        &self,
-        account: AccountId,
-        id: ApiTokenId,
-    ) -> StoreResult<Option<ApiTokenRecord>>;
-}
+        /// Renames one of the account's passkeys. Returns whether it exists.
+        async fn rename_passkey(
+            &self,
+            account: AccountId,
+            id: PasskeyId,
+            name: &str,
+        ) -> StoreResult<bool>;
 
-/// App passwords, looked up by the digest of the password.
-#[async_trait]
-pub trait AppPasswordStore: Send + Sync {
-    /// Adds an app password unless the account has `limit` already, deciding and inserting
-    /// in one atomic step (as [`ApiTokenStore::insert_api_token`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when the id or the digest exists already.
-    async fn insert_app_password(
-        &self,
-        password: &AppPasswordRecord,
-        limit: u32,
-    ) -> StoreResult<LimitedInsert>;
+        /// Records a use of a passkey: the updated credential, counter and backup state, and
+        /// `last_used_at`. Returns whether it exists.
+        async fn record_passkey_use(
+            &self,
+            id: PasskeyId,
+            credential: &str,
+            sign_count: u32,
+            backup_state: bool,
+            at: DateTime<Utc>,
+        ) -> StoreResult<bool>;
 
-    /// The app password with this digest, on whatever account: a single indexed read.
-    async fn app_password_by_digest(
-        &self,
-        digest: &TokenDigest,
-    ) -> StoreResult<Option<AppPasswordRecord>>;
+        /// Deletes one of the account's passkeys unless it is the account's last way to log
+        /// in (the account has no password and no other passkey), deciding and deleting in one
+        /// atomic step.
+        async fn delete_passkey(
+            &self,
+            account: AccountId,
+            id: PasskeyId,
+        ) -> StoreResult<PasskeyDeletion>;
 
-    /// The account's app passwords, oldest first (by `created_at`, then id).
-    async fn app_passwords_of(&self, account: AccountId) -> StoreResult<Vec<AppPasswordRecord>>;
+        /// Deletes the account's TOTP, recovery codes and passkeys in one atomic step (an
+        /// administrator's 2FA reset). Returns how many went, counting the TOTP, each unused
+        /// recovery code and each passkey as one.
+        async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64>;
 
-    /// Sets `last_used_at` to `at`, only moving it forward.
-    async fn touch_app_password(&self, id: AppPasswordId, at: DateTime<Utc>) -> StoreResult<()>;
+        /// Which second factors the account has, in one read.
+        async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors>;
+    }
 
-    /// Deletes one of the account's app passwords and returns it, or `None` if there is
-    /// none.
-    async fn delete_app_password(
-        &self,
-        account: AccountId,
-        id: AppPasswordId,
-    ) -> StoreResult<Option<AppPasswordRecord>>;
-}
+    /// Personal API tokens, looked up by the digest of the token.
+    pub trait ApiTokenStore {
+        /// Adds a token unless the account has `limit` tokens already, deciding and inserting
+        /// in one atomic step: of concurrent inserts that would pass the limit, the ones over
+        /// it get [`LimitedInsert::LimitReached`].
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when the id or the digest exists already.
+        async fn insert_api_token(
+            &self,
+            token: &ApiTokenRecord,
+            limit: u32,
+        ) -> StoreResult<LimitedInsert>;
 
-/// SSH public keys, unique by fingerprint across all accounts.
-#[async_trait]
-pub trait SshKeyStore: Send + Sync {
-    /// Adds a key unless the account has `limit` keys already, deciding and inserting in
-    /// one atomic step (as [`ApiTokenStore::insert_api_token`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::SshKey`] when a key with this fingerprint is on any account (checked
-    /// before the limit); [`Conflict::Id`] when the id exists already.
-    async fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert>;
+        /// The token with this digest, on whatever account, expired or not: the one read on
+        /// every token-authenticated request, so it must be a single indexed read.
+        async fn api_token_by_digest(
+            &self,
+            digest: &TokenDigest,
+        ) -> StoreResult<Option<ApiTokenRecord>>;
 
-    /// The key with this fingerprint, on whatever account: what an SSH server asks.
-    async fn ssh_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<SshKeyRecord>>;
+        /// The account's tokens, oldest first (by `created_at`, then id).
+        async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>>;
 
-    /// The account's keys, oldest first (by `created_at`, then id).
-    async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>>;
+        /// Records a use: sets `last_used_at` to `at` and `last_used_ip` to `ip`, only if `at`
+        /// is later than the recorded use (or there is none), so the record only moves forward.
+        async fn touch_api_token(
+            &self,
+            id: ApiTokenId,
+            at: DateTime<Utc>,
+            ip: Option<IpAddr>,
+        ) -> StoreResult<()>;
 
-    /// Deletes one of the account's keys and returns it, or `None` if there is none.
-    async fn delete_ssh_key(
-        &self,
-        account: AccountId,
-        id: SshKeyId,
-    ) -> StoreResult<Option<SshKeyRecord>>;
-}
+        /// Gives one of the account's tokens a new secret: replaces its digest and last four
+        /// characters in one atomic step, so the old secret stops working at once. Returns
+        /// the token after the change, or `None` if the account has no such token.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when another token has the new digest.
+        async fn replace_api_token_secret(
+            &self,
+            account: AccountId,
+            id: ApiTokenId,
+            digest: &TokenDigest,
+            last_four: &str,
+        ) -> StoreResult<Option<ApiTokenRecord>>;
 
-/// Sessions, looked up by the digest of their token.
-#[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// Adds a session.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when the id or the token digest exists already.
-    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
+        /// Deletes one of the account's tokens and returns it, or `None` if there is none.
+        async fn delete_api_token(
+            &self,
+            account: AccountId,
+            id: ApiTokenId,
+        ) -> StoreResult<Option<ApiTokenRecord>>;
+    }
 
-    /// The session with this token digest: the one read on every authenticated request,
-    /// so it must be a single indexed read.
-    async fn session_by_token(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
+    /// App passwords, looked up by the digest of the password.
+    pub trait AppPasswordStore {
+        /// Adds an app password unless the account has `limit` already, deciding and inserting
+        /// in one atomic step (as [`ApiTokenStore::insert_api_token`]).
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when the id or the digest exists already.
+        async fn insert_app_password(
+            &self,
+            password: &AppPasswordRecord,
+            limit: u32,
+        ) -> StoreResult<LimitedInsert>;
 
-    /// Sets `last_seen_at`, only moving it forward.
-    async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()>;
+        /// The app password with this digest, on whatever account: a single indexed read.
+        async fn app_password_by_digest(
+            &self,
+            digest: &TokenDigest,
+        ) -> StoreResult<Option<AppPasswordRecord>>;
 
-    /// Replaces the token digest and the authentication state, atomically and only if the
-    /// session still has the token `current`: of two concurrent rotations exactly one wins.
-    /// Also sets `last_seen_at` to the rotation time. Returns whether it happened.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when another session has the new digest.
-    async fn rotate_session(
-        &self,
-        id: SessionId,
-        current: &TokenDigest,
-        rotation: &SessionRotation,
-    ) -> StoreResult<bool>;
+        /// The account's app passwords, oldest first (by `created_at`, then id).
+        async fn app_passwords_of(&self, account: AccountId) -> StoreResult<Vec<AppPasswordRecord>>;
 
-    /// The account's sessions, newest first (by `created_at`, then id), expired ones
-    /// included (callers filter).
-    async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>>;
+        /// Sets `last_used_at` to `at`, only moving it forward.
+        async fn touch_app_password(&self, id: AppPasswordId, at: DateTime<Utc>) -> StoreResult<()>;
 
-    /// Counts one failed second-factor attempt on a session whose stage is
-    /// [`SessionStage::SecondFactorPending`](crate::model::SessionStage), atomically, and
-    /// returns the attempts after it; `None` when there is no such pending session.
-    async fn record_second_factor_attempt(&self, id: SessionId) -> StoreResult<Option<u32>>;
+        /// Deletes one of the account's app passwords and returns it, or `None` if there is
+        /// none.
+        async fn delete_app_password(
+            &self,
+            account: AccountId,
+            id: AppPasswordId,
+        ) -> StoreResult<Option<AppPasswordRecord>>;
+    }
 
-    /// Deletes one session of this account. Returns whether it existed.
-    async fn delete_session(&self, account: AccountId, id: SessionId) -> StoreResult<bool>;
+    /// SSH public keys, unique by fingerprint across all accounts.
+    pub trait SshKeyStore {
+        /// Adds a key unless the account has `limit` keys already, deciding and inserting in
+        /// one atomic step (as [`ApiTokenStore::insert_api_token`]).
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::SshKey`] when a key with this fingerprint is on any account (checked
+        /// before the limit); [`Conflict::Id`] when the id exists already.
+        async fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert>;
 
-    /// Deletes every session of the account except `keep`, returning how many went.
-    async fn delete_sessions_of(
-        &self,
-        account: AccountId,
-        keep: Option<SessionId>,
-    ) -> StoreResult<u64>;
+        /// The key with this fingerprint, on whatever account: what an SSH server asks.
+        async fn ssh_key_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Option<SshKeyRecord>>;
 
-    /// Deletes sessions expired at `now` (idle or absolute expiry at or before `now`, the
-    /// same boundary as [`SessionRecord::is_live`]), returning how many went.
-    async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
-}
+        /// The account's keys, oldest first (by `created_at`, then id).
+        async fn ssh_keys_of(&self, account: AccountId) -> StoreResult<Vec<SshKeyRecord>>;
 
-/// One-time challenges: reset and verification links, later WebAuthn ceremonies.
-#[async_trait]
-pub trait ChallengeStore: Send + Sync {
-    /// Adds a challenge. With `replace`, every other challenge of the same account and
-    /// purpose is deleted in the same atomic step, so a newer link kills the older ones; a
-    /// challenge of no account replaces nothing. Two replacing inserts that race may both
-    /// survive on a backend whose isolation lets them; the newer one always does.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] when the digest exists already.
-    async fn insert_challenge(&self, challenge: &Challenge, replace: bool) -> StoreResult<()>;
+        /// Deletes one of the account's keys and returns it, or `None` if there is none.
+        async fn delete_ssh_key(
+            &self,
+            account: AccountId,
+            id: SshKeyId,
+        ) -> StoreResult<Option<SshKeyRecord>>;
+    }
 
-    /// The challenge with this digest and purpose if it has not expired at `now`, without
-    /// using it up: for checks that must pass before a challenge is spent.
-    async fn find_challenge(
-        &self,
-        digest: &TokenDigest,
-        purpose: ChallengePurpose,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Challenge>>;
+    /// Sessions, looked up by the digest of their token.
+    pub trait SessionStore {
+        /// Adds a session.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when the id or the token digest exists already.
+        async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()>;
 
-    /// Removes and returns the challenge with this digest and purpose if it has not expired
-    /// at `now`, atomically: of any number of concurrent calls, at most one gets it.
-    /// An expired challenge is removed and `None` returned.
-    async fn consume_challenge(
-        &self,
-        digest: &TokenDigest,
-        purpose: ChallengePurpose,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Option<Challenge>>;
+        /// The session with this token digest: the one read on every authenticated request,
+        /// so it must be a single indexed read.
+        async fn session_by_token(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
 
-    /// Deletes the account's challenges of this purpose, returning how many went.
-    async fn delete_challenges(
-        &self,
-        account: AccountId,
-        purpose: ChallengePurpose,
-    ) -> StoreResult<u64>;
+        /// Sets `last_seen_at`, only moving it forward.
+        async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()>;
 
-    /// Deletes challenges expired at `now` (expiry at or before `now`), returning how many
-    /// went.
-    async fn purge_expired_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64>;
-}
+        /// Replaces the token digest and the authentication state, atomically and only if the
+        /// session still has the token `current`: of two concurrent rotations exactly one wins.
+        /// Also sets `last_seen_at` to the rotation time. Returns whether it happened.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when another session has the new digest.
+        async fn rotate_session(
+            &self,
+            id: SessionId,
+            current: &TokenDigest,
+            rotation: &SessionRotation,
+        ) -> StoreResult<bool>;
 
-/// Failure counters, shared by every app instance on the same store.
-#[async_trait]
-pub trait ThrottleStore: Send + Sync {
-    /// Adds one failure and returns the counter after it, atomically: concurrent bumps are
-    /// never lost. `last_at` becomes the later of its old value and `at`.
-    async fn record_failure(
-        &self,
-        account: AccountId,
-        kind: FailureKind,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Failures>;
+        /// The account's sessions, newest first (by `created_at`, then id), expired ones
+        /// included (callers filter).
+        async fn sessions_of(&self, account: AccountId) -> StoreResult<Vec<SessionRecord>>;
 
-    /// The counter as it stands.
-    async fn failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<Failures>;
+        /// Counts one failed second-factor attempt on a session whose stage is
+        /// [`SessionStage::SecondFactorPending`](crate::model::SessionStage), atomically, and
+        /// returns the attempts after it; `None` when there is no such pending session.
+        async fn record_second_factor_attempt(&self, id: SessionId) -> StoreResult<Option<u32>>;
 
-    /// Resets the counter after a success.
-    async fn clear_failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<()>;
-}
+        /// Deletes one session of this account. Returns whether it existed.
+        async fn delete_session(&self, account: AccountId, id: SessionId) -> StoreResult<bool>;
 
-/// The security log.
-#[async_trait]
-pub trait SecurityEventStore: Send + Sync {
-    /// Appends an event.
-    ///
-    /// # Errors
-    ///
-    /// [`Conflict::Id`] may be returned for an id that exists already (ids are unique).
-    async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+        /// Deletes every session of the account except `keep`, returning how many went.
+        async fn delete_sessions_of(
+            &self,
+            account: AccountId,
+            keep: Option<SessionId>,
+        ) -> StoreResult<u64>;
 
-    /// A page of the account's events, newest first (by time, then id), strictly older
-    /// than the page's cursor.
-    async fn events_of(
-        &self,
-        account: AccountId,
-        page: EventPage,
-    ) -> StoreResult<Vec<SecurityEvent>>;
-}
+        /// Deletes sessions expired at `now` (idle or absolute expiry at or before `now`, the
+        /// same boundary as [`SessionRecord::is_live`]), returning how many went.
+        async fn purge_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    }
 
-/// Request counters in fixed time windows, shared by every app instance on the same store:
-/// the per-IP limits of the HTTP adapter live here.
-#[async_trait]
-pub trait RateLimitStore: Send + Sync {
-    /// Counts one request against `key` in the window that starts at `window_start` and
-    /// returns the count in that window including this one, atomically: concurrent hits
-    /// are never lost. Keys are at most 200 bytes of ASCII.
-    async fn hit_rate_limit(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u32>;
+    /// One-time challenges: reset, setup and verification links, and WebAuthn ceremonies.
+    pub trait ChallengeStore {
+        /// Adds a challenge. With `replace`, every other challenge of the same account and
+        /// purpose is deleted in the same atomic step, so a newer link kills the older ones; a
+        /// challenge of no account replaces nothing. Two replacing inserts that race may both
+        /// survive on a backend whose isolation lets them; the newer one always does.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] when the digest exists already.
+        async fn insert_challenge(&self, challenge: &Challenge, replace: bool) -> StoreResult<()>;
 
-    /// Deletes the counters of windows that started before `before`, returning how many
-    /// went.
-    async fn purge_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64>;
-}
+        /// The challenge with this digest and purpose if it has not expired at `now`, without
+        /// using it up: for checks that must pass before a challenge is spent.
+        async fn find_challenge(
+            &self,
+            digest: &TokenDigest,
+            purpose: ChallengePurpose,
+            now: DateTime<Utc>,
+        ) -> StoreResult<Option<Challenge>>;
 
-/// The administrator's policy, one value per store.
-#[async_trait]
-pub trait PolicyStore: Send + Sync {
-    /// The stored policy, or `None` if none was ever stored (the defaults apply).
-    async fn policy(&self) -> StoreResult<Option<Policy>>;
+        /// Removes and returns the challenge with this digest and purpose if it has not expired
+        /// at `now`, atomically: of any number of concurrent calls, at most one gets it.
+        /// An expired challenge is removed and `None` returned.
+        async fn consume_challenge(
+            &self,
+            digest: &TokenDigest,
+            purpose: ChallengePurpose,
+            now: DateTime<Utc>,
+        ) -> StoreResult<Option<Challenge>>;
 
-    /// Replaces the policy.
-    async fn put_policy(&self, policy: &Policy) -> StoreResult<()>;
+        /// Deletes the account's challenges of this purpose, returning how many went.
+        async fn delete_challenges(
+            &self,
+            account: AccountId,
+            purpose: ChallengePurpose,
+        ) -> StoreResult<u64>;
+
+        /// Deletes challenges expired at `now` (expiry at or before `now`), returning how many
+        /// went.
+        async fn purge_expired_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    }
+
+    /// Failure counters, shared by every app instance on the same store.
+    pub trait ThrottleStore {
+        /// Adds one failure and returns the counter after it, atomically: concurrent bumps are
+        /// never lost. `last_at` becomes the later of its old value and `at`.
+        async fn record_failure(
+            &self,
+            account: AccountId,
+            kind: FailureKind,
+            at: DateTime<Utc>,
+        ) -> StoreResult<Failures>;
+
+        /// The counter as it stands.
+        async fn failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<Failures>;
+
+        /// Resets the counter after a success.
+        async fn clear_failures(&self, account: AccountId, kind: FailureKind) -> StoreResult<()>;
+    }
+
+    /// The security log.
+    pub trait SecurityEventStore {
+        /// Appends an event.
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Id`] may be returned for an id that exists already (ids are unique).
+        async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+
+        /// A page of the account's events, newest first (by time, then id), strictly older
+        /// than the page's cursor.
+        async fn events_of(
+            &self,
+            account: AccountId,
+            page: EventPage,
+        ) -> StoreResult<Vec<SecurityEvent>>;
+    }
+
+    /// Request counters in fixed time windows, shared by every app instance on the same store:
+    /// the per-IP limits of the HTTP adapter live here.
+    pub trait RateLimitStore {
+        /// Counts one request against `key` in the window that starts at `window_start` and
+        /// returns the count in that window including this one, atomically: concurrent hits
+        /// are never lost. Keys are at most 200 bytes of ASCII.
+        async fn hit_rate_limit(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u32>;
+
+        /// Deletes the counters of windows that started before `before`, returning how many
+        /// went.
+        async fn purge_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    }
+
+    /// The administrator's policy, one value per store.
+    pub trait PolicyStore {
+        /// The stored policy, or `None` if none was ever stored (the defaults apply).
+        async fn policy(&self) -> StoreResult<Option<Policy>>;
+
+        /// Replaces the policy.
+        async fn put_policy(&self, policy: &Policy) -> StoreResult<()>;
+    }
 }
 
 /// Everything the services need from storage.

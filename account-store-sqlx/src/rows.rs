@@ -1,10 +1,6 @@
-//! What the backends share: reading rows back into core records, the column lists, the
-//! encodings of enums, lists and maps, and retrying a transaction that lost a deadlock.
-//!
-//! Each backend reads its own rows through [`Columns`], which hides how it keeps a time
-//! (microsecond integers on SQLite, native types elsewhere) or text (MySQL's binary
-//! collation reaches sqlx as binary strings). Everything from a decoded column to a core
-//! record is written once, here.
+//! Rows back into core records, and records into the values columns keep: written once
+//! for every backend, over [`Row`], which hides how each backend keeps a time or text.
+//! The column lists (`account_columns!` and the rest) name what each conversion reads.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -20,115 +16,52 @@ use account_core::model::{
     TotpRecord, TotpSecret,
 };
 use account_core::policy::Policy;
-use account_core::store::{Conflict, StoreError, StoreResult};
+use account_core::store::{StoreError, StoreResult};
 use account_core::token::TokenDigest;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use uuid::Uuid;
 
-/// The columns of `accounts` that make an [`Account`], in the order of [`account`].
-macro_rules! account_columns {
-    () => {
+use crate::db::Row;
+
+/// The columns of a table that the record of the same name below reads, in one string
+/// (`columns!(sessions)`), for statements written with `concat!`.
+macro_rules! columns {
+    (accounts) => {
         "id, username, email, email_verified, recovery_email, language, display_name, \
          avatar_updated_at, source, source_directory, state, role, security_stamp, created_at, \
          updated_at"
     };
-}
-
-/// The columns of `sessions` that make a [`SessionRecord`].
-macro_rules! session_columns {
-    () => {
+    (sessions) => {
         "id, token_digest, account_id, created_at, last_seen_at, idle_timeout_secs, \
          absolute_expires_at, ip, user_agent, browser, os, device, engine, cpu_arch, \
          authentications, assurance, stage, second_factor_attempts"
     };
-}
-
-/// The columns of `totp` that make a [`TotpRecord`].
-macro_rules! totp_columns {
-    () => {
+    (totp) => {
         "secret, confirmed_at, created_at, last_step"
     };
-}
-
-/// The columns of `passkeys` that make a [`PasskeyRecord`].
-macro_rules! passkey_columns {
-    () => {
+    (passkeys) => {
         "id, account_id, credential_id, name, credential, created_at, last_used_at, \
          sign_count, backup_eligible, backup_state"
     };
-}
-
-/// The columns of `challenges` that make a [`Challenge`].
-macro_rules! challenge_columns {
-    () => {
+    (challenges) => {
         "digest, purpose, account_id, security_stamp, payload, created_at, expires_at"
     };
-}
-
-/// The columns of `security_events` that make a [`SecurityEvent`].
-macro_rules! event_columns {
-    () => {
+    (security_events) => {
         "id, account_id, at, kind, ip, user_agent, details"
     };
-}
-
-/// The columns of `api_tokens` that make an [`ApiTokenRecord`].
-macro_rules! api_token_columns {
-    () => {
+    (api_tokens) => {
         "id, account_id, name, scope, allowed_networks, digest, last_four, created_at, \
          expires_at, last_used_at, last_used_ip"
     };
-}
-
-/// The columns of `app_passwords` that make an [`AppPasswordRecord`].
-macro_rules! app_password_columns {
-    () => {
+    (app_passwords) => {
         "id, account_id, name, digest, created_at, last_used_at"
     };
-}
-
-/// The columns of `ssh_keys` that make an [`SshKeyRecord`].
-macro_rules! ssh_key_columns {
-    () => {
+    (ssh_keys) => {
         "id, account_id, name, algorithm, bits, fingerprint, public_key, comment, created_at"
     };
 }
 
-pub(crate) use {
-    account_columns, api_token_columns, app_password_columns, challenge_columns, event_columns,
-    passkey_columns, session_columns, ssh_key_columns, totp_columns,
-};
-
-/// Typed access to the columns of one row, as each backend stores them.
-///
-/// Every method fails with [`StoreError::Backend`] when the column is missing or holds a
-/// value of another type.
-pub(crate) trait Columns {
-    /// A text column.
-    fn text(&self, column: &'static str) -> StoreResult<String>;
-    /// A nullable text column.
-    fn opt_text(&self, column: &'static str) -> StoreResult<Option<String>>;
-    /// A point in time.
-    fn time(&self, column: &'static str) -> StoreResult<DateTime<Utc>>;
-    /// A nullable point in time.
-    fn opt_time(&self, column: &'static str) -> StoreResult<Option<DateTime<Utc>>>;
-    /// A UUID.
-    fn uuid(&self, column: &'static str) -> StoreResult<Uuid>;
-    /// A nullable UUID.
-    fn opt_uuid(&self, column: &'static str) -> StoreResult<Option<Uuid>>;
-    /// A binary column.
-    fn bytes(&self, column: &'static str) -> StoreResult<Vec<u8>>;
-    /// A 64-bit integer column.
-    fn int(&self, column: &'static str) -> StoreResult<i64>;
-    /// A nullable 64-bit integer column.
-    fn opt_int(&self, column: &'static str) -> StoreResult<Option<i64>>;
-    /// A 32-bit integer column.
-    fn int32(&self, column: &'static str) -> StoreResult<i32>;
-    /// A 16-bit integer column.
-    fn small_int(&self, column: &'static str) -> StoreResult<i16>;
-    /// A boolean column.
-    fn flag(&self, column: &'static str) -> StoreResult<bool>;
-}
+pub(crate) use columns;
 
 /// A stored value that does not read back as what it should be: a row written by
 /// something else, or by a future version of this crate. The value itself is left out,
@@ -164,8 +97,8 @@ pub(crate) fn unstorable(what: &'static str, reason: impl ToString) -> StoreErro
     })
 }
 
-/// The account in a row of [`account_columns!`].
-pub(crate) fn account(row: &impl Columns) -> StoreResult<Account> {
+/// The account in a row of `columns!(accounts)`.
+pub(crate) fn account(row: &Row) -> StoreResult<Account> {
     let source = match (
         row.text("source")?.as_str(),
         row.opt_text("source_directory")?,
@@ -182,13 +115,13 @@ pub(crate) fn account(row: &impl Columns) -> StoreResult<Account> {
     let state = row.text("state")?;
     let role = row.text("role")?;
     Ok(Account {
-        id: AccountId::from_uuid(row.uuid("id")?),
+        id: AccountId::from_uuid(row.get::<Uuid>("id")?),
         username: Username::parse(&row.text("username")?)
             .map_err(|e| corrupt("accounts.username", e))?,
         display_name: DisplayName::parse(&row.text("display_name")?)
             .map_err(|e| corrupt("accounts.display_name", e))?,
         email: email(row.text("email")?, "accounts.email")?,
-        email_verified: row.flag("email_verified")?,
+        email_verified: row.get::<bool>("email_verified")?,
         recovery_email: row
             .opt_text("recovery_email")?
             .map(|e| email(e, "accounts.recovery_email"))
@@ -221,17 +154,17 @@ pub(crate) fn source_columns(source: &AccountSource) -> (&'static str, Option<&s
     }
 }
 
-/// The session in a row of [`session_columns!`].
-pub(crate) fn session(row: &impl Columns) -> StoreResult<SessionRecord> {
-    let idle = row.int("idle_timeout_secs")?;
-    let assurance = row.small_int("assurance")?;
+/// The session in a row of `columns!(sessions)`.
+pub(crate) fn session(row: &Row) -> StoreResult<SessionRecord> {
+    let idle = row.get::<i64>("idle_timeout_secs")?;
+    let assurance = row.get::<i16>("assurance")?;
     let stage = row.text("stage")?;
-    let attempts = u32::try_from(row.int32("second_factor_attempts")?)
+    let attempts = u32::try_from(row.get::<i32>("second_factor_attempts")?)
         .map_err(|e| corrupt("sessions.second_factor_attempts", e))?;
     Ok(SessionRecord {
-        id: SessionId::from_uuid(row.uuid("id")?),
-        token_digest: digest(row.bytes("token_digest")?, "sessions.token_digest")?,
-        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        id: SessionId::from_uuid(row.get::<Uuid>("id")?),
+        token_digest: digest(row.get::<Vec<u8>>("token_digest")?, "sessions.token_digest")?,
+        account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
         created_at: row.time("created_at")?,
         last_seen_at: row.time("last_seen_at")?,
         idle_timeout: Duration::try_seconds(idle)
@@ -262,39 +195,39 @@ pub(crate) fn stage_attempts(stage: SessionStage) -> i32 {
     i32::try_from(stage.attempts()).unwrap_or(i32::MAX)
 }
 
-/// The TOTP authenticator in a row of [`totp_columns!`].
-pub(crate) fn totp(row: &impl Columns) -> StoreResult<TotpRecord> {
+/// The TOTP authenticator in a row of `columns!(totp)`.
+pub(crate) fn totp(row: &Row) -> StoreResult<TotpRecord> {
     Ok(TotpRecord {
-        secret: TotpSecret::from_bytes(row.bytes("secret")?),
+        secret: TotpSecret::from_bytes(row.get::<Vec<u8>>("secret")?),
         confirmed_at: row.opt_time("confirmed_at")?,
         created_at: row.time("created_at")?,
-        last_step: row.opt_int("last_step")?,
+        last_step: row.get::<Option<i64>>("last_step")?,
     })
 }
 
-/// The passkey in a row of [`passkey_columns!`].
-pub(crate) fn passkey(row: &impl Columns) -> StoreResult<PasskeyRecord> {
+/// The passkey in a row of `columns!(passkeys)`.
+pub(crate) fn passkey(row: &Row) -> StoreResult<PasskeyRecord> {
     Ok(PasskeyRecord {
-        id: PasskeyId::from_uuid(row.uuid("id")?),
-        account_id: AccountId::from_uuid(row.uuid("account_id")?),
-        credential_id: row.bytes("credential_id")?,
+        id: PasskeyId::from_uuid(row.get::<Uuid>("id")?),
+        account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
+        credential_id: row.get::<Vec<u8>>("credential_id")?,
         name: row.text("name")?,
         credential: row.text("credential")?,
         created_at: row.time("created_at")?,
         last_used_at: row.opt_time("last_used_at")?,
-        sign_count: u32::try_from(row.int("sign_count")?)
+        sign_count: u32::try_from(row.get::<i64>("sign_count")?)
             .map_err(|e| corrupt("passkeys.sign_count", e))?,
-        backup_eligible: row.flag("backup_eligible")?,
-        backup_state: row.flag("backup_state")?,
+        backup_eligible: row.get::<bool>("backup_eligible")?,
+        backup_state: row.get::<bool>("backup_state")?,
     })
 }
 
 /// The second factors in a row of `totp, recovery_codes, passkeys` (counts).
-pub(crate) fn second_factors(row: &impl Columns) -> StoreResult<SecondFactors> {
+pub(crate) fn second_factors(row: &Row) -> StoreResult<SecondFactors> {
     Ok(SecondFactors {
-        totp: row.int("totp")? > 0,
-        recovery_codes_left: count(row.int("recovery_codes")?),
-        passkeys: count(row.int("passkeys")?),
+        totp: row.get::<i64>("totp")? > 0,
+        recovery_codes_left: count(row.get::<i64>("recovery_codes")?),
+        passkeys: count(row.get::<i64>("passkeys")?),
     })
 }
 
@@ -319,14 +252,16 @@ pub(crate) fn assurance(level: AssuranceLevel) -> i16 {
     i16::from(u8::from(level))
 }
 
-/// The challenge in a row of [`challenge_columns!`].
-pub(crate) fn challenge(row: &impl Columns) -> StoreResult<Challenge> {
+/// The challenge in a row of `columns!(challenges)`.
+pub(crate) fn challenge(row: &Row) -> StoreResult<Challenge> {
     let purpose = row.text("purpose")?;
     Ok(Challenge {
-        digest: digest(row.bytes("digest")?, "challenges.digest")?,
+        digest: digest(row.get::<Vec<u8>>("digest")?, "challenges.digest")?,
         purpose: ChallengePurpose::parse(&purpose)
             .ok_or_else(|| corrupt("challenges.purpose", format!("unknown purpose {purpose:?}")))?,
-        account_id: row.opt_uuid("account_id")?.map(AccountId::from_uuid),
+        account_id: row
+            .get::<Option<Uuid>>("account_id")?
+            .map(AccountId::from_uuid),
         security_stamp: row
             .opt_text("security_stamp")?
             .map(SecurityStamp::from_stored),
@@ -336,12 +271,12 @@ pub(crate) fn challenge(row: &impl Columns) -> StoreResult<Challenge> {
     })
 }
 
-/// The security event in a row of [`event_columns!`].
-pub(crate) fn event(row: &impl Columns) -> StoreResult<SecurityEvent> {
+/// The security event in a row of `columns!(security_events)`.
+pub(crate) fn event(row: &Row) -> StoreResult<SecurityEvent> {
     let kind = row.text("kind")?;
     Ok(SecurityEvent {
-        id: EventId::from_uuid(row.uuid("id")?),
-        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        id: EventId::from_uuid(row.get::<Uuid>("id")?),
+        account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
         at: row.time("at")?,
         kind: SecurityEventKind::parse(&kind)
             .ok_or_else(|| corrupt("security_events.kind", format!("unknown kind {kind:?}")))?,
@@ -358,9 +293,9 @@ pub(crate) fn details_json(details: &BTreeMap<String, String>) -> StoreResult<St
 }
 
 /// The failure counter in a row of `count, last_at`.
-pub(crate) fn failures(row: &impl Columns) -> StoreResult<Failures> {
+pub(crate) fn failures(row: &Row) -> StoreResult<Failures> {
     Ok(Failures {
-        count: count(row.int("count")?),
+        count: count(row.get::<i64>("count")?),
         last_at: Some(row.time("last_at")?),
     })
 }
@@ -371,7 +306,7 @@ pub(crate) fn count(stored: i64) -> u32 {
 }
 
 /// The avatar in a row of `content_type, bytes`.
-pub(crate) fn avatar(row: &impl Columns) -> StoreResult<Avatar> {
+pub(crate) fn avatar(row: &Row) -> StoreResult<Avatar> {
     let content_type = row.text("content_type")?;
     Ok(Avatar {
         image_type: ImageType::from_content_type(&content_type).ok_or_else(|| {
@@ -380,7 +315,7 @@ pub(crate) fn avatar(row: &impl Columns) -> StoreResult<Avatar> {
                 format!("unknown image type {content_type:?}"),
             )
         })?,
-        bytes: row.bytes("bytes")?,
+        bytes: row.get::<Vec<u8>>("bytes")?,
     })
 }
 
@@ -394,18 +329,18 @@ pub(crate) fn policy_json(policy: &Policy) -> StoreResult<String> {
     serde_json::to_string(policy).map_err(|e| unstorable("the policy", e))
 }
 
-/// The API token in a row of [`api_token_columns!`].
-pub(crate) fn api_token(row: &impl Columns) -> StoreResult<ApiTokenRecord> {
+/// The API token in a row of `columns!(api_tokens)`.
+pub(crate) fn api_token(row: &Row) -> StoreResult<ApiTokenRecord> {
     let scope = row.text("scope")?;
     Ok(ApiTokenRecord {
-        id: ApiTokenId::from_uuid(row.uuid("id")?),
-        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        id: ApiTokenId::from_uuid(row.get::<Uuid>("id")?),
+        account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
         name: row.text("name")?,
         scope: scope
             .parse::<TokenScope>()
             .map_err(|_| corrupt("api_tokens.scope", format!("unknown scope {scope:?}")))?,
         allowed_networks: networks(&row.text("allowed_networks")?)?,
-        digest: digest(row.bytes("digest")?, "api_tokens.digest")?,
+        digest: digest(row.get::<Vec<u8>>("digest")?, "api_tokens.digest")?,
         last_four: row.text("last_four")?,
         created_at: row.time("created_at")?,
         expires_at: row.opt_time("expires_at")?,
@@ -441,67 +376,31 @@ where
         .collect()
 }
 
-/// The app password in a row of [`app_password_columns!`].
-pub(crate) fn app_password(row: &impl Columns) -> StoreResult<AppPasswordRecord> {
+/// The app password in a row of `columns!(app_passwords)`.
+pub(crate) fn app_password(row: &Row) -> StoreResult<AppPasswordRecord> {
     Ok(AppPasswordRecord {
-        id: AppPasswordId::from_uuid(row.uuid("id")?),
-        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        id: AppPasswordId::from_uuid(row.get::<Uuid>("id")?),
+        account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
         name: row.text("name")?,
-        digest: digest(row.bytes("digest")?, "app_passwords.digest")?,
+        digest: digest(row.get::<Vec<u8>>("digest")?, "app_passwords.digest")?,
         created_at: row.time("created_at")?,
         last_used_at: row.opt_time("last_used_at")?,
     })
 }
 
-/// The SSH key in a row of [`ssh_key_columns!`].
-pub(crate) fn ssh_key(row: &impl Columns) -> StoreResult<SshKeyRecord> {
+/// The SSH key in a row of `columns!(ssh_keys)`.
+pub(crate) fn ssh_key(row: &Row) -> StoreResult<SshKeyRecord> {
     Ok(SshKeyRecord {
-        id: SshKeyId::from_uuid(row.uuid("id")?),
-        account_id: AccountId::from_uuid(row.uuid("account_id")?),
+        id: SshKeyId::from_uuid(row.get::<Uuid>("id")?),
+        account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
         name: row.text("name")?,
         algorithm: row.text("algorithm")?,
-        bits: u32::try_from(row.int("bits")?).map_err(|e| corrupt("ssh_keys.bits", e))?,
+        bits: u32::try_from(row.get::<i64>("bits")?).map_err(|e| corrupt("ssh_keys.bits", e))?,
         fingerprint: row.text("fingerprint")?,
         public_key: row.text("public_key")?,
         comment: row.opt_text("comment")?,
         created_at: row.time("created_at")?,
     })
-}
-
-/// The unique values an API token or app password insert checks before the limit, as
-/// columns of its check row: a taken id or digest is [`Conflict::Id`].
-pub(crate) const SECRET_CLASHES: &[(&str, Conflict)] =
-    &[("id_taken", Conflict::Id), ("digest_taken", Conflict::Id)];
-
-/// The unique values an SSH key insert checks before the limit, fingerprint first (the
-/// trait reports a key that is on an account already as such, whatever else is wrong).
-pub(crate) const SSH_KEY_CLASHES: &[(&str, Conflict)] = &[
-    ("fingerprint_taken", Conflict::SshKey),
-    ("id_taken", Conflict::Id),
-];
-
-/// Decides an insert that counts against a per-account limit from its check row, read
-/// inside the transaction that then inserts, once the account's turn has come (the lock
-/// each backend takes first): the `clashes` columns count existing rows with each unique
-/// value, checked in order, and `taken` counts the account's rows. Returns whether the
-/// row may go in; `false` means the account is at its limit.
-///
-/// # Errors
-///
-/// The conflict of the first clash found. The unique indexes still guard the insert
-/// itself, since a clash with another account's concurrent insert is not behind the same
-/// lock.
-pub(crate) fn room_for_one(
-    row: &impl Columns,
-    clashes: &[(&'static str, Conflict)],
-    limit: u32,
-) -> StoreResult<bool> {
-    for &(column, conflict) in clashes {
-        if row.int(column)? > 0 {
-            return Err(StoreError::Conflict(conflict));
-        }
-    }
-    Ok(row.int("taken")? < i64::from(limit))
 }
 
 fn digest(bytes: Vec<u8>, column: &'static str) -> StoreResult<TokenDigest> {
@@ -515,71 +414,6 @@ fn ip(stored: Option<String>, column: &'static str) -> StoreResult<Option<IpAddr
     stored
         .map(|s| s.parse().map_err(|e| corrupt(column, e)))
         .transpose()
-}
-
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-/// How often a transaction that the database chose as a deadlock victim (or that failed
-/// to serialize) is tried again before its error is returned.
-const DEADLOCK_ATTEMPTS: u32 = 5;
-
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-/// Runs `attempt` again while it fails because the database broke a deadlock by rolling
-/// it back.
-///
-/// MySQL's InnoDB can pick any of two transactions that lock rows in different orders as
-/// the victim, and says so with SQLSTATE `40001`; PostgreSQL uses `40P01` for deadlocks.
-/// The victim's work was rolled back whole, so doing it again is safe. Other errors, and
-/// the last deadlock, are returned as they are.
-pub(crate) async fn retry_deadlocks<T, F, Fut>(mut attempt: F) -> StoreResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<T>>,
-{
-    let mut tries = 1;
-    loop {
-        match attempt().await {
-            Err(e) if tries < DEADLOCK_ATTEMPTS && is_deadlock(&e) => {
-                tracing::debug!(attempt = tries, "transaction lost a deadlock; trying again");
-                // A short, growing pause lets the winner finish first.
-                tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries) * 2)).await;
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-/// Whether the error is the database rolling back a deadlock victim or a serialization
-/// failure.
-fn is_deadlock(error: &StoreError) -> bool {
-    let StoreError::Backend(inner) = error else {
-        return false;
-    };
-    inner
-        .downcast_ref::<sqlx::Error>()
-        .and_then(sqlx::Error::as_database_error)
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == "40001" || code == "40P01")
-}
-
-/// Maps a driver error to the store's error: a unique violation that `conflict` names
-/// becomes [`StoreError::Conflict`], anything else (a lost connection, a pool timeout, a
-/// failed statement) [`StoreError::Backend`] with the driver's error inside for the log.
-///
-/// Each backend calls this from its one `map_err` function with its own way of naming
-/// the violated constraint.
-pub(crate) fn store_error(
-    error: sqlx::Error,
-    conflict: impl FnOnce(&dyn sqlx::error::DatabaseError) -> Option<account_core::store::Conflict>,
-) -> StoreError {
-    if let sqlx::Error::Database(db) = &error
-        && db.is_unique_violation()
-        && let Some(c) = conflict(db.as_ref())
-    {
-        return StoreError::Conflict(c);
-    }
-    StoreError::backend(error)
 }
 
 /// A unique violation of `usernames_taken` means the username is taken, whatever the
