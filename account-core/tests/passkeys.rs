@@ -25,7 +25,7 @@ use support::{Harness, info};
 /// The public URL of the harness: relying-party id `accounts.example.com`.
 const ORIGIN: &str = "https://accounts.example.com";
 
-use account_core::testing::passkey::SoftDevice;
+use account_core::testing::passkey::{SoftDevice, signature_counter};
 
 /// A software passkey on the harness's origin.
 fn new_device() -> SoftDevice {
@@ -380,6 +380,9 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
         .expect("allowCredentials");
     assert_eq!(allowed.len(), 1, "the account's passkeys are allowed");
     let assertion = device.sign(&ceremony.options).expect("signs");
+    // The device's next answer to the same challenge: a replay that only the single use
+    // of the ceremony refuses, since its counter is higher than the one stored.
+    let next = device.sign(&ceremony.options).expect("signs again");
     let verified = h
         .accounts
         .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion.clone(), &info())
@@ -387,11 +390,26 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
         .expect("verifies");
     assert_eq!(verified.passkey_id, passkey.id);
     assert!(verified.user_verified);
-    assert_code(
-        h.accounts
-            .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion, &info())
-            .await,
-        "invalid_second_factor",
+    assert!(
+        signature_counter(&next)
+            > h.accounts.passkeys(session.account_id).await.expect("list")[0].sign_count
+    );
+    for replay in [next, assertion] {
+        let refused = h
+            .accounts
+            .verify_passkey_authentication(&session, &ceremony.ceremony_id, replay, &info())
+            .await;
+        assert!(
+            matches!(refused, Err(Error::InvalidSecondFactor)),
+            "{refused:?}"
+        );
+    }
+    // Refused as a spent ceremony, not by the counter check, which would have logged a
+    // regression.
+    assert!(
+        !kinds(&h, "ada")
+            .await
+            .contains(&SecurityEventKind::PasskeyCounterRegressed)
     );
 
     // Bound to the session that started it: another session, of the same or of another
@@ -601,24 +619,63 @@ async fn h31_a_replayed_assertion_is_refused() {
 
     let ceremony = h.accounts.start_passkey_login().await.expect("starts");
     let assertion = device.sign(&ceremony.options).expect("signs");
+    // A second answer to the same challenge, as whoever captured the ceremony could have
+    // the device make: it carries the next counter, so the counter check passes it and
+    // only the single use of the ceremony can refuse it.
+    let next = device.sign(&ceremony.options).expect("signs again");
     h.accounts
         .finish_passkey_login(&ceremony.ceremony_id, assertion.clone(), &info())
         .await
         .expect("the first use logs in");
-    // The same answer again: the ceremony is used up.
-    assert_code(
-        h.accounts
-            .finish_passkey_login(&ceremony.ceremony_id, assertion.clone(), &info())
-            .await,
-        "invalid_credentials",
+    let stored = h.accounts.passkeys(session.account_id).await.expect("list")[0].sign_count;
+    assert!(
+        signature_counter(&next) > stored,
+        "the replay carries a counter the passkey has not seen"
     );
-    // The same answer with a new ceremony: its challenge is not the one signed.
+    let events = h.events("ada").await.len();
+
+    // The ceremony is used up, so neither the device's next answer to it nor the same
+    // answer again gets anywhere. They are refused before the passkey is looked at, so
+    // nothing is recorded: a failed login or a counter regression in the log would mean
+    // the answer reached the signature or counter check, that is, the ceremony was still
+    // there.
+    for replay in [next.clone(), assertion] {
+        let refused = h
+            .accounts
+            .finish_passkey_login(&ceremony.ceremony_id, replay, &info())
+            .await;
+        assert!(
+            matches!(refused, Err(Error::InvalidCredentials)),
+            "{refused:?}"
+        );
+        assert_eq!(h.events("ada").await.len(), events, "nothing is recorded");
+        assert_eq!(
+            h.accounts.passkeys(session.account_id).await.expect("list")[0].sign_count,
+            stored,
+            "the passkey's counter is untouched"
+        );
+    }
+
+    // The next answer with a new ceremony: its challenge is not the one signed, so the
+    // signature check refuses it and says so in the log.
     let fresh = h.accounts.start_passkey_login().await.expect("starts");
-    assert_code(
-        h.accounts
-            .finish_passkey_login(&fresh.ceremony_id, assertion, &info())
-            .await,
-        "invalid_credentials",
+    let refused = h
+        .accounts
+        .finish_passkey_login(&fresh.ceremony_id, next, &info())
+        .await;
+    assert!(
+        matches!(refused, Err(Error::InvalidCredentials)),
+        "{refused:?}"
+    );
+    let failed = h
+        .events("ada")
+        .await
+        .into_iter()
+        .find(|e| e.kind == SecurityEventKind::LoginFailed)
+        .expect("the failure is in the log");
+    assert_eq!(
+        failed.details.get("reason").map(String::as_str),
+        Some("verification_failed")
     );
 }
 
@@ -633,22 +690,40 @@ async fn h31_a_registration_cannot_be_finished_twice() {
         .await
         .expect("starts");
     let credential = new_device().register(&ceremony.options).expect("registers");
-    h.accounts
+    // Another authenticator's answer to the same ceremony: a new credential over the same
+    // challenge. Its credential id is not registered, so the refusal of duplicates cannot
+    // stop it; only the single use of the ceremony can.
+    let another = new_device().register(&ceremony.options).expect("registers");
+    let added = h
+        .accounts
         .finish_passkey_registration(&session, &ceremony.ceremony_id, credential.clone(), &info())
         .await
         .expect("registers once");
-    assert_code(
-        h.accounts
-            .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
-            .await,
-        "passkey_rejected",
+
+    // From the session as the first finish left it (a new token, the same id), which is
+    // still the session the ceremony was started by.
+    assert_eq!(added.session.id, session.id);
+    for answer in [credential, another] {
+        let refused = h
+            .accounts
+            .finish_passkey_registration(&added.session, &ceremony.ceremony_id, answer, &info())
+            .await;
+        assert!(
+            matches!(refused, Err(Error::PasskeyRejected)),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        h.accounts.passkeys(session.account_id).await.expect("list"),
+        vec![added.passkey],
+        "only the first answer's passkey is registered"
     );
     assert_eq!(
-        h.accounts
-            .passkeys(session.account_id)
+        kinds(&h, "ada")
             .await
-            .expect("list")
-            .len(),
+            .iter()
+            .filter(|k| **k == SecurityEventKind::PasskeyAdded)
+            .count(),
         1
     );
 }

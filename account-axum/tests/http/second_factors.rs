@@ -393,23 +393,61 @@ async fn a_passkey_as_second_factor_and_passwordless_over_http() {
         .clone();
     assert_eq!(keys(&ceremony), ["ceremony_id", "options"]);
     let assertion = device.sign(&ceremony["options"]).expect("signs");
+    // The device's next answer to the same challenge, as whoever captured the ceremony
+    // could have it made: its counter is higher than any the passkey has shown, so the
+    // counter check lets it through.
+    let next = device.sign(&ceremony["options"]).expect("signs again");
     app.post(
         "/api/auth/login/passkey/finish",
-        json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion.clone()}),
+        json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
     )
     .await
     .ok(200);
     app.get("/api/account").await.ok(200);
     app.post("/api/auth/logout", json!({})).await.ok(204);
 
-    // A replayed assertion does not finish another login.
+    // A replayed assertion does not finish another login: the ceremony was bound to the
+    // first login's pending session.
     login_pending(&mut app, "alice").await;
+    app.post(
+        "/api/auth/login/passkey/finish",
+        json!({"ceremony_id": ceremony["ceremony_id"], "credential": next}),
+    )
+    .await
+    .problem(401, "invalid_second_factor");
+    // Nor can a ceremony of this login be answered twice. The first answer, damaged on
+    // the way, is refused and uses the ceremony up; the device's next, valid answer to the
+    // same ceremony is then refused too, and only the single use of the ceremony refuses
+    // it (the session and the counter are right).
+    let ceremony = app
+        .post("/api/auth/login/passkey/start", json!({}))
+        .await
+        .ok(200)
+        .clone();
+    let mut damaged = device.sign(&ceremony["options"]).expect("signs");
+    damaged["response"]["signature"] = "AAAA".into();
+    let valid = device.sign(&ceremony["options"]).expect("signs again");
+    for answer in [damaged, valid] {
+        app.post(
+            "/api/auth/login/passkey/finish",
+            json!({"ceremony_id": ceremony["ceremony_id"], "credential": answer}),
+        )
+        .await
+        .problem(401, "invalid_second_factor");
+    }
+    // The login itself is still open: a new ceremony finishes it.
+    let ceremony = app
+        .post("/api/auth/login/passkey/start", json!({}))
+        .await
+        .ok(200)
+        .clone();
+    let assertion = device.sign(&ceremony["options"]).expect("signs");
     app.post(
         "/api/auth/login/passkey/finish",
         json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
     )
     .await
-    .problem(401, "invalid_second_factor");
+    .ok(200);
     app.post("/api/auth/logout", json!({})).await.ok(204);
 
     // Passwordless.
@@ -420,10 +458,12 @@ async fn a_passkey_as_second_factor_and_passwordless_over_http() {
         .ok(200)
         .clone();
     let assertion = device.sign(&ceremony["options"]).expect("signs");
+    // The next answer to the same challenge, for the replay below.
+    let next = device.sign(&ceremony["options"]).expect("signs again");
     let reply = app
         .post(
             "/api/auth/passkey/finish",
-            json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion.clone()}),
+            json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
         )
         .await;
     assert_eq!(reply.ok(200), &json!({"status": "ok"}));
@@ -433,14 +473,23 @@ async fn a_passkey_as_second_factor_and_passwordless_over_http() {
     let list = app.get("/api/account/passkeys").await.ok(200).clone();
     assert!(!list[0]["last_used_at"].is_null());
 
-    // The same answer again is refused, as every failure is: invalid_credentials.
+    // The device's next answer to the used ceremony is refused, as every failure is:
+    // invalid_credentials, and no session cookie.
     app.cookie = None;
-    app.post(
-        "/api/auth/passkey/finish",
-        json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
-    )
-    .await
-    .problem(401, "invalid_credentials");
+    let reply = app
+        .post(
+            "/api/auth/passkey/finish",
+            json!({"ceremony_id": ceremony["ceremony_id"], "credential": next}),
+        )
+        .await;
+    reply.problem(401, "invalid_credentials");
+    assert!(
+        !reply
+            .set_cookies()
+            .iter()
+            .any(|c| c.starts_with(&format!("{}=", app.cookie_name))),
+        "no session"
+    );
 }
 
 #[tokio::test]
@@ -456,6 +505,9 @@ async fn reauthentication_with_a_passkey_over_http() {
         .ok(200)
         .clone();
     let assertion = device.sign(&ceremony["options"]).expect("signs");
+    // The device's next answer to the same challenge: the same session, a higher counter,
+    // so only the single use of the ceremony refuses it.
+    let next = device.sign(&ceremony["options"]).expect("signs again");
     let before = app.cookie.clone();
     app.post(
         "/api/auth/reauthenticate/passkey/finish",
@@ -464,13 +516,15 @@ async fn reauthentication_with_a_passkey_over_http() {
     .await
     .ok(200);
     assert_ne!(app.cookie, before, "the cookie is rotated");
-    // Replayed: refused.
-    app.post(
-        "/api/auth/reauthenticate/passkey/finish",
-        json!({"ceremony_id": ceremony["ceremony_id"], "credential": assertion}),
-    )
-    .await
-    .problem(401, "invalid_second_factor");
+    // Replayed, as the next answer or as the same one: refused.
+    for replay in [next, assertion] {
+        app.post(
+            "/api/auth/reauthenticate/passkey/finish",
+            json!({"ceremony_id": ceremony["ceremony_id"], "credential": replay}),
+        )
+        .await
+        .problem(401, "invalid_second_factor");
+    }
 }
 
 #[tokio::test]

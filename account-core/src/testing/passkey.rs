@@ -4,6 +4,8 @@
 //! signatures. It is shared by the tests of this crate and of the HTTP adapter, so that
 //! every layer is tested against the same authenticator.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::prelude::{
@@ -100,6 +102,13 @@ impl SoftDevice {
     /// `PublicKeyCredential` as JSON; an empty `allowCredentials` is answered with the
     /// newest credential of the relying party, as a platform authenticator would.
     ///
+    /// Every signature raises the device's signature counter by one, as a real
+    /// authenticator does. So signing the same `options` twice gives two valid answers to
+    /// the same challenge, the second with the next counter: the replay a captured
+    /// ceremony allows, which the relying party's counter check cannot refuse (the
+    /// counter went up), so only the single use of the ceremony can.
+    /// [`signature_counter`] reads the counter an answer carries.
+    ///
     /// # Errors
     ///
     /// The soft token's refusal, or no credential for the relying party.
@@ -132,6 +141,27 @@ impl SoftDevice {
         }
         Ok(assertion)
     }
+}
+
+/// The signature counter an assertion made by [`SoftDevice::sign`] carries: bytes 33 to 36
+/// of its authenticator data (WebAuthn §6.1), big-endian.
+///
+/// # Panics
+///
+/// When `assertion` is not a `PublicKeyCredential` with authenticator data: a test's own
+/// value.
+pub fn signature_counter(assertion: &Value) -> u32 {
+    let data = assertion["response"]["authenticatorData"]
+        .as_str()
+        .expect("an assertion with authenticator data");
+    let data = URL_SAFE_NO_PAD
+        .decode(data.trim_end_matches('='))
+        .expect("authenticator data in base64url");
+    let counter: [u8; 4] = data
+        .get(33..37)
+        .and_then(|c| c.try_into().ok())
+        .expect("authenticator data holds a counter");
+    u32::from_be_bytes(counter)
 }
 
 impl std::fmt::Debug for SoftDevice {
