@@ -1597,43 +1597,72 @@ pub async fn concurrent_record_second_factor_attempt(store: Arc<dyn Store>) {
     );
 }
 
-/// Two concurrent `delete_passkey` calls of the two passkeys of an account without a
-/// password: exactly one is deleted and the other answers `LastLoginMethod`, so the
-/// account always keeps a way to log in.
-pub async fn concurrent_delete_last_passkeys(store: Arc<dyn Store>) {
-    let alice =
-        fixtures::insert_account_without_password(&*store, "alice", "alice@example.com").await;
-    let passkeys = [
-        fixtures::insert_passkey(&*store, alice.id, b"alice-1", time(0)).await,
-        fixtures::insert_passkey(&*store, alice.id, b"alice-2", time(10)).await,
-    ];
+/// How many passkeys, each deleted by its own task, contend in one round of
+/// [`concurrent_delete_last_passkeys`].
+const LAST_PASSKEY_CONTENDERS: usize = 12;
 
-    let results = together(passkeys.len(), |i| {
-        let store = Arc::clone(&store);
-        let id = passkeys[i].id;
-        async move { store.delete_passkey(alice.id, id).await }
-    })
-    .await;
-    let results: Vec<PasskeyDeletion> = results
-        .into_iter()
-        .map(|r| ok(r, "delete_passkey"))
-        .collect();
-    let kept: Vec<usize> = results
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r == PasskeyDeletion::LastLoginMethod)
-        .map(|(i, _)| i)
-        .collect();
-    assert!(
-        kept.len() == 1 && results.contains(&PasskeyDeletion::Deleted),
-        "two concurrent delete_passkey calls of the two passkeys of an account without a \
-         password must answer Deleted once and LastLoginMethod once, but answered {results:?}"
-    );
-    assert_eq!(
-        ok(store.passkeys_of(alice.id).await, "passkeys_of"),
-        vec![passkeys[kept[0]].clone()],
-        "the passkey refused as the last login method must remain"
-    );
+/// How many rounds [`concurrent_delete_last_passkeys`] runs, each on a fresh account.
+const LAST_PASSKEY_ROUNDS: usize = 20;
+
+/// Concurrent `delete_passkey` calls of every passkey of an account without a password,
+/// one task per passkey, round after round: each time exactly one passkey remains, the
+/// call for it answers `LastLoginMethod` and every other call `Deleted`, so the account
+/// always keeps a way to log in.
+///
+/// A check-then-delete that is not atomic (count the other passkeys, then delete) lets two
+/// calls each see another passkey and both delete, leaving none. Two contenders run once
+/// often miss that interleaving (a PostgreSQL store without its row lock passed such a
+/// case three times in four); twelve, twenty times over, catch it.
+pub async fn concurrent_delete_last_passkeys(store: Arc<dyn Store>) {
+    for round in 0..LAST_PASSKEY_ROUNDS {
+        let account = fixtures::insert_account_without_password(
+            &*store,
+            &format!("alice{round}"),
+            &format!("alice{round}@example.com"),
+        )
+        .await;
+        let mut passkeys = Vec::with_capacity(LAST_PASSKEY_CONTENDERS);
+        for i in 0..LAST_PASSKEY_CONTENDERS {
+            let credential_id = format!("alice{round}-{i}");
+            let created_at = time(i64::try_from(i).expect("a small index"));
+            passkeys.push(
+                fixtures::insert_passkey(&*store, account.id, credential_id.as_bytes(), created_at)
+                    .await,
+            );
+        }
+
+        let results = together(passkeys.len(), |i| {
+            let store = Arc::clone(&store);
+            let id = passkeys[i].id;
+            async move { store.delete_passkey(account.id, id).await }
+        })
+        .await;
+        let results: Vec<PasskeyDeletion> = results
+            .into_iter()
+            .map(|r| ok(r, "delete_passkey"))
+            .collect();
+        let kept: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| **r == PasskeyDeletion::LastLoginMethod)
+            .map(|(i, _)| i)
+            .collect();
+        let deleted = results
+            .iter()
+            .filter(|r| **r == PasskeyDeletion::Deleted)
+            .count();
+        assert!(
+            kept.len() == 1 && deleted == LAST_PASSKEY_CONTENDERS - 1,
+            "round {round}: {LAST_PASSKEY_CONTENDERS} concurrent delete_passkey calls of the \
+             {LAST_PASSKEY_CONTENDERS} passkeys of an account without a password must answer \
+             LastLoginMethod once and Deleted for every other, but answered {results:?}"
+        );
+        assert_eq!(
+            ok(store.passkeys_of(account.id).await, "passkeys_of"),
+            vec![passkeys[kept[0]].clone()],
+            "round {round}: the passkey refused as the last login method must remain, alone"
+        );
+    }
 }
 
 /// Runs `n` tasks made by `task(0..n)` on the runtime's workers, released together by a
