@@ -126,6 +126,71 @@ async fn mysql_migrations_can_run_again() {
     check_migrations_repeat(Backend::MySql).await;
 }
 
+/// A database that an earlier release migrated is up to date for this one. Releases
+/// before `account-schema` ran sqlx's `migrate!` on the same files, then in this crate's
+/// folder; sqlx refuses to go on when a recorded checksum differs from the text it has,
+/// so the files must have moved unchanged and `migrate` must record them as the macro
+/// did. The macro reads the files where they are now, which is the same text.
+async fn check_earlier_release_bookkeeping(backend: Backend) {
+    let Some(db) = testing::fresh_database(backend).await else {
+        return;
+    };
+    match backend {
+        Backend::Sqlite => {
+            let options = db
+                .url()
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            sqlx::migrate!("../account-schema/migrations/sqlite")
+                .run(&pool)
+                .await
+                .unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+            sqlx::migrate!("../account-schema/migrations/postgres")
+                .run(&pool)
+                .await
+                .unwrap();
+        }
+        #[cfg(feature = "mysql")]
+        Backend::MySql => {
+            let pool = sqlx::MySqlPool::connect(db.url()).await.unwrap();
+            sqlx::migrate!("../account-schema/migrations/mysql")
+                .run(&pool)
+                .await
+                .unwrap();
+        }
+        #[allow(unreachable_patterns)]
+        other => panic!("{other} is not compiled in"),
+    }
+    let store = SqlStore::connect(db.url()).await.unwrap();
+    store.migrate().await.unwrap();
+    let alice = fixtures::insert_account(&store, "alice", "alice@example.com").await;
+    assert_eq!(store.account_by_id(alice.id).await.unwrap(), Some(alice));
+}
+
+#[tokio::test]
+async fn sqlite_databases_of_earlier_releases_are_up_to_date() {
+    check_earlier_release_bookkeeping(Backend::Sqlite).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_databases_of_earlier_releases_are_up_to_date() {
+    check_earlier_release_bookkeeping(Backend::Postgres).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_databases_of_earlier_releases_are_up_to_date() {
+    check_earlier_release_bookkeeping(Backend::MySql).await;
+}
+
 /// A URL with a password: the store works, and neither `Debug` nor the store's errors
 /// show the password. (The servers of the test setup trust local connections, so any
 /// password is accepted.)
