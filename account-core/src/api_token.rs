@@ -406,20 +406,24 @@ mod tests {
         let s = t.expose();
         for pos in 0..s.len() {
             let deleted = format!("{}{}", &s[..pos], &s[pos + 1..]);
-            let result = ApiTokenSecret::parse(&deleted);
-            assert!(result.is_err());
-            if pos >= API_TOKEN_PREFIX.len() {
-                assert_eq!(result, Err(ApiTokenFormatError::WrongLength));
-            }
+            // Inside the prefix the prefix breaks, and that is checked first; after it,
+            // the length.
+            let expected = if pos < API_TOKEN_PREFIX.len() {
+                ApiTokenFormatError::WrongPrefix
+            } else {
+                ApiTokenFormatError::WrongLength
+            };
+            assert_eq!(ApiTokenSecret::parse(&deleted), Err(expected), "{pos}");
         }
         for pos in 0..=s.len() {
             for c in ['0', 'a', 'Z'] {
                 let inserted = format!("{}{c}{}", &s[..pos], &s[pos..]);
-                let result = ApiTokenSecret::parse(&inserted);
-                assert!(result.is_err());
-                if pos >= API_TOKEN_PREFIX.len() {
-                    assert_eq!(result, Err(ApiTokenFormatError::WrongLength));
-                }
+                let expected = if pos < API_TOKEN_PREFIX.len() {
+                    ApiTokenFormatError::WrongPrefix
+                } else {
+                    ApiTokenFormatError::WrongLength
+                };
+                assert_eq!(ApiTokenSecret::parse(&inserted), Err(expected), "{pos} {c}");
             }
         }
         assert_eq!(

@@ -92,10 +92,10 @@ async fn c11_sign_up_with_an_address_in_use_reveals_nothing_and_tells_the_owner(
     assert_eq!(mails[0].message.kind(), "sign_up_attempted");
     assert_eq!(mails[0].to.as_str(), "ada@example.com");
     assert!(
-        h.accounts
-            .login("grace", &PASSWORD.into(), &info())
-            .await
-            .is_err(),
+        matches!(
+            h.accounts.login("grace", &PASSWORD.into(), &info()).await,
+            Err(Error::InvalidCredentials)
+        ),
         "nothing was made"
     );
 }
@@ -331,7 +331,10 @@ async fn b7_delays_grow_after_five_failures_and_are_counted_per_account() {
     }
     let before = h.accounts.password_verifications();
     assert!(
-        h.login_with("ada", PASSWORD, &info()).await.is_err(),
+        matches!(
+            h.login_with("ada", PASSWORD, &info()).await,
+            Err(Error::InvalidCredentials)
+        ),
         "the sixth attempt waits 30 s"
     );
     h.clock.advance(Duration::seconds(31));
@@ -394,21 +397,27 @@ async fn a6_password_change_needs_the_current_password_and_ends_other_sessions()
         .await
         .expect("changed");
     assert!(
-        h.accounts.authenticate(phone.token.expose()).await.is_err(),
+        matches!(
+            h.accounts.authenticate(phone.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ),
         "the other device is signed out"
     );
     assert!(
-        h.accounts
-            .authenticate(laptop.token.expose())
-            .await
-            .is_err(),
+        matches!(
+            h.accounts.authenticate(laptop.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ),
         "the old token of this device died"
     );
     h.accounts
         .authenticate(changed.token.expose())
         .await
         .expect("the rotated token works");
-    assert!(h.login_with("ada", PASSWORD, &info()).await.is_err());
+    assert!(matches!(
+        h.login_with("ada", PASSWORD, &info()).await,
+        Err(Error::InvalidCredentials)
+    ));
     h.login_with("ada", "a brand new passphrase", &info())
         .await
         .expect("new password");
@@ -598,10 +607,10 @@ async fn d16_reset_ends_every_session_signs_nobody_in_and_notifies() {
         .expect("reset");
     assert_eq!(account.username.as_str(), "ada");
     assert!(
-        h.accounts
-            .authenticate(before.token.expose())
-            .await
-            .is_err(),
+        matches!(
+            h.accounts.authenticate(before.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ),
         "every session ended"
     );
     let session = h.fresh_session_with("ada", "a brand new passphrase").await;
@@ -666,11 +675,10 @@ async fn e17_primary_unchanged_until_confirmed_and_old_inbox_notified() {
     h.login_with("ada@newmail.example", PASSWORD, &info())
         .await
         .expect("log in with the new address");
-    assert!(
-        h.login_with("ada@example.com", PASSWORD, &info())
-            .await
-            .is_err()
-    );
+    assert!(matches!(
+        h.login_with("ada@example.com", PASSWORD, &info()).await,
+        Err(Error::InvalidCredentials)
+    ));
 }
 
 #[tokio::test]
@@ -791,10 +799,10 @@ async fn b10_reauthentication_rotates_the_session_token() {
         "the same session, with a new token"
     );
     assert!(
-        h.accounts
-            .authenticate(signed_in.token.expose())
-            .await
-            .is_err(),
+        matches!(
+            h.accounts.authenticate(signed_in.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ),
         "the pre-reauthentication token is dead"
     );
     h.accounts
@@ -831,7 +839,10 @@ async fn f20_idle_session_expires_after_61_minutes_and_absolute_after_24_hours()
         .expect("used within the hour");
     h.clock.advance(Duration::minutes(2));
     assert!(
-        h.accounts.authenticate(idle.token.expose()).await.is_err(),
+        matches!(
+            h.accounts.authenticate(idle.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ),
         "61 minutes idle"
     );
     for _ in 0..24 {
@@ -842,7 +853,10 @@ async fn f20_idle_session_expires_after_61_minutes_and_absolute_after_24_hours()
         h.clock.advance(Duration::minutes(59));
     }
     assert!(
-        h.accounts.authenticate(busy.token.expose()).await.is_err(),
+        matches!(
+            h.accounts.authenticate(busy.token.expose()).await,
+            Err(Error::Unauthenticated)
+        ),
         "24 hours absolute"
     );
 }
@@ -889,7 +903,10 @@ async fn f21_logged_out_token_is_refused() {
         .await
         .expect("valid");
     h.accounts.logout(&session, &info()).await.expect("logout");
-    assert!(h.accounts.authenticate(s.token.expose()).await.is_err());
+    assert!(matches!(
+        h.accounts.authenticate(s.token.expose()).await,
+        Err(Error::Unauthenticated)
+    ));
 }
 
 #[tokio::test]
@@ -932,7 +949,10 @@ async fn f22_a_revokes_b_and_b_is_refused_and_the_list_marks_the_current_one() {
         .revoke_session(&current, b.session.id, &info())
         .await
         .expect("revoked");
-    assert!(h.accounts.authenticate(b.token.expose()).await.is_err());
+    assert!(matches!(
+        h.accounts.authenticate(b.token.expose()).await,
+        Err(Error::Unauthenticated)
+    ));
     let err = h
         .accounts
         .revoke_session(&current, b.session.id, &info())
@@ -946,7 +966,10 @@ async fn f22_a_revokes_b_and_b_is_refused_and_the_list_marks_the_current_one() {
             .expect("others"),
         1
     );
-    assert!(h.accounts.authenticate(c.token.expose()).await.is_err());
+    assert!(matches!(
+        h.accounts.authenticate(c.token.expose()).await,
+        Err(Error::Unauthenticated)
+    ));
     h.accounts
         .authenticate(a.token.expose())
         .await
@@ -1211,7 +1234,10 @@ async fn admin_creation_allows_reserved_names_sets_no_password_and_sends_a_setup
     let account = h.create_by_admin("admin", "boss@example.com").await;
     assert_eq!(account.username.as_str(), "admin");
     assert!(
-        h.login_with("admin", PASSWORD, &info()).await.is_err(),
+        matches!(
+            h.login_with("admin", PASSWORD, &info()).await,
+            Err(Error::InvalidCredentials)
+        ),
         "no password until the owner sets one"
     );
     let link = h.link_sent_to("boss@example.com", "password_reset").await;
@@ -1336,7 +1362,10 @@ async fn purge_removes_expired_sessions_and_links_only() {
     h.clock.advance(Duration::minutes(15));
     let (sessions, _) = h.accounts.purge_expired().await.expect("purge");
     assert_eq!(sessions, 1, "only the idle session went");
-    assert!(h.accounts.authenticate(old.token.expose()).await.is_err());
+    assert!(matches!(
+        h.accounts.authenticate(old.token.expose()).await,
+        Err(Error::Unauthenticated)
+    ));
     h.accounts
         .authenticate(young.token.expose())
         .await

@@ -106,16 +106,21 @@ mod tests {
 
     #[test]
     fn refuses_malformed_tags() {
-        for input in [
-            "",
-            "english!",
-            "e",
-            "en--us",
-            "x-private",
-            "123",
-            &"a".repeat(40),
+        let too_long = "a".repeat(40);
+        for (input, rule) in [
+            ("", Rule::Empty),
+            ("english!", Rule::InvalidSyntax),
+            ("e", Rule::InvalidSyntax),
+            ("en--us", Rule::InvalidSyntax),
+            ("x-private", Rule::InvalidSyntax),
+            ("123", Rule::InvalidSyntax),
+            (too_long.as_str(), Rule::TooLong { max: LANGUAGE_MAX }),
         ] {
-            assert!(Language::parse(input).is_err(), "{input}");
+            assert_eq!(
+                Language::parse(input),
+                Err(ValidationError::new(Field::Language, rule)),
+                "{input}"
+            );
         }
     }
 }

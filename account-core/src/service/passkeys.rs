@@ -936,6 +936,7 @@ fn from_json_str<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Field, Rule};
 
     #[test]
     fn names_are_trimmed_and_bounded() {
@@ -943,20 +944,31 @@ mod tests {
             parse_passkey_name("  Laptop  ").expect("valid"),
             "Laptop".to_owned()
         );
-        assert!(parse_passkey_name("   ").is_err());
+        let refused = |input: &str| match parse_passkey_name(input) {
+            Err(Error::Validation(e)) if e.field == Field::Name => e.rule,
+            other => panic!("{input:?}: expected a refused name, got {other:?}"),
+        };
+        assert_eq!(refused("   "), Rule::Empty);
         assert!(parse_passkey_name(&"é".repeat(100)).is_ok());
-        assert!(parse_passkey_name(&"é".repeat(101)).is_err());
-        assert!(parse_passkey_name("a\u{7}b").is_err());
+        assert_eq!(
+            refused(&"é".repeat(101)),
+            Rule::TooLong {
+                max: PASSKEY_NAME_MAX
+            }
+        );
+        assert_eq!(refused("a\u{7}b"), Rule::ControlCharacter);
     }
 
     #[test]
     fn public_urls_without_a_domain_leave_passkeys_unavailable() {
         let ip = AccountConfig::new("http://127.0.0.1:8080".parse().expect("url"));
-        assert!(build_webauthn(&ip).is_err());
+        let why = build_webauthn(&ip).expect_err("refused");
+        assert!(why.contains("has no domain name"), "{why}");
         let localhost = AccountConfig::new("http://localhost:8080".parse().expect("url"));
         assert!(build_webauthn(&localhost).is_ok());
         let mut wrong = AccountConfig::new("https://accounts.example.com".parse().expect("url"));
         wrong.passkeys.rp_id = Some("other.example".into());
-        assert!(build_webauthn(&wrong).is_err());
+        let why = build_webauthn(&wrong).expect_err("refused");
+        assert!(why.contains("does not suit origin"), "{why}");
     }
 }
