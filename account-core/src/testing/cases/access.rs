@@ -19,15 +19,13 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
-use tokio::sync::Barrier;
 
-use super::{assert_conflict, ok};
+use super::{assert_conflict, ok, together};
 use crate::api_token::ApiTokenSecret;
 use crate::model::{
     AccountId, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord, LimitedInsert,
@@ -37,9 +35,6 @@ use crate::random::{OsRandom, SecureRandom};
 use crate::store::{Conflict, Store, StoreResult};
 use crate::testing::fixtures::{self, time, time_ms};
 use crate::token::TokenDigest;
-
-/// How long the tasks of one concurrent case may take together before the case fails.
-const DEADLINE: StdDuration = StdDuration::from_secs(60);
 
 /// A limit no case reaches, for inserts that are not about the limit.
 const ROOMY: u32 = 100;
@@ -442,44 +437,6 @@ fn limited_winners(
         n - limit
     );
     inserted
-}
-
-/// Runs `n` tasks made by `task(0..n)` on the runtime's workers, released together by a
-/// barrier, and returns their outputs in task order.
-async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let work = task(i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                work.await
-            })
-        })
-        .collect();
-    let all = async {
-        let mut outputs = Vec::with_capacity(n);
-        for handle in handles {
-            match handle.await {
-                Ok(output) => outputs.push(output),
-                Err(e) => panic!("a concurrent store call panicked or was cancelled: {e}"),
-            }
-        }
-        outputs
-    };
-    match tokio::time::timeout(DEADLINE, all).await {
-        Ok(outputs) => outputs,
-        Err(_) => panic!(
-            "{n} concurrent store calls did not finish within {DEADLINE:?}: a deadlock in the \
-             store?"
-        ),
-    }
 }
 
 // ---------------------------------------------------------------------------------------

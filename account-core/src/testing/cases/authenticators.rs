@@ -3,14 +3,11 @@
 //! and for their atomic operations under contention.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Barrier;
 
-use super::{assert_conflict, ok};
+use super::{assert_conflict, ok, together};
 use crate::model::{
     AccountId, AssuranceLevel, AuthMethod, Authentication, PasskeyDeletion, PasskeyId,
     PasskeyRecord, SecondFactors, SessionRecord, SessionRotation, SessionStage, TotpRecord,
@@ -20,9 +17,6 @@ use crate::random::OsRandom;
 use crate::store::{Conflict, Store};
 use crate::testing::fixtures::{self, time, time_ms};
 use crate::token::TokenDigest;
-
-/// How long the tasks of one concurrent case may take together before the case fails.
-const DEADLINE: StdDuration = StdDuration::from_secs(60);
 
 /// A TOTP secret whose bytes include 0x00, 0xFF and bytes that are not UTF-8, so a store
 /// that keeps it as text is caught.
@@ -1662,43 +1656,5 @@ pub async fn concurrent_delete_last_passkeys(store: Arc<dyn Store>) {
             vec![passkeys[kept[0]].clone()],
             "round {round}: the passkey refused as the last login method must remain, alone"
         );
-    }
-}
-
-/// Runs `n` tasks made by `task(0..n)` on the runtime's workers, released together by a
-/// barrier, and returns their outputs in task order.
-async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let work = task(i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                work.await
-            })
-        })
-        .collect();
-    let all = async {
-        let mut outputs = Vec::with_capacity(n);
-        for handle in handles {
-            match handle.await {
-                Ok(output) => outputs.push(output),
-                Err(e) => panic!("a concurrent store call panicked or was cancelled: {e}"),
-            }
-        }
-        outputs
-    };
-    match tokio::time::timeout(DEADLINE, all).await {
-        Ok(outputs) => outputs,
-        Err(_) => panic!(
-            "{n} concurrent store calls did not finish within {DEADLINE:?}: a deadlock in the \
-             store?"
-        ),
     }
 }

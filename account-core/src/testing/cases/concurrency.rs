@@ -1,27 +1,20 @@
 //! The atomic operations under contention.
 //!
-//! Each case starts its tasks with [`tokio::spawn`] behind one [`Barrier`], so on a
-//! multi-threaded runtime they reach the store at the same moment, and then checks that
+//! Each case starts its tasks with [`tokio::spawn`] behind one
+//! [`Barrier`](tokio::sync::Barrier), so on a multi-threaded runtime they reach the store
+//! at the same moment, and then checks that
 //! exactly the outcomes the trait promises happened: one winner where there may be only
 //! one, no lost update where every call must count.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
-use tokio::sync::Barrier;
-
-use super::{assert_conflict, ok};
+use super::{assert_conflict, ok, together};
 use crate::model::{
     AssuranceLevel, AuthMethod, Authentication, ChallengePurpose, FailureKind, SessionRotation,
 };
 use crate::store::{Conflict, Store};
 use crate::testing::fixtures::{self, email, time, username};
-
-/// How long the tasks of one case may take together before the case fails: far more
-/// than any working store needs, so only a deadlock or a lost wake-up reaches it.
-const DEADLINE: StdDuration = StdDuration::from_secs(60);
 
 /// 20 concurrent `consume_challenge` calls of one reset challenge: exactly one gets it.
 pub async fn concurrent_consume_challenge(store: Arc<dyn Store>) {
@@ -294,42 +287,4 @@ pub async fn concurrent_upgrade_password_hash(store: Arc<dyn Store>) {
         Some(upgrades[winners[0]].clone()),
         "the stored hash must be the winning upgrade's"
     );
-}
-
-/// Runs `n` tasks made by `task(0..n)` on the runtime's workers, released together by a
-/// barrier, and returns their outputs in task order.
-async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
-where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let work = task(i);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                work.await
-            })
-        })
-        .collect();
-    let all = async {
-        let mut outputs = Vec::with_capacity(n);
-        for handle in handles {
-            match handle.await {
-                Ok(output) => outputs.push(output),
-                Err(e) => panic!("a concurrent store call panicked or was cancelled: {e}"),
-            }
-        }
-        outputs
-    };
-    match tokio::time::timeout(DEADLINE, all).await {
-        Ok(outputs) => outputs,
-        Err(_) => panic!(
-            "{n} concurrent store calls did not finish within {DEADLINE:?}: a deadlock in the \
-             store?"
-        ),
-    }
 }

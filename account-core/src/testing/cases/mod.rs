@@ -36,6 +36,11 @@ pub use sessions::*;
 pub use throttle::*;
 
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use tokio::sync::Barrier;
 
 use crate::store::{Conflict, StoreError, StoreResult};
 
@@ -54,5 +59,46 @@ fn ok<T>(result: StoreResult<T>, what: &str) -> T {
     match result {
         Ok(value) => value,
         Err(e) => panic!("{what} failed: {e} ({e:?})"),
+    }
+}
+
+/// How long concurrent store calls may take before a case calls it a deadlock.
+const DEADLINE: StdDuration = StdDuration::from_secs(60);
+
+/// Runs `n` tasks made by `task(0..n)` on the runtime's workers, released together by a
+/// barrier, and returns their outputs in task order.
+async fn together<T, F, Fut>(n: usize, task: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let work = task(i);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                work.await
+            })
+        })
+        .collect();
+    let all = async {
+        let mut outputs = Vec::with_capacity(n);
+        for handle in handles {
+            match handle.await {
+                Ok(output) => outputs.push(output),
+                Err(e) => panic!("a concurrent store call panicked or was cancelled: {e}"),
+            }
+        }
+        outputs
+    };
+    match tokio::time::timeout(DEADLINE, all).await {
+        Ok(outputs) => outputs,
+        Err(_) => panic!(
+            "{n} concurrent store calls did not finish within {DEADLINE:?}: a deadlock in the \
+             store?"
+        ),
     }
 }
