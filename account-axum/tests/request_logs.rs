@@ -1,80 +1,23 @@
 //! Request logs carry no secret, from any thread: every event of an HTTP journey is
 //! captured at TRACE level and searched for every secret the journey sent or received.
 //!
-//! This binary holds one test, because its subscriber is the process's global default
-//! (`set_global_default`). Only a global subscriber sees the events of every thread: the
-//! blocking pool, where passwords are hashed and verified and avatars decoded, as well as
-//! the runtime's own. A thread-local one (`set_default`) sees the test's thread alone, so
-//! a secret logged by a blocking job would go unseen. A second test in this binary would
-//! share the one subscriber and its buffer, and its log lines could satisfy this test's
-//! checks that something was logged, so there is none.
+//! This binary holds one test, because its capture is the process's global subscriber
+//! ([`GlobalLogs`], which says why only a global one sees every thread).
 
 // The HTTP tests' harness, shared with the `http` binary; this binary uses only part of it.
 #[allow(dead_code, unreachable_pub)]
 #[path = "http/support.rs"]
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use account_core::testing::logs::GlobalLogs;
 use axum::http::Method;
 use serde_json::json;
 
 use crate::support::*;
 
-/// Log lines captured from `tracing`, from every thread.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    /// Installs a subscriber that writes every event at TRACE level and above into this
-    /// buffer as the global default, for every thread of the process.
-    fn install_globally(&self) {
-        let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::TRACE)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("the only global subscriber of this test binary");
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn request_logs_carry_no_secret() {
-    let logs = Logs::default();
-    logs.install_globally();
-
-    // The capture sees other threads: an event from the blocking pool and one from a
-    // thread of its own both arrive.
-    tokio::task::spawn_blocking(|| tracing::trace!("canary from the blocking pool"))
-        .await
-        .expect("the blocking job runs");
-    std::thread::spawn(|| tracing::trace!("canary from another thread"))
-        .join()
-        .expect("the thread runs");
-    let canaries = logs.text();
-    assert!(
-        canaries.contains("canary from the blocking pool")
-            && canaries.contains("canary from another thread"),
-        "the subscriber captures every thread at TRACE level: {canaries}"
-    );
+    let logs = GlobalLogs::install().await;
 
     let mut app = TestApp::new();
     app.user("ada").await;

@@ -1,59 +1,21 @@
 //! No secret reaches a log line, from any thread: every event of a whole journey is
 //! captured at TRACE level and searched for every secret the journey used.
 //!
-//! This binary holds one test, because its subscriber is the process's global default
-//! (`set_global_default`). Only a global subscriber sees the events of every thread: the
-//! blocking pool, where passwords are hashed and verified, avatars decoded and outbox
-//! files written, as well as the runtime's own. A thread-local one (`set_default`) sees
-//! the test's thread alone, so a secret logged by a blocking job would go unseen. A second
-//! test in this binary would share the one subscriber and its buffer, and its log lines
-//! could satisfy this test's checks that something was logged, so there is none.
+//! This binary holds one test, because its capture is the process's global subscriber
+//! ([`GlobalLogs`], which says why only a global one sees every thread).
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use account_core::clock::ManualClock;
 use account_core::domain::EmailAddress;
 use account_core::mail::{FileOutbox, MemoryMailer};
 use account_core::store::memory::MemoryStore;
+use account_core::testing::logs::GlobalLogs;
 use account_core::{AccountConfig, Accounts, SignUp};
 use support::{Harness, PASSWORD, info, token_of};
-
-/// A log sink: every line the subscriber writes, from any thread, lands in one buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    /// Installs a subscriber that writes every event at TRACE level and above into this
-    /// buffer as the global default, for every thread of the process.
-    fn install_globally(&self) {
-        let sink = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || sink.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("the only global subscriber of this test binary");
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8")
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn assert_hidden(shown: &str, secret: &str) {
     assert!(!secret.is_empty());
@@ -84,23 +46,7 @@ async fn token_in_outbox(outbox: &Path, kind: &str) -> String {
 
 #[tokio::test]
 async fn logs_of_a_whole_journey_hold_no_secret() {
-    let logs = Captured::default();
-    logs.install_globally();
-
-    // The capture sees other threads: an event from the blocking pool and one from a
-    // thread of its own both arrive.
-    tokio::task::spawn_blocking(|| tracing::trace!("canary from the blocking pool"))
-        .await
-        .expect("the blocking job runs");
-    std::thread::spawn(|| tracing::trace!("canary from another thread"))
-        .join()
-        .expect("the thread runs");
-    let canaries = logs.text();
-    assert!(
-        canaries.contains("canary from the blocking pool")
-            && canaries.contains("canary from another thread"),
-        "the subscriber captures every thread at TRACE level: {canaries}"
-    );
+    let logs = GlobalLogs::install().await;
 
     let mut secrets = vec![
         PASSWORD.to_owned(),

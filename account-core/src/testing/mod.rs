@@ -178,6 +178,7 @@
 pub mod cases;
 pub mod counting;
 pub mod fixtures;
+pub mod logs;
 pub mod passkey;
 
 pub use counting::{CountingStore, UnknownMethod};
