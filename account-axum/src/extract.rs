@@ -133,7 +133,7 @@ where
             // `CurrentSession` (or what builds on it) is closed to a session that may only
             // enrol a second factor. The few routes it may use take `EnrollingSession`.
             Some(EnrollingSession(session)) if session.stage == SessionStage::EnrollmentOnly => {
-                Err(ApiError::SecondFactorEnrollmentRequired)
+                Err(Error::SecondFactorEnrollmentRequired.into())
             }
             Some(EnrollingSession(session)) => Ok(Some(CurrentSession(session))),
         }
