@@ -35,7 +35,9 @@ pub enum Error {
     #[error("not signed in")]
     Unauthenticated,
     /// The policy requires a second factor and the session may only enrol one (its account
-    /// has none yet).
+    /// has none yet): [`Accounts::authenticate`](crate::Accounts::authenticate) refuses such
+    /// a session, which [`Accounts::authenticate_enrolling`](crate::Accounts::authenticate_enrolling)
+    /// accepts for the few enrolment steps.
     #[error("set up a second factor first: the policy requires one")]
     SecondFactorEnrollmentRequired,
     /// The action is sensitive and the session's last authentication is too old.
