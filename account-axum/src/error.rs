@@ -84,10 +84,6 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("this method is not allowed here")]
     MethodNotAllowed,
-    /// The policy requires a second factor and the session may only enrol one (its
-    /// account has none yet).
-    #[error("set up a second factor first: the policy requires one")]
-    SecondFactorEnrollmentRequired,
     /// An `Authorization: Bearer` token is malformed, unknown, expired or deleted, or its
     /// account is disabled: 401 `unauthenticated` with a `WWW-Authenticate: Bearer` challenge
     /// (RFC 6750) that tells the client to get a new token.
@@ -162,7 +158,6 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::SecondFactorEnrollmentRequired => "second_factor_enrollment_required",
             ApiError::InvalidBearerToken | ApiError::AppPasswordRequired { .. } => {
                 "unauthenticated"
             }
@@ -177,7 +172,6 @@ impl ApiError {
             ApiError::Core(e) => core_status(e),
             ApiError::CsrfRefused
             | ApiError::Forbidden
-            | ApiError::SecondFactorEnrollmentRequired
             | ApiError::InsufficientScope
             | ApiError::SessionRequired => StatusCode::FORBIDDEN,
             ApiError::InvalidBearerToken | ApiError::AppPasswordRequired { .. } => {
@@ -243,6 +237,7 @@ fn core_status(e: &Error) -> StatusCode {
             StatusCode::UNAUTHORIZED
         }
         Error::CurrentPasswordIncorrect
+        | Error::SecondFactorEnrollmentRequired
         | Error::ReauthenticationRequired
         | Error::SignUpDisabled
         | Error::ProfileLocked
@@ -398,10 +393,14 @@ mod tests {
         check(Error::NoSecondFactor, 409, "no_second_factor");
         check(Error::LastLoginMethod, 409, "last_login_method");
         check(Error::PasskeyRejected, 422, "passkey_rejected");
-        check(
-            ApiError::SecondFactorEnrollmentRequired,
+        let p = check(
+            Error::SecondFactorEnrollmentRequired,
             403,
             "second_factor_enrollment_required",
+        );
+        assert_eq!(
+            p.detail,
+            "set up a second factor first: the policy requires one"
         );
         check(ApiError::CsrfRefused, 403, "csrf_refused");
         check(ApiError::Forbidden, 403, "forbidden");

@@ -29,8 +29,8 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use account_core::device::ClientHints;
-use account_core::model::{Account, Role, SessionRecord, SessionStage};
-use account_core::{Error, RequestInfo};
+use account_core::model::{Account, Role};
+use account_core::{Error, RequestInfo, SignedInSession};
 
 use crate::client_ip::ClientIp;
 use crate::cookie::session_token;
@@ -39,18 +39,22 @@ use crate::error::ApiError;
 use crate::state::AccountsState;
 
 /// The signed-in session: the session cookie, validated by
-/// [`Accounts::authenticate`](account_core::Accounts::authenticate).
+/// [`Accounts::authenticate`](account_core::Accounts::authenticate) into a
+/// [`SignedInSession`], which every service that acts for a signed-in user takes.
 ///
 /// Rejects with 401 `unauthenticated` when the cookie is absent, malformed, unknown,
-/// expired or revoked, and — for unsafe methods — with 403 `csrf_refused` when another
-/// site made the browser send the request (see the crate's CSRF rules). Without a session
+/// expired or revoked (or names a login still waiting for its second factor), with 403
+/// `second_factor_enrollment_required` when the "require 2FA" policy restricts the session
+/// to enrolling a second factor (see [`EnrollingSession`]), and — for unsafe methods — with
+/// 403 `csrf_refused` when another site made the browser send the request (see the crate's
+/// CSRF rules). Without a session
 /// but with `Authorization: Bearer`, it rejects a valid token with 403 `session_required`
 /// and a bad one with 401 (`WWW-Authenticate: Bearer error="invalid_token"`) or 403
 /// `network_not_allowed`: no personal API token can use a route that takes it. It does not
 /// read the account; use [`CurrentAccount`] when the handler needs it (or needs it active).
 ///
 /// `Option<CurrentSession>` answers `None` instead of rejecting for a missing or invalid
-/// session (a storage failure is still an error).
+/// session (a storage failure and a session restricted to enrolling are still errors).
 ///
 /// ```
 /// use account_axum::CurrentSession;
@@ -61,7 +65,7 @@ use crate::state::AccountsState;
 /// # let _: axum::routing::MethodRouter<account_axum::AccountsState> = axum::routing::get(my_sessions_id);
 /// ```
 #[derive(Debug, Clone)]
-pub struct CurrentSession(pub SessionRecord);
+pub struct CurrentSession(pub SignedInSession);
 
 /// The signed-in account and its session: [`CurrentSession`], then the account, which must
 /// exist and be active.
@@ -82,7 +86,7 @@ pub struct CurrentAccount {
     /// The account.
     pub account: Account,
     /// The session the request came with.
-    pub session: SessionRecord,
+    pub session: SignedInSession,
 }
 
 /// A signed-in administrator: [`CurrentAccount`] whose role is
@@ -124,30 +128,50 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
-        let found =
-            <EnrollingSession as OptionalFromRequestParts<S>>::from_request_parts(parts, state)
-                .await?;
-        match found {
-            None => Ok(None),
-            // The one place the "require 2FA" policy is enforced: every route that takes a
-            // `CurrentSession` (or what builds on it) is closed to a session that may only
-            // enrol a second factor. The few routes it may use take `EnrollingSession`.
-            Some(EnrollingSession(session)) if session.stage == SessionStage::EnrollmentOnly => {
-                Err(ApiError::SecondFactorEnrollmentRequired)
+        // A handler that takes several session extractors validates once. The cached value
+        // is as good as a new one: only session validation makes its sessions.
+        if let Some(found) = parts.extensions.get::<account_core::EnrollingSession>() {
+            return match found {
+                account_core::EnrollingSession::SignedIn(session) => {
+                    Ok(Some(CurrentSession(session.clone())))
+                }
+                account_core::EnrollingSession::EnrollmentOnly(_) => {
+                    Err(Error::SecondFactorEnrollmentRequired.into())
+                }
+            };
+        }
+        let state = AccountsState::from_ref(state);
+        let Some(token) = cookie_token(parts, &state)? else {
+            return Ok(None);
+        };
+        // `authenticate` refuses a session still waiting for its second factor (401) and,
+        // where the "require 2FA" policy applies, one that may only enrol a second factor
+        // (403 `second_factor_enrollment_required`): every route that takes a
+        // `CurrentSession` is closed to both. The few routes an enrolling session may use
+        // take `EnrollingSession`.
+        match state.accounts.authenticate(token).await {
+            Ok(session) => {
+                parts
+                    .extensions
+                    .insert(account_core::EnrollingSession::from(session.clone()));
+                Ok(Some(CurrentSession(session)))
             }
-            Some(EnrollingSession(session)) => Ok(Some(CurrentSession(session))),
+            Err(Error::Unauthenticated) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 }
 
 /// A signed-in session that may also be one the "require 2FA" policy restricts to enrolling
-/// a second factor ([`SessionStage::EnrollmentOnly`]): for the few routes such a session
-/// may use (the account read-out, logout, re-authentication, TOTP and passkey enrolment).
+/// a second factor ([`account_core::EnrollingSession`], from
+/// [`Accounts::authenticate_enrolling`](account_core::Accounts::authenticate_enrolling)):
+/// for the few routes such a session may use (the account read-out, logout,
+/// re-authentication, TOTP and passkey enrolment).
 ///
 /// Rejects like [`CurrentSession`] otherwise; [`CurrentSession`] itself refuses a
 /// restricted session with 403 `second_factor_enrollment_required`.
 #[derive(Debug, Clone)]
-pub struct EnrollingSession(pub SessionRecord);
+pub struct EnrollingSession(pub account_core::EnrollingSession);
 
 impl<S> FromRequestParts<S> for EnrollingSession
 where
@@ -173,20 +197,18 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, ApiError> {
         // A handler that takes several session extractors validates once.
-        if let Some(found) = parts.extensions.get::<EnrollingSession>() {
-            return Ok(Some(found.clone()));
+        if let Some(found) = parts.extensions.get::<account_core::EnrollingSession>() {
+            return Ok(Some(EnrollingSession(found.clone())));
         }
         let state = AccountsState::from_ref(state);
-        csrf::check(&parts.method, &parts.headers, &state.settings)?;
-        let Some(token) = session_token(&parts.headers, &state.settings.cookie_name) else {
+        let Some(token) = cookie_token(parts, &state)? else {
             return Ok(None);
         };
-        // `authenticate` refuses a session still waiting for its second factor.
-        match state.accounts.authenticate(token).await {
+        // `authenticate_enrolling` refuses a session still waiting for its second factor.
+        match state.accounts.authenticate_enrolling(token).await {
             Ok(session) => {
-                let found = EnrollingSession(session);
-                parts.extensions.insert(found.clone());
-                Ok(Some(found))
+                parts.extensions.insert(session.clone());
+                Ok(Some(EnrollingSession(session)))
             }
             Err(Error::Unauthenticated) => Ok(None),
             Err(e) => Err(e.into()),
@@ -194,33 +216,27 @@ where
     }
 }
 
+/// The session cookie's token, after the CSRF check that every cookie extractor makes
+/// first (an unsafe request from another site is refused whether or not it has a cookie).
+fn cookie_token<'a>(parts: &'a Parts, state: &AccountsState) -> Result<Option<&'a str>, ApiError> {
+    csrf::check(&parts.method, &parts.headers, &state.settings)?;
+    Ok(session_token(&parts.headers, &state.settings.cookie_name))
+}
+
 /// A login waiting for its second factor: the pending session the session cookie names
-/// after a right password ([`Accounts::authenticate_pending`](account_core::Accounts::authenticate_pending)),
-/// and its token, which the second-factor steps take. Only the second-factor login routes
-/// accept it; every other route sees no session.
+/// after a right password, validated by
+/// [`Accounts::authenticate_pending`](account_core::Accounts::authenticate_pending) into
+/// the [`PendingSession`](account_core::PendingSession) that the second-factor steps take.
+/// Only the second-factor login routes accept it; every other route sees no session.
 ///
 /// Rejects with 401 `unauthenticated` for a missing, unknown or expired pending session
 /// (or a full one), and with 403 `csrf_refused` for a cross-site unsafe request; a valid
 /// bearer token instead of a pending session gets 403 `session_required`, like
 /// [`CurrentSession`].
-#[derive(Clone)]
-pub(crate) struct PendingSession {
-    /// The pending session.
-    pub(crate) session: SessionRecord,
-    /// Its token, as the cookie carries it.
-    pub(crate) token: String,
-}
+#[derive(Debug, Clone)]
+pub(crate) struct PendingLogin(pub(crate) account_core::PendingSession);
 
-impl std::fmt::Debug for PendingSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingSession")
-            .field("session", &self.session.id)
-            .field("token", &"***")
-            .finish()
-    }
-}
-
-impl<S> FromRequestParts<S> for PendingSession
+impl<S> FromRequestParts<S> for PendingLogin
 where
     AccountsState: FromRef<S>,
     S: Send + Sync,
@@ -229,13 +245,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let state = AccountsState::from_ref(state);
-        csrf::check(&parts.method, &parts.headers, &state.settings)?;
-        let Some(token) = session_token(&parts.headers, &state.settings.cookie_name) else {
+        let Some(token) = cookie_token(parts, &state)? else {
             return Err(token::no_session(parts, &state).await);
         };
-        let token = token.to_owned();
-        match state.accounts.authenticate_pending(&token).await {
-            Ok(session) => Ok(PendingSession { session, token }),
+        match state.accounts.authenticate_pending(token).await {
+            Ok(session) => Ok(PendingLogin(session)),
             Err(Error::Unauthenticated) => Err(token::no_session(parts, &state).await),
             Err(e) => Err(e.into()),
         }

@@ -128,8 +128,11 @@
 //!
 //! Under the "require 2FA" policy, a session of an account without a second factor may
 //! only read the account, log out, re-authenticate and enrol a factor (TOTP or a passkey);
-//! every other route answers 403 `second_factor_enrollment_required`. The extractors
-//! enforce it: [`CurrentSession`] refuses such a session, [`EnrollingSession`] accepts it.
+//! every other route answers 403 `second_factor_enrollment_required`. The core's types
+//! enforce it and the extractors carry them: [`CurrentSession`] holds a
+//! [`SignedInSession`](account_core::SignedInSession), which such a session never is, and
+//! [`EnrollingSession`] an [`EnrollingSession`](account_core::EnrollingSession), which it
+//! may be.
 //!
 //! # Security
 //!

@@ -34,6 +34,12 @@ pub enum Error {
     /// There is no valid session: none was presented, or it expired or was revoked.
     #[error("not signed in")]
     Unauthenticated,
+    /// The policy requires a second factor and the session may only enrol one (its account
+    /// has none yet): [`Accounts::authenticate`](crate::Accounts::authenticate) refuses such
+    /// a session, which [`Accounts::authenticate_enrolling`](crate::Accounts::authenticate_enrolling)
+    /// accepts for the few enrolment steps.
+    #[error("set up a second factor first: the policy requires one")]
+    SecondFactorEnrollmentRequired,
     /// The action is sensitive and the session's last authentication is too old.
     #[error("this action needs a recent authentication")]
     ReauthenticationRequired,
@@ -112,6 +118,7 @@ impl Error {
             Error::InvalidCredentials => "invalid_credentials",
             Error::CurrentPasswordIncorrect => "current_password_incorrect",
             Error::Unauthenticated => "unauthenticated",
+            Error::SecondFactorEnrollmentRequired => "second_factor_enrollment_required",
             Error::ReauthenticationRequired => "reauthentication_required",
             Error::InvalidToken => "invalid_token",
             Error::SignUpDisabled => "signup_disabled",

@@ -13,11 +13,12 @@ use std::sync::Arc;
 use account_core::clock::ManualClock;
 use account_core::domain::Password;
 use account_core::mail::MemoryMailer;
-use account_core::model::{SessionRecord, TokenScope};
+use account_core::model::TokenScope;
 use account_core::store::memory::MemoryStore;
 use account_core::testing::CountingStore;
 use account_core::{
     AccountConfig, Accounts, Error, LoginOutcome, NewApiToken, SignUp, SignUpOutcome,
+    SignedInSession,
 };
 use support::{PASSWORD, fast_hashing, info};
 
@@ -31,7 +32,7 @@ const NOT_BASE62: [char; 5] = ['-', '_', ' ', 'é', '\0'];
 struct Setup {
     accounts: Accounts,
     store: Arc<CountingStore>,
-    session: SessionRecord,
+    session: SignedInSession,
 }
 
 async fn setup() -> Setup {

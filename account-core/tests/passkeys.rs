@@ -17,10 +17,10 @@ use account_core::model::{
 use account_core::random::OsRandom;
 use account_core::store::{AuthenticatorStore, CredentialStore, SessionStore};
 use account_core::token::OpaqueToken;
-use account_core::{AccountConfig, Accounts, Error, SignedIn};
+use account_core::{AccountConfig, Accounts, EnrollingSession, Error, SignedIn, SignedInSession};
 use chrono::Duration;
 use serde_json::{Value, json};
-use support::{Harness, info};
+use support::{Harness, enrolling, info};
 
 /// The public URL of the harness: relying-party id `accounts.example.com`.
 const ORIGIN: &str = "https://accounts.example.com";
@@ -45,10 +45,11 @@ fn instance(h: &Harness, configure: impl FnOnce(&mut AccountConfig)) -> Accounts
 
 async fn register(
     accounts: &Accounts,
-    session: &SessionRecord,
+    session: &SignedInSession,
     device: &mut SoftDevice,
     name: &str,
 ) -> PasskeyRecord {
+    let session = &enrolling(session);
     let ceremony = accounts
         .start_passkey_registration(session, name)
         .await
@@ -73,18 +74,41 @@ async fn passwordless(accounts: &Accounts, device: &mut SoftDevice) -> Result<Si
         .await
 }
 
-/// A session put straight into the store: for an account that has no password to log in
-/// with, standing in for whatever first brought its owner in (a reset link, the host's
-/// own sign-in).
+/// The session a login made, validated by its token as a host does.
+async fn session_of(accounts: &Accounts, signed_in: SignedIn) -> SignedInSession {
+    accounts
+        .authenticate(signed_in.token.expose())
+        .await
+        .expect("a new session is valid")
+}
+
+/// A session put straight into the store, then validated by its token as a host does: for
+/// an account that has no password to log in with, standing in for whatever first brought
+/// its owner in (a reset link, the host's own sign-in).
 async fn stored_session(
     h: &Harness,
     account: AccountId,
     method: AuthMethod,
     assurance: AssuranceLevel,
-) -> SessionRecord {
+) -> SignedInSession {
+    let token = store_session(h, account, method, assurance, |_| {}).await;
+    h.accounts
+        .authenticate(token.expose())
+        .await
+        .expect("a stored full session is valid")
+}
+
+/// Puts a session into the store as `change` leaves it, and returns its token.
+async fn store_session(
+    h: &Harness,
+    account: AccountId,
+    method: AuthMethod,
+    assurance: AssuranceLevel,
+    change: impl FnOnce(&mut SessionRecord),
+) -> OpaqueToken {
     let now = h.accounts.now();
     let token = OpaqueToken::generate(&OsRandom);
-    let session = SessionRecord {
+    let mut session = SessionRecord {
         id: SessionId::generate(now, &OsRandom),
         token_digest: token.digest(),
         account_id: account,
@@ -99,8 +123,9 @@ async fn stored_session(
         assurance,
         stage: SessionStage::Full,
     };
+    change(&mut session);
     h.store.insert_session(&session).await.expect("store");
-    session
+    token
 }
 
 /// Whether a message of `kind` reached `address`, waiting for it to leave its background
@@ -139,7 +164,7 @@ async fn h29_register_list_rename_and_delete() {
 
     let ceremony = h
         .accounts
-        .start_passkey_registration(&session, "  Laptop  ")
+        .start_passkey_registration(&enrolling(&session), "  Laptop  ")
         .await
         .expect("starts");
     let public_key = &ceremony.options["publicKey"];
@@ -161,7 +186,12 @@ async fn h29_register_list_rename_and_delete() {
     let credential = device.register(&ceremony.options).expect("registers");
     let passkey = h
         .accounts
-        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .finish_passkey_registration(
+            &enrolling(&session),
+            &ceremony.ceremony_id,
+            credential,
+            &info(),
+        )
         .await
         .expect("finishes")
         .passkey;
@@ -176,14 +206,17 @@ async fn h29_register_list_rename_and_delete() {
     assert_eq!(listed, vec![passkey.clone()]);
 
     // From now on the account has a second factor, and changing factors needs it (g24).
-    let session = passwordless(&h.accounts, &mut device)
-        .await
-        .expect("logs in")
-        .session;
+    let session = session_of(
+        &h.accounts,
+        passwordless(&h.accounts, &mut device)
+            .await
+            .expect("logs in"),
+    )
+    .await;
     // Registering again excludes the credential already there.
     let again = h
         .accounts
-        .start_passkey_registration(&session, "Phone")
+        .start_passkey_registration(&enrolling(&session), "Phone")
         .await
         .expect("starts");
     let excluded: Vec<&str> = again.options["publicKey"]["excludeCredentials"]
@@ -215,7 +248,9 @@ async fn h29_register_list_rename_and_delete() {
         "validation_failed",
     );
     assert_code(
-        h.accounts.start_passkey_registration(&session, "").await,
+        h.accounts
+            .start_passkey_registration(&enrolling(&session), "")
+            .await,
         "validation_failed",
     );
 
@@ -368,7 +403,7 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
 
     let ceremony = h
         .accounts
-        .start_passkey_authentication(&session)
+        .start_passkey_authentication(&enrolling(&session))
         .await
         .expect("starts");
     assert!(
@@ -385,7 +420,12 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
     let next = device.sign(&ceremony.options).expect("signs again");
     let verified = h
         .accounts
-        .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion.clone(), &info())
+        .verify_passkey_authentication(
+            &enrolling(&session),
+            &ceremony.ceremony_id,
+            assertion.clone(),
+            &info(),
+        )
         .await
         .expect("verifies");
     assert_eq!(verified.passkey_id, passkey.id);
@@ -397,7 +437,12 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
     for replay in [next, assertion] {
         let refused = h
             .accounts
-            .verify_passkey_authentication(&session, &ceremony.ceremony_id, replay, &info())
+            .verify_passkey_authentication(
+                &enrolling(&session),
+                &ceremony.ceremony_id,
+                replay,
+                &info(),
+            )
             .await;
         assert!(
             matches!(refused, Err(Error::InvalidSecondFactor)),
@@ -416,7 +461,9 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
     // account, cannot finish it.
     let bob = h.fresh_session("bob").await;
     assert_code(
-        h.accounts.start_passkey_authentication(&bob).await,
+        h.accounts
+            .start_passkey_authentication(&enrolling(&bob))
+            .await,
         "not_found",
     );
     let other_session = stored_session(
@@ -429,13 +476,18 @@ async fn h30_a_passkey_as_second_factor_verifies_for_its_session() {
     for intruder in [&bob, &other_session] {
         let ceremony = h
             .accounts
-            .start_passkey_authentication(&session)
+            .start_passkey_authentication(&enrolling(&session))
             .await
             .expect("starts");
         let assertion = device.sign(&ceremony.options).expect("signs");
         assert_code(
             h.accounts
-                .verify_passkey_authentication(intruder, &ceremony.ceremony_id, assertion, &info())
+                .verify_passkey_authentication(
+                    &enrolling(intruder),
+                    &ceremony.ceremony_id,
+                    assertion,
+                    &info(),
+                )
                 .await,
             "invalid_second_factor",
         );
@@ -448,37 +500,44 @@ async fn a_pending_login_may_use_its_passkey_but_not_manage_passkeys() {
     h.sign_up("ada", "ada@example.com").await;
     let session = h.fresh_session("ada").await;
     let mut device = new_device();
-    let passkey = register(&h.accounts, &session, &mut device, "Laptop").await;
-    let mut pending = stored_session(
+    register(&h.accounts, &session, &mut device, "Laptop").await;
+    let pending_token = store_session(
         &h,
         session.account_id,
         AuthMethod::Password,
         AssuranceLevel::One,
+        |s| s.stage = SessionStage::SecondFactorPending { attempts: 0 },
     )
     .await;
-    pending.stage = SessionStage::SecondFactorPending { attempts: 0 };
+    let pending = h
+        .accounts
+        .authenticate_pending(pending_token.expose())
+        .await
+        .expect("a pending login");
+
+    // Registering takes an `EnrollingSession` and deleting a `SignedInSession`: the
+    // pending token validates as neither.
+    assert_code(
+        h.accounts
+            .authenticate_enrolling(pending_token.expose())
+            .await,
+        "unauthenticated",
+    );
+    assert_code(
+        h.accounts.authenticate(pending_token.expose()).await,
+        "unauthenticated",
+    );
 
     let ceremony = h
         .accounts
-        .start_passkey_authentication(&pending)
+        .start_login_passkey(&pending)
         .await
         .expect("starts");
     let assertion = device.sign(&ceremony.options).expect("signs");
     h.accounts
-        .verify_passkey_authentication(&pending, &ceremony.ceremony_id, assertion, &info())
+        .complete_login_with_passkey(&pending, &ceremony.ceremony_id, assertion, &info())
         .await
         .expect("the second factor verifies");
-
-    assert_code(
-        h.accounts.start_passkey_registration(&pending, "Key").await,
-        "unauthenticated",
-    );
-    assert_code(
-        h.accounts
-            .delete_passkey(&pending, passkey.id, &info())
-            .await,
-        "unauthenticated",
-    );
 }
 
 #[tokio::test]
@@ -491,12 +550,17 @@ async fn ceremonies_finish_on_another_instance() {
 
     let ceremony = h
         .accounts
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     let credential = device.register(&ceremony.options).expect("registers");
     other
-        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .finish_passkey_registration(
+            &enrolling(&session),
+            &ceremony.ceremony_id,
+            credential,
+            &info(),
+        )
         .await
         .expect("the state is in the store, not in the first instance");
 
@@ -518,13 +582,18 @@ async fn h29_a_wrong_origin_is_refused_at_registration() {
     let mut phish = SoftDevice::at("https://phish.accounts.example.com");
     let ceremony = h
         .accounts
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     let credential = phish.register(&ceremony.options).expect("registers");
     assert_code(
         h.accounts
-            .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+            .finish_passkey_registration(
+                &enrolling(&session),
+                &ceremony.ceremony_id,
+                credential,
+                &info(),
+            )
             .await,
         "passkey_rejected",
     );
@@ -574,14 +643,19 @@ async fn h29_a_wrong_relying_party_id_is_refused() {
     let mut device = new_device();
 
     let ceremony = sibling
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     assert_eq!(ceremony.options["publicKey"]["rp"]["id"], "example.com");
     let credential = device.register(&ceremony.options).expect("registers");
     assert_code(
         h.accounts
-            .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+            .finish_passkey_registration(
+                &enrolling(&session),
+                &ceremony.ceremony_id,
+                credential,
+                &info(),
+            )
             .await,
         "passkey_rejected",
     );
@@ -589,12 +663,17 @@ async fn h29_a_wrong_relying_party_id_is_refused() {
     // The same credential, registered where it belongs, then offered to the application
     // whose relying-party id differs: the rpIdHash of the assertion does not match.
     let ceremony = sibling
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     let credential = device.register(&ceremony.options).expect("registers");
     sibling
-        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential, &info())
+        .finish_passkey_registration(
+            &enrolling(&session),
+            &ceremony.ceremony_id,
+            credential,
+            &info(),
+        )
         .await
         .expect("the sibling accepts it");
     let ceremony = h.accounts.start_passkey_login().await.expect("starts");
@@ -686,7 +765,7 @@ async fn h31_a_registration_cannot_be_finished_twice() {
     let session = h.fresh_session("ada").await;
     let ceremony = h
         .accounts
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     let credential = new_device().register(&ceremony.options).expect("registers");
@@ -696,17 +775,27 @@ async fn h31_a_registration_cannot_be_finished_twice() {
     let another = new_device().register(&ceremony.options).expect("registers");
     let added = h
         .accounts
-        .finish_passkey_registration(&session, &ceremony.ceremony_id, credential.clone(), &info())
+        .finish_passkey_registration(
+            &enrolling(&session),
+            &ceremony.ceremony_id,
+            credential.clone(),
+            &info(),
+        )
         .await
         .expect("registers once");
 
     // From the session as the first finish left it (a new token, the same id), which is
     // still the session the ceremony was started by.
     assert_eq!(added.session.id, session.id);
+    let renewed = h
+        .accounts
+        .authenticate_enrolling(added.token.expose())
+        .await
+        .expect("the renewed session is valid");
     for answer in [credential, another] {
         let refused = h
             .accounts
-            .finish_passkey_registration(&added.session, &ceremony.ceremony_id, answer, &info())
+            .finish_passkey_registration(&renewed, &ceremony.ceremony_id, answer, &info())
             .await;
         assert!(
             matches!(refused, Err(Error::PasskeyRejected)),
@@ -745,12 +834,12 @@ async fn h31_an_answer_for_another_ceremony_is_refused() {
             .await,
         "invalid_credentials",
     );
-    let session = h
+    let signed_in = h
         .accounts
         .finish_passkey_login(&a.ceremony_id, for_a, &info())
         .await
-        .expect("the answer still fits its own ceremony")
-        .session;
+        .expect("the answer still fits its own ceremony");
+    let session = enrolling(&session_of(&h.accounts, signed_in).await);
 
     // Registration too: an attestation made for ceremony A, sent with B's id.
     let a = h
@@ -781,14 +870,19 @@ async fn h31_an_expired_ceremony_is_refused() {
 
     let registration = h
         .accounts
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     let credential = device.register(&registration.options).expect("registers");
     h.clock.advance(Duration::minutes(6));
     assert_code(
         h.accounts
-            .finish_passkey_registration(&session, &registration.ceremony_id, credential, &info())
+            .finish_passkey_registration(
+                &enrolling(&session),
+                &registration.ceremony_id,
+                credential,
+                &info(),
+            )
             .await,
         "passkey_rejected",
     );
@@ -813,10 +907,13 @@ async fn unknown_and_malformed_ceremony_ids_are_refused() {
     let session = h.fresh_session("ada").await;
     let mut device = new_device();
     register(&h.accounts, &session, &mut device, "Laptop").await;
-    let session = passwordless(&h.accounts, &mut device)
-        .await
-        .expect("logs in")
-        .session;
+    let session = session_of(
+        &h.accounts,
+        passwordless(&h.accounts, &mut device)
+            .await
+            .expect("logs in"),
+    )
+    .await;
     let ceremony = h.accounts.start_passkey_login().await.expect("starts");
     let assertion = device.sign(&ceremony.options).expect("signs");
     let unknown = OpaqueToken::generate(&OsRandom);
@@ -831,7 +928,7 @@ async fn unknown_and_malformed_ceremony_ids_are_refused() {
     // A registration ceremony id is not a login ceremony id.
     let registration = h
         .accounts
-        .start_passkey_registration(&session, "Phone")
+        .start_passkey_registration(&enrolling(&session), "Phone")
         .await
         .expect("starts");
     assert_code(
@@ -898,10 +995,13 @@ async fn c13_passwordless_login_names_no_account_and_its_failures_look_alike() {
     h.disable("bob").await;
     failures.push(passwordless(&h.accounts, &mut bob_device).await);
     // A passkey the store no longer knows.
-    let ada = passwordless(&h.accounts, &mut ada_device)
-        .await
-        .expect("logs in")
-        .session;
+    let ada = session_of(
+        &h.accounts,
+        passwordless(&h.accounts, &mut ada_device)
+            .await
+            .expect("logs in"),
+    )
+    .await;
     h.accounts
         .delete_passkey(&ada, ada_passkey.id, &info())
         .await
@@ -931,7 +1031,7 @@ async fn g23_a_stale_session_cannot_add_or_remove_passkeys() {
     h.clock.advance(Duration::minutes(11));
     assert_code(
         h.accounts
-            .start_passkey_registration(&session, "Phone")
+            .start_passkey_registration(&enrolling(&session), "Phone")
             .await,
         "reauthentication_required",
     );
@@ -974,7 +1074,7 @@ async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
     .await;
     assert_code(
         h.accounts
-            .start_passkey_registration(&password_only, "Phone")
+            .start_passkey_registration(&enrolling(&password_only), "Phone")
             .await,
         "reauthentication_required",
     );
@@ -986,12 +1086,25 @@ async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
     );
     // Level 2 from a passkey used long ago, with a fresh password on top: the password
     // alone is not the account's strongest factor.
-    let mut stale_strong = password_only.clone();
-    stale_strong.assurance = AssuranceLevel::Two;
-    stale_strong.authentications.push(Authentication {
-        method: AuthMethod::Passkey,
-        at: h.accounts.now() - Duration::minutes(11),
-    });
+    let long_ago = h.accounts.now() - Duration::minutes(11);
+    let stale_strong = store_session(
+        &h,
+        session.account_id,
+        AuthMethod::Password,
+        AssuranceLevel::Two,
+        |s| {
+            s.authentications.push(Authentication {
+                method: AuthMethod::Passkey,
+                at: long_ago,
+            })
+        },
+    )
+    .await;
+    let stale_strong = h
+        .accounts
+        .authenticate_enrolling(stale_strong.expose())
+        .await
+        .expect("a stored full session is valid");
     assert_code(
         h.accounts
             .start_passkey_registration(&stale_strong, "Phone")
@@ -1000,10 +1113,13 @@ async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
     );
 
     // A session that used the passkey recently is at the account's highest level.
-    let strong = passwordless(&h.accounts, &mut device)
-        .await
-        .expect("logs in")
-        .session;
+    let strong = session_of(
+        &h.accounts,
+        passwordless(&h.accounts, &mut device)
+            .await
+            .expect("logs in"),
+    )
+    .await;
     register(&h.accounts, &strong, &mut new_device(), "Phone").await;
     h.accounts
         .delete_passkey(&strong, passkey.id, &info())
@@ -1015,13 +1131,23 @@ async fn g24_with_a_passkey_a_password_session_cannot_add_or_remove_one() {
 async fn adding_a_passkey_renews_the_session_and_tells_the_owner() {
     let h = Harness::new().await;
     h.sign_up("ada", "ada@example.com").await;
+    // A session that may only enrol a second factor, as the "require 2FA" policy gives.
+    let mut policy = h.accounts.policy().await.expect("policy");
+    policy.require_second_factor = true;
+    h.accounts
+        .set_policy(h.admin_id(), policy, &info())
+        .await
+        .expect("policy");
     let signed_in = h
         .login_with("ada", support::PASSWORD, &info())
         .await
         .expect("logs in");
-    let mut session = h.stored_session(&signed_in).await;
-    // A session that may only enrol a second factor, as the "require 2FA" policy gives.
-    session.stage = SessionStage::EnrollmentOnly;
+    let session = h
+        .accounts
+        .authenticate_enrolling(signed_in.token.expose())
+        .await
+        .expect("valid");
+    assert!(matches!(session, EnrollingSession::EnrollmentOnly(_)));
     h.clear_mail().await;
 
     let ceremony = h
@@ -1058,8 +1184,13 @@ async fn adding_a_passkey_renews_the_session_and_tells_the_owner() {
         "a notice of the new factor"
     );
 
+    let renewed = h
+        .accounts
+        .authenticate(added.token.expose())
+        .await
+        .expect("a full session now");
     h.accounts
-        .delete_passkey(&added.session, added.passkey.id, &info())
+        .delete_passkey(&renewed, added.passkey.id, &info())
         .await
         .expect("deletes");
     assert!(received(&h, "ada@example.com", "factor_removed").await);
@@ -1082,10 +1213,13 @@ async fn the_last_passkey_of_an_account_without_a_password_cannot_be_deleted() {
     let laptop_key = register(&h.accounts, &first, &mut laptop, "Laptop").await;
 
     // From now on the passkey is how Cleo logs in.
-    let session = passwordless(&h.accounts, &mut laptop)
-        .await
-        .expect("logs in")
-        .session;
+    let session = session_of(
+        &h.accounts,
+        passwordless(&h.accounts, &mut laptop)
+            .await
+            .expect("logs in"),
+    )
+    .await;
     let phone_key = register(&h.accounts, &session, &mut new_device(), "Phone").await;
     h.accounts
         .delete_passkey(&session, phone_key.id, &info())
@@ -1184,13 +1318,18 @@ async fn h32_a_counter_that_goes_backwards_is_refused_by_default() {
     // The second-factor check applies the same rule.
     let ceremony = h
         .accounts
-        .start_passkey_authentication(&session)
+        .start_passkey_authentication(&enrolling(&session))
         .await
         .expect("starts");
     let assertion = device.sign(&ceremony.options).expect("signs");
     assert_code(
         h.accounts
-            .verify_passkey_authentication(&session, &ceremony.ceremony_id, assertion, &info())
+            .verify_passkey_authentication(
+                &enrolling(&session),
+                &ceremony.ceremony_id,
+                assertion,
+                &info(),
+            )
             .await,
         "invalid_second_factor",
     );
@@ -1248,12 +1387,17 @@ async fn a_malformed_registration_answer_is_refused() {
     let session = h.fresh_session("ada").await;
     let ceremony = h
         .accounts
-        .start_passkey_registration(&session, "Laptop")
+        .start_passkey_registration(&enrolling(&session), "Laptop")
         .await
         .expect("starts");
     assert_code(
         h.accounts
-            .finish_passkey_registration(&session, &ceremony.ceremony_id, json!({}), &info())
+            .finish_passkey_registration(
+                &enrolling(&session),
+                &ceremony.ceremony_id,
+                json!({}),
+                &info(),
+            )
             .await,
         "passkey_rejected",
     );

@@ -7,7 +7,7 @@ mod support;
 use account_core::model::{AssuranceLevel, AuthMethod, SecurityEventKind, SessionStage};
 use account_core::{Error, LoginOutcome, SecondFactorMethod, SignedIn};
 use chrono::Duration;
-use support::{Harness, PASSWORD, info};
+use support::{Harness, PASSWORD, enrolling, info};
 
 /// Signs `ada` up, logs in, and enrols TOTP; returns the base32 secret and the codes.
 async fn ada_with_totp(h: &Harness) -> (Vec<u8>, Vec<String>) {
@@ -15,7 +15,7 @@ async fn ada_with_totp(h: &Harness) -> (Vec<u8>, Vec<String>) {
     let session = h.fresh_session("ada").await;
     let enrollment = h
         .accounts
-        .start_totp_enrollment(&session)
+        .start_totp_enrollment(&enrolling(&session))
         .await
         .expect("start");
     let secret = totp_rs::Secret::try_from_base32(&enrollment.secret)
@@ -25,7 +25,7 @@ async fn ada_with_totp(h: &Harness) -> (Vec<u8>, Vec<String>) {
     let code = code_at(&secret, h.accounts.now().timestamp());
     let confirmed = h
         .accounts
-        .confirm_totp_enrollment(&session, &code, &info())
+        .confirm_totp_enrollment(&enrolling(&session), &code, &info())
         .await
         .expect("confirm");
     let codes = confirmed.recovery_codes.expose().to_vec();
@@ -98,8 +98,7 @@ async fn totp_finishes_the_login_at_level_two_with_both_methods() {
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let code = code_at(&secret, h.accounts.now().timestamp());
     let signed_in = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), &code, &info())
+        .complete_login_with_totp(pending.token.expose(), &code)
         .await
         .expect("code");
     assert_eq!(signed_in.session.assurance, AssuranceLevel::Two);
@@ -137,14 +136,12 @@ async fn a_recovery_code_finishes_the_login_once() {
     let h = Harness::new().await;
     let (_, codes) = ada_with_totp(&h).await;
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
-    h.accounts
-        .complete_login_with_recovery_code(pending.token.expose(), &codes[0], &info())
+    h.complete_login_with_recovery_code(pending.token.expose(), &codes[0])
         .await
         .expect("code");
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let err = h
-        .accounts
-        .complete_login_with_recovery_code(pending.token.expose(), &codes[0], &info())
+        .complete_login_with_recovery_code(pending.token.expose(), &codes[0])
         .await
         .expect_err("used");
     assert_eq!(err.code(), "invalid_second_factor");
@@ -167,8 +164,7 @@ async fn the_pending_session_allows_five_attempts_and_five_minutes() {
     // session.
     for _ in 0..5 {
         let err = h
-            .accounts
-            .complete_login_with_totp(pending.token.expose(), "000000", &info())
+            .complete_login_with_totp(pending.token.expose(), "000000")
             .await
             .expect_err("wrong");
         assert!(matches!(err, Error::InvalidSecondFactor), "{err:?}");
@@ -177,8 +173,7 @@ async fn the_pending_session_allows_five_attempts_and_five_minutes() {
     let right = code_at(&secret, h.accounts.now().timestamp());
     assert!(
         matches!(
-            h.accounts
-                .complete_login_with_totp(pending.token.expose(), &right, &info())
+            h.complete_login_with_totp(pending.token.expose(), &right)
                 .await,
             Err(Error::Unauthenticated)
         ),
@@ -191,8 +186,7 @@ async fn the_pending_session_allows_five_attempts_and_five_minutes() {
     h.clock.advance(Duration::minutes(5) + Duration::seconds(1));
     let right = code_at(&secret, h.accounts.now().timestamp());
     let err = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), &right, &info())
+        .complete_login_with_totp(pending.token.expose(), &right)
         .await
         .expect_err("expired");
     assert_eq!(err.code(), "unauthenticated");
@@ -206,16 +200,14 @@ async fn b8_second_factor_failures_are_throttled_per_account_across_sessions() {
     for _ in 0..5 {
         let (pending, _) = password_step(&h, "ada", PASSWORD).await;
         let _ = h
-            .accounts
-            .complete_login_with_totp(pending.token.expose(), "000000", &info())
+            .complete_login_with_totp(pending.token.expose(), "000000")
             .await;
     }
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     h.clock.advance(Duration::seconds(1));
     let right = code_at(&secret, h.accounts.now().timestamp());
     let err = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), &right, &info())
+        .complete_login_with_totp(pending.token.expose(), &right)
         .await
         .expect_err("throttled");
     assert_eq!(
@@ -226,8 +218,7 @@ async fn b8_second_factor_failures_are_throttled_per_account_across_sessions() {
     h.clock.advance(Duration::seconds(31));
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let right = code_at(&secret, h.accounts.now().timestamp());
-    h.accounts
-        .complete_login_with_totp(pending.token.expose(), &right, &info())
+    h.complete_login_with_totp(pending.token.expose(), &right)
         .await
         .expect("after the delay");
 }
@@ -239,8 +230,7 @@ async fn k43_a_right_password_then_a_wrong_factor_tells_the_owner() {
     h.clear_mail().await;
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let _ = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), "000000", &info())
+        .complete_login_with_totp(pending.token.expose(), "000000")
         .await;
     let mails = h.mailer.wait_for(1).await;
     assert!(
@@ -258,8 +248,7 @@ async fn g23_with_a_second_factor_a_password_alone_is_not_fresh_enough() {
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let code = code_at(&secret, h.accounts.now().timestamp());
     let signed_in = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), &code, &info())
+        .complete_login_with_totp(pending.token.expose(), &code)
         .await
         .expect("code");
     h.clock.advance(Duration::minutes(11));
@@ -270,7 +259,7 @@ async fn g23_with_a_second_factor_a_password_alone_is_not_fresh_enough() {
         .expect("valid");
     let again = h
         .accounts
-        .reauthenticate(&stale, &PASSWORD.into(), &info())
+        .reauthenticate(&enrolling(&stale), &PASSWORD.into(), &info())
         .await
         .expect("the password is right");
     let after_password = h
@@ -285,7 +274,7 @@ async fn g23_with_a_second_factor_a_password_alone_is_not_fresh_enough() {
     let code = code_at(&secret, h.accounts.now().timestamp());
     let again = h
         .accounts
-        .reauthenticate_with_totp(&after_password, &code, &info())
+        .reauthenticate_with_totp(&enrolling(&after_password), &code, &info())
         .await
         .expect("totp");
     let fresh = h
@@ -303,8 +292,7 @@ async fn g24_adding_a_factor_needs_the_accounts_highest_level() {
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let code = code_at(&secret, h.accounts.now().timestamp());
     let signed_in = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), &code, &info())
+        .complete_login_with_totp(pending.token.expose(), &code)
         .await
         .expect("code");
     h.clock.advance(Duration::minutes(11));
@@ -315,7 +303,7 @@ async fn g24_adding_a_factor_needs_the_accounts_highest_level() {
         .expect("valid");
     let again = h
         .accounts
-        .reauthenticate(&stale, &PASSWORD.into(), &info())
+        .reauthenticate(&enrolling(&stale), &PASSWORD.into(), &info())
         .await
         .expect("right password");
     let password_only = h
@@ -325,7 +313,7 @@ async fn g24_adding_a_factor_needs_the_accounts_highest_level() {
         .expect("valid");
     let err = h
         .accounts
-        .start_passkey_registration(&password_only, "laptop")
+        .start_passkey_registration(&enrolling(&password_only), "laptop")
         .await
         .expect_err("below TOTP");
     assert_eq!(err.code(), "reauthentication_required");
@@ -333,7 +321,7 @@ async fn g24_adding_a_factor_needs_the_accounts_highest_level() {
     let code = code_at(&secret, h.accounts.now().timestamp());
     let again = h
         .accounts
-        .reauthenticate_with_totp(&password_only, &code, &info())
+        .reauthenticate_with_totp(&enrolling(&password_only), &code, &info())
         .await
         .expect("totp");
     let strong = h
@@ -342,7 +330,7 @@ async fn g24_adding_a_factor_needs_the_accounts_highest_level() {
         .await
         .expect("valid");
     h.accounts
-        .start_passkey_registration(&strong, "laptop")
+        .start_passkey_registration(&enrolling(&strong), "laptop")
         .await
         .expect("at the account's highest level");
 }
@@ -369,7 +357,7 @@ async fn require_2fa_gives_an_enrollment_only_session_until_a_factor_is_set_up()
     assert_eq!(signed_in.session.stage, SessionStage::EnrollmentOnly);
     let session = h
         .accounts
-        .authenticate(signed_in.token.expose())
+        .authenticate_enrolling(signed_in.token.expose())
         .await
         .expect("valid");
     let enrollment = h
@@ -401,8 +389,7 @@ async fn an_admin_reset_removes_every_factor_ends_sessions_and_tells_both_logs()
     let (pending, _) = password_step(&h, "ada", PASSWORD).await;
     let code = code_at(&secret, h.accounts.now().timestamp());
     let signed_in = h
-        .accounts
-        .complete_login_with_totp(pending.token.expose(), &code, &info())
+        .complete_login_with_totp(pending.token.expose(), &code)
         .await
         .expect("code");
     let admin = h.create_by_admin("boss", "boss@example.com").await;
@@ -461,13 +448,13 @@ async fn a_directory_that_supplies_2fa_refuses_enrolment_here() {
     let session = h.session_for_external(&dora).await;
     let err = h
         .accounts
-        .start_totp_enrollment(&session)
+        .start_totp_enrollment(&enrolling(&session))
         .await
         .expect_err("directory");
     assert_eq!(err.code(), "managed_by_directory");
     let err = h
         .accounts
-        .start_passkey_registration(&session, "laptop")
+        .start_passkey_registration(&enrolling(&session), "laptop")
         .await
         .expect_err("directory");
     assert_eq!(err.code(), "managed_by_directory");

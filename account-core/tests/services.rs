@@ -10,7 +10,7 @@ use account_core::model::{EventPage, ProfileChange, SecurityEventKind};
 use account_core::password::PasswordRejection;
 use account_core::{Error, SignUpOutcome};
 use chrono::Duration;
-use support::{Harness, PASSWORD, info, info_from};
+use support::{Harness, PASSWORD, enrolling, info, info_from};
 
 #[tokio::test]
 async fn sign_up_sends_a_verification_link_that_verifies_the_address() {
@@ -758,7 +758,7 @@ async fn g23_stale_session_cannot_change_email_until_it_reauthenticates() {
     assert_eq!(err.code(), "reauthentication_required");
     let again = h
         .accounts
-        .reauthenticate(&stale, &PASSWORD.into(), &info())
+        .reauthenticate(&enrolling(&stale), &PASSWORD.into(), &info())
         .await
         .expect("reauthenticated");
     let fresh = h
@@ -784,13 +784,13 @@ async fn b10_reauthentication_rotates_the_session_token() {
         .expect("valid");
     let err = h
         .accounts
-        .reauthenticate(&session, &"wrong password here".into(), &info())
+        .reauthenticate(&enrolling(&session), &"wrong password here".into(), &info())
         .await
         .expect_err("wrong");
     assert_eq!(err.code(), "invalid_credentials");
     let again = h
         .accounts
-        .reauthenticate(&session, &PASSWORD.into(), &info())
+        .reauthenticate(&enrolling(&session), &PASSWORD.into(), &info())
         .await
         .expect("ok");
     assert_ne!(again.token.expose(), signed_in.token.expose());
@@ -902,7 +902,10 @@ async fn f21_logged_out_token_is_refused() {
         .authenticate(s.token.expose())
         .await
         .expect("valid");
-    h.accounts.logout(&session, &info()).await.expect("logout");
+    h.accounts
+        .logout(&enrolling(&session), &info())
+        .await
+        .expect("logout");
     assert!(matches!(
         h.accounts.authenticate(s.token.expose()).await,
         Err(Error::Unauthenticated)

@@ -8,13 +8,15 @@ mod support;
 use account_core::domain::Password;
 use account_core::mail::Message;
 use account_core::model::{
-    AccountSource, AssuranceLevel, AuthMethod, SecurityEventKind, SessionRecord, SessionStage,
+    AccountSource, AssuranceLevel, AuthMethod, SecurityEventKind, SessionStage,
 };
 use account_core::policy::Policy;
-use account_core::{Error, LoginOutcome, RecoveryCodes, SignedIn, TotpEnrollment};
+use account_core::{
+    EnrollingSession, Error, LoginOutcome, RecoveryCodes, SignedIn, SignedInSession, TotpEnrollment,
+};
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use support::{Harness, PASSWORD, info};
+use support::{Harness, PASSWORD, enrolling, info};
 
 /// The code an authenticator app shows at `at` for a base32 secret.
 fn code_at(secret: &str, at: DateTime<Utc>) -> String {
@@ -33,7 +35,7 @@ fn code_at(secret: &str, at: DateTime<Utc>) -> String {
 
 /// An account with a confirmed TOTP, with the session that confirmed it.
 struct Enrolled {
-    session: SessionRecord,
+    session: SignedInSession,
     secret: String,
     codes: RecoveryCodes,
 }
@@ -44,17 +46,21 @@ async fn enrolled(h: &Harness, username: &str) -> Enrolled {
     let session = h.fresh_session(username).await;
     let enrollment = h
         .accounts
-        .start_totp_enrollment(&session)
+        .start_totp_enrollment(&enrolling(&session))
         .await
         .expect("start");
     let code = code_at(&enrollment.secret, h.accounts.now());
     let confirmed = h
         .accounts
-        .confirm_totp_enrollment(&session, &code, &info())
+        .confirm_totp_enrollment(&enrolling(&session), &code, &info())
         .await
         .expect("confirm");
     Enrolled {
-        session: confirmed.session,
+        session: h
+            .accounts
+            .authenticate(confirmed.token.expose())
+            .await
+            .expect("the renewed session is valid"),
         secret: enrollment.secret.clone(),
         codes: confirmed.recovery_codes,
     }
@@ -74,7 +80,10 @@ async fn pending_login(h: &Harness, username: &str) -> String {
 }
 
 async fn login_with_totp(h: &Harness, username: &str, code: &str) -> Result<SignedIn, Error> {
-    let pending = pending_login(h, username).await;
+    let pending = h
+        .accounts
+        .authenticate_pending(&pending_login(h, username).await)
+        .await?;
     h.accounts
         .complete_login_with_totp(&pending, code, &info())
         .await
@@ -85,7 +94,10 @@ async fn login_with_recovery_code(
     username: &str,
     code: &str,
 ) -> Result<SignedIn, Error> {
-    let pending = pending_login(h, username).await;
+    let pending = h
+        .accounts
+        .authenticate_pending(&pending_login(h, username).await)
+        .await?;
     h.accounts
         .complete_login_with_recovery_code(&pending, code, &info())
         .await
@@ -107,10 +119,10 @@ async fn has_event(h: &Harness, username: &str, kind: SecurityEventKind) -> bool
     h.events(username).await.iter().any(|e| e.kind == kind)
 }
 
-async fn start(h: &Harness, username: &str) -> (SessionRecord, TotpEnrollment) {
+async fn start(h: &Harness, username: &str) -> (EnrollingSession, TotpEnrollment) {
     h.sign_up(username, &format!("{username}@example.com"))
         .await;
-    let session = h.fresh_session(username).await;
+    let session = enrolling(&h.fresh_session(username).await);
     let enrollment = h
         .accounts
         .start_totp_enrollment(&session)
@@ -312,7 +324,7 @@ async fn confirming_without_a_pending_enrolment_is_not_found() {
     let session = h.fresh_session("ada").await;
     let err = h
         .accounts
-        .confirm_totp_enrollment(&session, "123456", &info())
+        .confirm_totp_enrollment(&enrolling(&session), "123456", &info())
         .await
         .expect_err("nothing pending");
     assert_eq!(err.code(), "not_found");
@@ -324,7 +336,7 @@ async fn one_totp_per_account() {
     let e = enrolled(&h, "ada").await;
     let err = h
         .accounts
-        .start_totp_enrollment(&e.session)
+        .start_totp_enrollment(&enrolling(&e.session))
         .await
         .expect_err("enrolled already");
     assert_eq!(err.code(), "already_enrolled");
@@ -487,7 +499,7 @@ async fn h23_a_stale_session_cannot_start_or_disable() {
 
     let err = h
         .accounts
-        .start_totp_enrollment(&session)
+        .start_totp_enrollment(&enrolling(&session))
         .await
         .expect_err("stale");
     assert_eq!(err.code(), "reauthentication_required");
@@ -553,7 +565,7 @@ async fn the_directory_can_own_the_second_factor_of_its_accounts() {
         .expect("policy");
     let err = h
         .accounts
-        .start_totp_enrollment(&session)
+        .start_totp_enrollment(&enrolling(&session))
         .await
         .expect_err("the directory supplies 2FA");
     assert_eq!(err.code(), "managed_by_directory");
@@ -562,7 +574,7 @@ async fn the_directory_can_own_the_second_factor_of_its_accounts() {
     h.sign_up("ada", "ada@example.com").await;
     let local = h.fresh_session("ada").await;
     h.accounts
-        .start_totp_enrollment(&local)
+        .start_totp_enrollment(&enrolling(&local))
         .await
         .expect("a local account enrols");
 }
@@ -597,20 +609,22 @@ async fn a_session_waiting_for_its_second_factor_cannot_manage_factors() {
     let h = Harness::new().await;
     enrolled(&h, "ada").await;
     let pending_token = pending_login(&h, "ada").await;
-    let pending = h
-        .accounts
+    h.accounts
         .authenticate_pending(&pending_token)
         .await
         .expect("pending");
+    // Enrolling a factor takes an `EnrollingSession` and regenerating recovery codes a
+    // `SignedInSession`; a `PendingSession` is neither, and its token validates as
+    // neither.
     let err = h
         .accounts
-        .start_totp_enrollment(&pending)
+        .authenticate_enrolling(&pending_token)
         .await
         .expect_err("pending");
     assert_eq!(err.code(), "unauthenticated");
     let err = h
         .accounts
-        .regenerate_recovery_codes(&pending, &info())
+        .authenticate(&pending_token)
         .await
         .expect_err("pending");
     assert_eq!(err.code(), "unauthenticated");

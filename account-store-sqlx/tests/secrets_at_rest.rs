@@ -41,7 +41,8 @@ use account_core::store::Store;
 use account_core::testing::passkey::SoftDevice;
 use account_core::token::TokenDigest;
 use account_core::{
-    AccountConfig, Accounts, LoginOutcome, NewApiToken, RateLimit, RequestInfo, SignUp, SignedIn,
+    AccountConfig, Accounts, EnrollingSession, LoginOutcome, NewApiToken, RateLimit, RequestInfo,
+    SignUp, SignedIn,
 };
 use account_store_sqlx::Backend;
 use account_store_sqlx::testing::{self, TestDatabase};
@@ -199,7 +200,7 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
     else {
         panic!("ada has no second factor yet");
     };
-    let current = first.session.clone();
+    let current = accounts.authenticate(first.token.expose()).await.unwrap();
     session_token(&mut secrets, "a session token (password login)", &first);
 
     // The one-time links: a password reset, an email change, a recovery address.
@@ -298,10 +299,11 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
     ));
 
     // Second factors: TOTP with its recovery codes, then a passkey.
-    let enrollment = accounts.start_totp_enrollment(&current).await.unwrap();
+    let enrolling = EnrollingSession::from(current);
+    let enrollment = accounts.start_totp_enrollment(&enrolling).await.unwrap();
     let code = totp_code(&enrollment.secret, accounts.now().timestamp());
     let confirmed = accounts
-        .confirm_totp_enrollment(&current, &code, &info)
+        .confirm_totp_enrollment(&enrolling, &code, &info)
         .await
         .unwrap();
     opaque_token(
@@ -329,13 +331,17 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
     ));
 
     let mut device = SoftDevice::at(PUBLIC_URL);
+    let renewed = accounts
+        .authenticate_enrolling(confirmed.token.expose())
+        .await
+        .unwrap();
     let ceremony = accounts
-        .start_passkey_registration(&confirmed.session, "Laptop")
+        .start_passkey_registration(&renewed, "Laptop")
         .await
         .unwrap();
     let credential = device.register(&ceremony.options).unwrap();
     let added = accounts
-        .finish_passkey_registration(&confirmed.session, &ceremony.ceremony_id, credential, &info)
+        .finish_passkey_registration(&renewed, &ceremony.ceremony_id, credential, &info)
         .await
         .unwrap();
     opaque_token(
@@ -348,26 +354,26 @@ async fn journey(store: Arc<dyn Store>) -> Journey {
     // leaves a pending token behind it.
     let pending = second_factor_required(&accounts, &info).await;
     session_token(&mut secrets, "a pending login's token", &pending);
+    let waiting = accounts
+        .authenticate_pending(pending.token.expose())
+        .await
+        .unwrap();
     let by_code = accounts
-        .complete_login_with_recovery_code(pending.token.expose(), &codes[0], &info)
+        .complete_login_with_recovery_code(&waiting, &codes[0], &info)
         .await
         .unwrap();
     session_token(&mut secrets, "a session token (recovery code)", &by_code);
 
     let pending = second_factor_required(&accounts, &info).await;
     session_token(&mut secrets, "a pending login's token", &pending);
-    let ceremony = accounts
-        .start_login_passkey(pending.token.expose())
+    let waiting = accounts
+        .authenticate_pending(pending.token.expose())
         .await
         .unwrap();
+    let ceremony = accounts.start_login_passkey(&waiting).await.unwrap();
     let assertion = device.sign(&ceremony.options).unwrap();
     let by_passkey = accounts
-        .complete_login_with_passkey(
-            pending.token.expose(),
-            &ceremony.ceremony_id,
-            assertion,
-            &info,
-        )
+        .complete_login_with_passkey(&waiting, &ceremony.ceremony_id, assertion, &info)
         .await
         .unwrap();
     session_token(&mut secrets, "a session token (passkey)", &by_passkey);

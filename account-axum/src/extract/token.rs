@@ -19,8 +19,8 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 
-use account_core::Error;
-use account_core::model::{Account, ApiTokenRecord, SessionRecord, TokenScope};
+use account_core::model::{Account, ApiTokenRecord, TokenScope};
+use account_core::{Error, SignedInSession};
 
 use super::{CurrentAccount, EnrollingSession};
 use crate::client_ip::ClientIp;
@@ -74,8 +74,9 @@ pub struct Authenticated {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AuthenticatedBy {
-    /// The session cookie of a signed-in browser.
-    Session(SessionRecord),
+    /// The session cookie of a signed-in browser: a fully signed-in session (a session
+    /// the "require 2FA" policy restricts to enrolling is never one).
+    Session(SignedInSession),
     /// A personal API token (`Authorization: Bearer`); the record never holds the token.
     ApiToken(ApiTokenRecord),
 }
@@ -90,7 +91,7 @@ impl Authenticated {
     }
 
     /// The session, when the request came with the session cookie.
-    pub fn session(&self) -> Option<&SessionRecord> {
+    pub fn session(&self) -> Option<&SignedInSession> {
         match &self.via {
             AuthenticatedBy::Session(session) => Some(session),
             AuthenticatedBy::ApiToken(_) => None,
@@ -114,15 +115,29 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        authenticate(parts, state, false).await
+        if let Some(by_token) = by_bearer_token(parts, state).await? {
+            return Ok(by_token);
+        }
+        let CurrentAccount { account, session } =
+            CurrentAccount::from_request_parts(parts, state).await?;
+        Ok(Authenticated {
+            account,
+            via: AuthenticatedBy::Session(session),
+        })
     }
 }
 
-/// [`Authenticated`], except that a cookie session the "require 2FA" policy restricts to
-/// enrolling a second factor is accepted too: for `GET /api/account`, which the settings
-/// page needs while the user enrols.
+/// The account of a request authenticated like [`Authenticated`], except that a cookie
+/// session the "require 2FA" policy restricts to enrolling a second factor is accepted
+/// too: for `GET /api/account`, which the settings page needs while the user enrols.
+///
+/// It holds the account and nothing else. A restricted session is an
+/// [`EnrollmentSession`](account_core::EnrollmentSession), not a [`SignedInSession`], so it
+/// cannot be an [`AuthenticatedBy::Session`]; keeping it out of [`Authenticated`] keeps
+/// every `Authenticated` a host sees fully signed in, and the one route that takes this
+/// extractor reads only the account.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthenticatedOrEnrolling(pub(crate) Authenticated);
+pub(crate) struct AuthenticatedOrEnrolling(pub(crate) Account);
 
 impl<S> FromRequestParts<S> for AuthenticatedOrEnrolling
 where
@@ -132,51 +147,41 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        authenticate(parts, state, true)
-            .await
-            .map(AuthenticatedOrEnrolling)
+        if let Some(by_token) = by_bearer_token(parts, state).await? {
+            return Ok(AuthenticatedOrEnrolling(by_token.account));
+        }
+        let EnrollingSession(session) = EnrollingSession::from_request_parts(parts, state).await?;
+        let app = AccountsState::from_ref(state);
+        Ok(AuthenticatedOrEnrolling(
+            app.accounts.account_of(&session).await?,
+        ))
     }
 }
 
-/// The bearer token first, else the cookie (a restricted enrolment session too when
-/// `enrolling`).
-async fn authenticate<S>(
-    parts: &mut Parts,
-    state: &S,
-    enrolling: bool,
-) -> Result<Authenticated, ApiError>
+/// The request's bearer token, checked, if it has one: then the token alone decides and
+/// the cookie is not looked at.
+async fn by_bearer_token<S>(parts: &Parts, state: &S) -> Result<Option<Authenticated>, ApiError>
 where
     AccountsState: FromRef<S>,
     S: Send + Sync,
 {
-    let app = AccountsState::from_ref(state);
-    if let Some(presented) = bearer_token(&parts.headers) {
-        let ClientIp(ip) = ClientIp::of(parts, &app.settings.trusted_proxies);
-        let access = app
-            .accounts
-            .authenticate_api_token(presented, ip)
-            .await
-            .map_err(bearer_error)?;
-        if !access.token.scope.allows_writes() && !is_safe(&parts.method) {
-            return Err(ApiError::InsufficientScope);
-        }
-        return Ok(Authenticated {
-            account: access.account,
-            via: AuthenticatedBy::ApiToken(access.token),
-        });
-    }
-    let (account, session) = if enrolling {
-        let EnrollingSession(session) = EnrollingSession::from_request_parts(parts, state).await?;
-        (app.accounts.account_of(&session).await?, session)
-    } else {
-        let CurrentAccount { account, session } =
-            CurrentAccount::from_request_parts(parts, state).await?;
-        (account, session)
+    let Some(presented) = bearer_token(&parts.headers) else {
+        return Ok(None);
     };
-    Ok(Authenticated {
-        account,
-        via: AuthenticatedBy::Session(session),
-    })
+    let app = AccountsState::from_ref(state);
+    let ClientIp(ip) = ClientIp::of(parts, &app.settings.trusted_proxies);
+    let access = app
+        .accounts
+        .authenticate_api_token(presented, ip)
+        .await
+        .map_err(bearer_error)?;
+    if !access.token.scope.allows_writes() && !is_safe(&parts.method) {
+        return Err(ApiError::InsufficientScope);
+    }
+    Ok(Some(Authenticated {
+        account: access.account,
+        via: AuthenticatedBy::ApiToken(access.token),
+    }))
 }
 
 /// Whether a method only reads: what a `read` token may use. `TRACE` is not among them:

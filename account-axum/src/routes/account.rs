@@ -35,11 +35,11 @@ use crate::views::{
 pub(crate) async fn get_account(
     State(state): State<AccountsState>,
     // Open to a session that may only enrol a second factor: the settings page needs it.
-    AuthenticatedOrEnrolling(me): AuthenticatedOrEnrolling,
+    AuthenticatedOrEnrolling(account): AuthenticatedOrEnrolling,
     mount: Mount,
 ) -> Result<Json<AccountBody>, ApiError> {
     Ok(Json(
-        AccountBody::load(&state.accounts, &me.account, &mount).await?,
+        AccountBody::load(&state.accounts, &account, &mount).await?,
     ))
 }
 

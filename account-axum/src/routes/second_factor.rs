@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use account_core::SignedIn;
 
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, ClientInfo, EnrollingSession, PendingSession};
+use crate::extract::{ApiJson, ClientInfo, EnrollingSession, PendingLogin};
 use crate::state::AccountsState;
 use crate::views::{CeremonyBody, CodeRequest, PasskeyFinishRequest, StatusBody};
 
@@ -40,12 +40,12 @@ fn signed_in(state: &AccountsState, signed_in: &SignedIn) -> Response {
 pub(crate) async fn login_totp(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    pending: PendingSession,
+    PendingLogin(pending): PendingLogin,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Response, ApiError> {
     let done = state
         .accounts
-        .complete_login_with_totp(&pending.token, &body.code, &info)
+        .complete_login_with_totp(&pending, &body.code, &info)
         .await?;
     Ok(signed_in(&state, &done))
 }
@@ -71,12 +71,12 @@ pub(crate) async fn login_totp(
 pub(crate) async fn login_recovery_code(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    pending: PendingSession,
+    PendingLogin(pending): PendingLogin,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Response, ApiError> {
     let done = state
         .accounts
-        .complete_login_with_recovery_code(&pending.token, &body.code, &info)
+        .complete_login_with_recovery_code(&pending, &body.code, &info)
         .await?;
     Ok(signed_in(&state, &done))
 }
@@ -98,9 +98,9 @@ pub(crate) async fn login_recovery_code(
 )]
 pub(crate) async fn login_passkey_start(
     State(state): State<AccountsState>,
-    pending: PendingSession,
+    PendingLogin(pending): PendingLogin,
 ) -> Result<Json<CeremonyBody>, ApiError> {
-    let ceremony = state.accounts.start_login_passkey(&pending.token).await?;
+    let ceremony = state.accounts.start_login_passkey(&pending).await?;
     Ok(Json(ceremony.into()))
 }
 
@@ -125,12 +125,12 @@ pub(crate) async fn login_passkey_start(
 pub(crate) async fn login_passkey_finish(
     State(state): State<AccountsState>,
     ClientInfo(info): ClientInfo,
-    pending: PendingSession,
+    PendingLogin(pending): PendingLogin,
     ApiJson(body): ApiJson<PasskeyFinishRequest>,
 ) -> Result<Response, ApiError> {
     let done = state
         .accounts
-        .complete_login_with_passkey(&pending.token, &body.ceremony_id, body.credential, &info)
+        .complete_login_with_passkey(&pending, &body.ceremony_id, body.credential, &info)
         .await?;
     Ok(signed_in(&state, &done))
 }

@@ -7,7 +7,7 @@
 //! [`crate::api_token`] for the format). Creating and regenerating one need a fresh
 //! authentication of a signed-in session; deleting one needs a signed-in session. A token
 //! can never be made, changed or deleted by a request that a token authenticates: these
-//! methods take a [`SessionRecord`], which only a session cookie yields.
+//! methods take a [`SignedInSession`], which only a session cookie yields.
 //!
 //! [`Accounts::authenticate_api_token`] is the hot path: a malformed token is refused
 //! before the store is asked, a well-formed one costs one read by digest (plus the
@@ -20,13 +20,14 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 
 use super::Accounts;
+use super::sessions::SignedInSession;
 use crate::api_token::ApiTokenSecret;
 use crate::domain::{Field, Rule, ValidationError};
 use crate::error::{AccessKind, Error, Result};
 use crate::mail::Message;
 use crate::model::{
     Account, AccountId, ApiTokenId, ApiTokenRecord, LimitedInsert, RequestInfo, SecurityEventKind,
-    SessionRecord, TokenScope,
+    TokenScope,
 };
 
 /// The most networks one token may list.
@@ -97,17 +98,15 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor;
     /// [`Error::ReauthenticationRequired`] from a stale session; [`Error::Validation`] for
     /// a bad name, too many networks or an expiry that is not in the future;
     /// [`Error::LimitReached`] when the account has its maximum of tokens.
     pub async fn create_api_token(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         new: NewApiToken,
         info: &RequestInfo,
     ) -> Result<CreatedApiToken> {
-        super::totp::require_signed_in(current)?;
         let name = super::parse_credential_name(&new.name)?;
         if new.allowed_networks.len() > API_TOKEN_MAX_NETWORKS {
             return Err(ValidationError::new(
@@ -182,11 +181,10 @@ impl Accounts {
     /// account has no such token.
     pub async fn regenerate_api_token(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: ApiTokenId,
         info: &RequestInfo,
     ) -> Result<CreatedApiToken> {
-        super::totp::require_signed_in(current)?;
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
         let secret = ApiTokenSecret::generate(self.rng());
@@ -217,15 +215,14 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session waiting for its second factor;
+    /// [`Error::Unauthenticated`] when the session's account is gone or disabled;
     /// [`Error::NotFound`] when the account has no such token.
     pub async fn delete_api_token(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: ApiTokenId,
         info: &RequestInfo,
     ) -> Result<()> {
-        super::totp::require_signed_in(current)?;
         let account = self.account_of(current).await?;
         let token = self
             .inner

@@ -13,12 +13,13 @@
 use std::fmt;
 
 use super::Accounts;
+use super::sessions::SignedInSession;
 use crate::api_token::AppPasswordSecret;
 use crate::error::{AccessKind, Error, Result};
 use crate::mail::Message;
 use crate::model::{
     Account, AccountId, AppPasswordId, AppPasswordRecord, LimitedInsert, RequestInfo,
-    SecurityEventKind, SessionRecord,
+    SecurityEventKind,
 };
 
 /// An app password just created: its record and, this once, the password.
@@ -53,16 +54,14 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor;
     /// [`Error::ReauthenticationRequired`] from a stale session; [`Error::Validation`] for
     /// a bad name; [`Error::LimitReached`] at the account's maximum of app passwords.
     pub async fn create_app_password(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         name: &str,
         info: &RequestInfo,
     ) -> Result<CreatedAppPassword> {
-        super::totp::require_signed_in(current)?;
         let name = super::parse_credential_name(name)?;
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
@@ -122,15 +121,14 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session waiting for its second factor;
+    /// [`Error::Unauthenticated`] when the session's account is gone or disabled;
     /// [`Error::NotFound`] when the account has no such app password.
     pub async fn revoke_app_password(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: AppPasswordId,
         info: &RequestInfo,
     ) -> Result<()> {
-        super::totp::require_signed_in(current)?;
         let account = self.account_of(current).await?;
         let app_password = self
             .inner

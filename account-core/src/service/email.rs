@@ -8,12 +8,11 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::Accounts;
+use super::sessions::SignedInSession;
 use crate::domain::EmailAddress;
 use crate::error::{Error, Result};
 use crate::mail::Message;
-use crate::model::{
-    Account, Challenge, ChallengePurpose, RequestInfo, SecurityEventKind, SessionRecord,
-};
+use crate::model::{Account, Challenge, ChallengePurpose, RequestInfo, SecurityEventKind};
 use crate::store::{Conflict, StoreError};
 use crate::token::OpaqueToken;
 
@@ -45,7 +44,7 @@ impl Accounts {
     /// [`Error::ManagedExternally`].
     pub async fn request_email_change(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         new_email: EmailAddress,
         info: &RequestInfo,
     ) -> Result<()> {
@@ -84,7 +83,7 @@ impl Accounts {
     /// [`Error::ManagedExternally`].
     pub async fn set_recovery_email(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         email: Option<EmailAddress>,
         info: &RequestInfo,
     ) -> Result<()> {

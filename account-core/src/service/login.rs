@@ -1,13 +1,13 @@
 //! Logging in with a password, and re-authenticating a session for sensitive actions.
 
 use super::Accounts;
-use super::sessions::SignedIn;
+use super::sessions::{EnrollingSession, SignedIn};
 use crate::domain::{EmailAddress, Password, Username};
 use crate::error::{Error, Result};
 use crate::mail::Message;
 use crate::model::{
     Account, AccountState, AssuranceLevel, AuthMethod, Authentication, FailureKind, Failures,
-    RequestInfo, SecurityEventKind, SessionRecord, SessionStage,
+    RequestInfo, SecurityEventKind, SessionStage,
 };
 use crate::password::MAX_PASSWORD_BYTES;
 
@@ -166,7 +166,9 @@ impl Accounts {
     }
 
     /// Re-authenticates the current session with the password, for sensitive actions: the
-    /// session counts as fresh again and gets a new token (the old one dies at once).
+    /// session counts as fresh again and gets a new token (the old one dies at once). A
+    /// session the "require 2FA" policy restricts to enrolling may do it too
+    /// ([`EnrollingSession`]), and stays restricted.
     ///
     /// # Errors
     ///
@@ -174,7 +176,7 @@ impl Accounts {
     /// failure counts against the login throttle).
     pub async fn reauthenticate(
         &self,
-        current: &SessionRecord,
+        current: &EnrollingSession,
         password: &Password,
         info: &RequestInfo,
     ) -> Result<SignedIn> {

@@ -14,7 +14,7 @@
 //! | `api_tokens.rs` | personal API tokens: creating, listing, regenerating, deleting, checking one |
 //! | `app_passwords.rs` | app passwords: creating, listing, revoking, checking one with a login |
 //! | `ssh_keys.rs` | SSH keys: adding, listing, removing, finding a key's owner |
-//! | `sessions.rs` | validating, listing, revoking and rotating sessions; freshness |
+//! | `sessions.rs` | validating sessions into `SignedInSession`, `EnrollingSession` or `PendingSession`; listing, revoking and rotating them; freshness |
 //! | `totp.rs` | TOTP: enrolling an authenticator app, checking codes, disabling it |
 //! | `recovery_codes.rs` | recovery codes: their format, regenerating, counting, using one |
 //! | `security_log.rs` | the security log |
@@ -50,7 +50,9 @@ pub use passkeys::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCere
 pub use rate_limits::RateLimit;
 pub use recovery_codes::RecoveryCodes;
 pub use security_log::MAX_EVENT_PAGE;
-pub use sessions::{SessionView, SignedIn};
+pub use sessions::{
+    EnrollingSession, EnrollmentSession, PendingSession, SessionView, SignedIn, SignedInSession,
+};
 pub use ssh_keys::SshKeyOwner;
 pub use totp::{TotpConfirmed, TotpEnrollment};
 

@@ -41,7 +41,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::Accounts;
-use super::sessions::SignedIn;
+use super::sessions::{EnrollingSession, SignedIn, SignedInSession};
 use crate::config::{AccountConfig, CounterPolicy};
 use crate::error::{Error, Result};
 use crate::mail::Message;
@@ -107,7 +107,8 @@ pub struct PasskeyAssertion {
 
 impl Accounts {
     /// Starts adding a passkey named `name` to the account: the answer's options go to
-    /// `navigator.credentials.create()`.
+    /// `navigator.credentials.create()`. A session the "require 2FA" policy restricts to
+    /// enrolling may do it ([`EnrollingSession`]).
     ///
     /// The session must be fresh, and once the account has a second factor it must have
     /// used one recently (binding an authenticator needs the account's highest level). The
@@ -119,15 +120,14 @@ impl Accounts {
     /// the directory supplies the second factor;
     /// [`Error::Validation`] for a name that is empty or longer than 100 characters;
     /// [`Error::ReauthenticationRequired`] from a stale or too weak session;
-    /// [`Error::Unauthenticated`] from a session that is still waiting for its second
-    /// factor; [`Error::Internal`] when passkeys are unavailable (a public URL without a
-    /// domain name).
+    /// [`Error::Unauthenticated`] when the session's account is gone or disabled;
+    /// [`Error::Internal`] when passkeys are unavailable (a public URL without a domain
+    /// name).
     pub async fn start_passkey_registration(
         &self,
-        current: &SessionRecord,
+        current: &EnrollingSession,
         name: &str,
     ) -> Result<PasskeyCeremony> {
-        require_signed_in(current)?;
         let name = parse_passkey_name(name)?;
         self.require_fresh(current).await?;
         let webauthn = self.webauthn()?;
@@ -182,16 +182,15 @@ impl Accounts {
     /// [`Error::PasskeyRejected`] when the ceremony is unknown, used, expired or another
     /// session's, or the answer does not verify (origin, relying party, challenge, user
     /// verification, attestation), or the credential is registered already;
-    /// [`Error::Unauthenticated`] from a session that is still waiting for its second
-    /// factor, whose account is gone, or that another request renewed first.
+    /// [`Error::Unauthenticated`] from a session whose account is gone, or that another
+    /// request renewed first.
     pub async fn finish_passkey_registration(
         &self,
-        current: &SessionRecord,
+        current: &EnrollingSession,
         ceremony_id: &str,
         credential: serde_json::Value,
         info: &RequestInfo,
     ) -> Result<PasskeyAdded> {
-        require_signed_in(current)?;
         let webauthn = self.webauthn()?;
         let challenge = self
             .take_ceremony(ceremony_id, ChallengePurpose::PasskeyRegistration)
@@ -287,16 +286,14 @@ impl Accounts {
     /// # Errors
     ///
     /// [`Error::Validation`] for a name that is empty or longer than 100 characters;
-    /// [`Error::NotFound`] if the account has no such passkey; [`Error::Unauthenticated`]
-    /// from a session that is still waiting for its second factor.
+    /// [`Error::NotFound`] if the account has no such passkey.
     pub async fn rename_passkey(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: PasskeyId,
         name: &str,
         info: &RequestInfo,
     ) -> Result<()> {
-        require_signed_in(current)?;
         let name = parse_passkey_name(name)?;
         if !self
             .inner
@@ -324,15 +321,13 @@ impl Accounts {
     ///
     /// [`Error::LastLoginMethod`] for the last way to log in; [`Error::NotFound`] if the
     /// account has no such passkey; [`Error::ReauthenticationRequired`] from a stale or
-    /// too weak session; [`Error::Unauthenticated`] from a session that is still waiting
-    /// for its second factor.
+    /// too weak session.
     pub async fn delete_passkey(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: PasskeyId,
         info: &RequestInfo,
     ) -> Result<()> {
-        require_signed_in(current)?;
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
         let name = self
@@ -489,9 +484,10 @@ impl Accounts {
         Ok(signed_in)
     }
 
-    /// Starts checking a passkey of the session's account: the second factor after a
-    /// password, or a re-authentication. The options (for `navigator.credentials.get()`)
-    /// list the account's passkeys; the ceremony is bound to this session.
+    /// Starts re-authenticating the session with a passkey of its account (a login
+    /// waiting for its second factor uses [`Accounts::start_login_passkey`]). The options
+    /// (for `navigator.credentials.get()`) list the account's passkeys; the ceremony is
+    /// bound to this session.
     ///
     /// # Errors
     ///
@@ -499,6 +495,15 @@ impl Accounts {
     /// when its account is gone or disabled; [`Error::Internal`] when passkeys are
     /// unavailable.
     pub async fn start_passkey_authentication(
+        &self,
+        current: &EnrollingSession,
+    ) -> Result<PasskeyCeremony> {
+        self.start_passkey_ceremony(current).await
+    }
+
+    /// [`Accounts::start_passkey_authentication`] for any stored session: a signed-in one
+    /// re-authenticating, or a pending login (`start_login_passkey`).
+    pub(crate) async fn start_passkey_ceremony(
         &self,
         current: &SessionRecord,
     ) -> Result<PasskeyCeremony> {
@@ -536,8 +541,9 @@ impl Accounts {
     /// Verifies the browser's answer to
     /// [`start_passkey_authentication`](Self::start_passkey_authentication) for the
     /// session that started it, and records the passkey's use. The session itself is not
-    /// changed: this is the building block that finishing a pending login with a passkey,
-    /// and re-authenticating with one, are made of (they rotate the session).
+    /// changed: this is the building block that re-authenticating with a passkey
+    /// ([`Accounts::reauthenticate_with_passkey`], which rotates the session) is made of,
+    /// and finishing a pending login with one uses the same check.
     ///
     /// The passkey must be one of the session's account, and a user handle, when the
     /// authenticator sends one, must name that account. Failures are not counted here:
@@ -549,6 +555,19 @@ impl Accounts {
     /// another session's ceremony, a passkey of another account, an answer that does not
     /// verify, or a counter that went backwards under [`CounterPolicy::Refuse`].
     pub async fn verify_passkey_authentication(
+        &self,
+        current: &EnrollingSession,
+        ceremony_id: &str,
+        credential: serde_json::Value,
+        info: &RequestInfo,
+    ) -> Result<PasskeyAssertion> {
+        self.verify_passkey_assertion(current, ceremony_id, credential, info)
+            .await
+    }
+
+    /// [`Accounts::verify_passkey_authentication`] for any stored session: a signed-in
+    /// one re-authenticating, or a pending login (`complete_login_with_passkey`).
+    pub(crate) async fn verify_passkey_assertion(
         &self,
         current: &SessionRecord,
         ceremony_id: &str,
@@ -838,14 +857,6 @@ impl Accounts {
             ],
         )
         .await
-    }
-}
-
-/// A session that is still waiting for its second factor is not signed in yet.
-fn require_signed_in(current: &SessionRecord) -> Result<()> {
-    match current.stage {
-        SessionStage::SecondFactorPending { .. } => Err(Error::Unauthenticated),
-        _ => Ok(()),
     }
 }
 

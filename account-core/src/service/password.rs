@@ -1,13 +1,13 @@
 //! Changing the password while signed in.
 
 use super::Accounts;
-use super::sessions::SignedIn;
+use super::sessions::{SignedIn, SignedInSession};
 use crate::domain::Password;
 use crate::error::{Error, Result};
 use crate::mail::Message;
 use crate::model::{
     Account, AssuranceLevel, AuthMethod, Authentication, RequestInfo, SecurityEventKind,
-    SecurityStamp, SessionRecord,
+    SecurityStamp,
 };
 use crate::password::{PasswordContext, Verification};
 
@@ -26,7 +26,7 @@ impl Accounts {
     /// [`Error::ManagedExternally`].
     pub async fn change_password(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         current_password: &Password,
         new_password: &Password,
         info: &RequestInfo,

@@ -15,9 +15,10 @@ use std::fmt;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::Accounts;
+use super::sessions::SignedInSession;
 use crate::error::{Error, Result};
 use crate::mail::Message;
-use crate::model::{Account, AccountId, RequestInfo, SecurityEventKind, SessionRecord};
+use crate::model::{Account, AccountId, RequestInfo, SecurityEventKind};
 use crate::random::SecureRandom;
 use crate::token::TokenDigest;
 
@@ -60,16 +61,14 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor;
     /// [`Error::ReauthenticationRequired`] from a stale session;
     /// [`Error::NoSecondFactor`] when the account has neither a TOTP authenticator nor a
     /// passkey (recovery codes back up a factor, they are not one).
     pub async fn regenerate_recovery_codes(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         info: &RequestInfo,
     ) -> Result<RecoveryCodes> {
-        super::totp::require_signed_in(current)?;
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
         let store = &self.inner.store;

@@ -2,7 +2,8 @@
 //! administrator's reset of an account's second factors.
 //!
 //! After a right password, an account with a second factor gets a pending session
-//! ([`SessionStage::SecondFactorPending`]) that only these steps accept. It lives five
+//! ([`SessionStage::SecondFactorPending`]); [`Accounts::authenticate_pending`] turns its
+//! token into a [`PendingSession`], which only these steps take. It lives five
 //! minutes and allows [`PENDING_ATTEMPTS`] wrong factors; wrong factors are also counted
 //! per account in the store, across sessions and app instances (RFC 4226 §7.3), with the
 //! same growing delays as passwords. The first wrong factor after a right password tells
@@ -10,52 +11,32 @@
 
 use super::Accounts;
 use super::passkeys::PasskeyCeremony;
-use super::sessions::{PENDING_ATTEMPTS, SignedIn};
+use super::sessions::{EnrollingSession, PENDING_ATTEMPTS, PendingSession, SignedIn};
 use crate::error::{Error, Result};
 use crate::mail::Message;
 use crate::model::{
     Account, AccountId, AssuranceLevel, AuthMethod, Authentication, FailureKind, RequestInfo,
-    SecondFactors, SecurityEventKind, SessionRecord, SessionStage,
+    SecondFactors, SecurityEventKind, SessionStage,
 };
-use crate::token::OpaqueToken;
 
 impl Accounts {
-    /// The session waiting for its second factor that this token names.
+    /// Finishes a pending login with a TOTP code: the [`PendingSession`] from
+    /// [`Accounts::authenticate_pending`] is replaced by a full session.
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a malformed, unknown or expired token, or one of a
-    /// session that is not waiting for a second factor.
-    pub async fn authenticate_pending(&self, token: &str) -> Result<SessionRecord> {
-        let token = OpaqueToken::parse(token).ok_or(Error::Unauthenticated)?;
-        let session = self
-            .inner
-            .store
-            .session_by_token(&token.digest())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        let pending = matches!(session.stage, SessionStage::SecondFactorPending { .. });
-        if !pending || !session.is_live(self.now()) {
-            return Err(Error::Unauthenticated);
-        }
-        Ok(session)
-    }
-
-    /// Finishes a pending login with a TOTP code.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Unauthenticated`] for a token that names no pending session;
+    /// [`Error::Unauthenticated`] for a pending session that has expired, or that is gone
+    /// (out of attempts, or finished already) when the right code arrives;
     /// [`Error::InvalidSecondFactor`] for a wrong, reused or throttled code.
     pub async fn complete_login_with_totp(
         &self,
-        pending_token: &str,
+        pending: &PendingSession,
         code: &str,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
-        let (pending, account) = self.pending_login(pending_token).await?;
+        let account = self.pending_login(pending).await?;
         let ok = self.verify_totp_code(&account, code).await?;
-        self.finish_second_factor(&pending, account, AuthMethod::Totp, ok, info)
+        self.finish_second_factor(pending, account, AuthMethod::Totp, ok, info)
             .await
     }
 
@@ -66,13 +47,13 @@ impl Accounts {
     /// As [`Accounts::complete_login_with_totp`].
     pub async fn complete_login_with_recovery_code(
         &self,
-        pending_token: &str,
+        pending: &PendingSession,
         code: &str,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
-        let (pending, account) = self.pending_login(pending_token).await?;
+        let account = self.pending_login(pending).await?;
         let ok = self.use_recovery_code(&account, code, info).await?;
-        self.finish_second_factor(&pending, account, AuthMethod::RecoveryCode, ok, info)
+        self.finish_second_factor(pending, account, AuthMethod::RecoveryCode, ok, info)
             .await
     }
 
@@ -80,11 +61,12 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a token that names no pending session;
+    /// [`Error::Unauthenticated`] for a pending session that has expired or ended;
+    /// [`Error::InvalidSecondFactor`] for a throttled account;
     /// [`Error::NotFound`] when the account has no passkey.
-    pub async fn start_login_passkey(&self, pending_token: &str) -> Result<PasskeyCeremony> {
-        let (pending, _) = self.pending_login(pending_token).await?;
-        self.start_passkey_authentication(&pending).await
+    pub async fn start_login_passkey(&self, pending: &PendingSession) -> Result<PasskeyCeremony> {
+        self.pending_login(pending).await?;
+        self.start_passkey_ceremony(pending).await
     }
 
     /// Finishes a pending login with a passkey assertion for the ceremony from
@@ -95,21 +77,21 @@ impl Accounts {
     /// As [`Accounts::complete_login_with_totp`].
     pub async fn complete_login_with_passkey(
         &self,
-        pending_token: &str,
+        pending: &PendingSession,
         ceremony_id: &str,
         credential: serde_json::Value,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
-        let (pending, account) = self.pending_login(pending_token).await?;
+        let account = self.pending_login(pending).await?;
         let ok = match self
-            .verify_passkey_authentication(&pending, ceremony_id, credential, info)
+            .verify_passkey_assertion(pending, ceremony_id, credential, info)
             .await
         {
             Ok(_) => true,
             Err(Error::InvalidSecondFactor) => false,
             Err(e) => return Err(e),
         };
-        self.finish_second_factor(&pending, account, AuthMethod::Passkey, ok, info)
+        self.finish_second_factor(pending, account, AuthMethod::Passkey, ok, info)
             .await
     }
 
@@ -122,13 +104,13 @@ impl Accounts {
     /// [`Error::InvalidSecondFactor`] for an assertion that does not verify.
     pub async fn reauthenticate_with_passkey(
         &self,
-        current: &SessionRecord,
+        current: &EnrollingSession,
         ceremony_id: &str,
         credential: serde_json::Value,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
         let account = self.account_of(current).await?;
-        self.verify_passkey_authentication(current, ceremony_id, credential, info)
+        self.verify_passkey_assertion(current, ceremony_id, credential, info)
             .await?;
         let now = self.now();
         let (session, token) = self
@@ -164,7 +146,7 @@ impl Accounts {
     /// [`Error::InvalidSecondFactor`] for a wrong, reused or throttled code.
     pub async fn reauthenticate_with_totp(
         &self,
-        current: &SessionRecord,
+        current: &EnrollingSession,
         code: &str,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
@@ -262,18 +244,19 @@ impl Accounts {
         Ok(())
     }
 
-    /// The pending session and its account, refusing a throttled account before any
-    /// factor is checked.
-    pub(crate) async fn pending_login(
-        &self,
-        pending_token: &str,
-    ) -> Result<(SessionRecord, Account)> {
-        let pending = self.authenticate_pending(pending_token).await?;
-        let account = self.account_of(&pending).await?;
+    /// The account of a pending login, refusing a throttled account before any factor is
+    /// checked.
+    pub(crate) async fn pending_login(&self, pending: &PendingSession) -> Result<Account> {
+        // Validation proved the session live when it was made; a host may keep the value
+        // longer than the five minutes a pending login lives.
+        if !pending.is_live(self.now()) {
+            return Err(Error::Unauthenticated);
+        }
+        let account = self.account_of(pending).await?;
         if self.second_factor_throttled(&account).await? {
             return Err(Error::InvalidSecondFactor);
         }
-        Ok((pending, account))
+        Ok(account)
     }
 
     /// Ends a second-factor attempt on a pending login: a wrong factor is counted on the
@@ -281,7 +264,7 @@ impl Accounts {
     /// one at assurance level 2, recording both methods.
     pub(crate) async fn finish_second_factor(
         &self,
-        pending: &SessionRecord,
+        pending: &PendingSession,
         account: Account,
         method: AuthMethod,
         ok: bool,

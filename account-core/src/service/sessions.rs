@@ -1,5 +1,39 @@
 //! Sessions: creating them with device details, validating a token, listing, revoking,
 //! rotating the token at privilege changes, and the freshness check for sensitive actions.
+//!
+//! # What a validated session proves
+//!
+//! Validating a token gives a value whose type says what the session may do, so that a
+//! service states what it needs in its signature and never checks a stage at run time:
+//!
+//! | type | stage | made by | taken by |
+//! |---|---|---|---|
+//! | [`SignedInSession`] | [`Full`](SessionStage::Full) | [`Accounts::authenticate`] | everything a signed-in user does |
+//! | [`EnrollingSession`] | `Full` or [`EnrollmentOnly`](SessionStage::EnrollmentOnly) | [`Accounts::authenticate_enrolling`] | enrolling a second factor, re-authenticating, logging out |
+//! | [`PendingSession`] | [`SecondFactorPending`](SessionStage::SecondFactorPending) | [`Accounts::authenticate_pending`] | the steps that finish a login with a second factor |
+//!
+//! Each wraps the stored [`SessionRecord`] in a private field and derefs to it for reading.
+//! Only this module makes one, from a live stored record of the right stage, so holding
+//! one is the proof. A pending session cannot stand in for a signed-in one:
+//!
+//! ```compile_fail,E0308
+//! # async fn demo(accounts: account_core::Accounts, token: &str) -> account_core::Result<()> {
+//! let pending = accounts.authenticate_pending(token).await?;
+//! // A `PendingSession` is not a `SignedInSession`: mismatched types.
+//! accounts.revoke_other_sessions(&pending, &account_core::RequestInfo::default()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! and neither can a record read from the store:
+//!
+//! ```compile_fail,E0423
+//! # fn demo(record: account_core::model::SessionRecord) {
+//! // The field is private, and no constructor skips validation.
+//! let session = account_core::SignedInSession(record);
+//! # }
+//! ```
+
+use std::ops::Deref;
 
 use chrono::Duration;
 
@@ -31,6 +65,135 @@ pub struct SessionView {
     pub session: SessionRecord,
     /// Whether it is the session the list was asked from.
     pub current: bool,
+}
+
+/// A fully signed-in session ([`SessionStage::Full`]): what
+/// [`Accounts::authenticate`] returns, and what every service that acts for a signed-in
+/// user takes. Only session validation makes one.
+///
+/// It derefs to the stored [`SessionRecord`] for reading.
+#[derive(Debug, Clone)]
+pub struct SignedInSession(SessionRecord);
+
+/// A session the "require 2FA" policy restricts to enrolling a second factor
+/// ([`SessionStage::EnrollmentOnly`]): its account has none yet. Only session validation
+/// makes one, as the [`EnrollingSession::EnrollmentOnly`] case of
+/// [`Accounts::authenticate_enrolling`].
+///
+/// It derefs to the stored [`SessionRecord`] for reading.
+#[derive(Debug, Clone)]
+pub struct EnrollmentSession(SessionRecord);
+
+/// A login waiting for its second factor ([`SessionStage::SecondFactorPending`]): what
+/// [`Accounts::authenticate_pending`] returns, and what only the steps that finish the
+/// login take. It is not signed in.
+///
+/// It derefs to the stored [`SessionRecord`] for reading.
+#[derive(Debug, Clone)]
+pub struct PendingSession(SessionRecord);
+
+/// A session that may enrol a second factor: a fully signed-in one, or one the "require
+/// 2FA" policy restricts to enrolling. What [`Accounts::authenticate_enrolling`] returns,
+/// and what enrolling a factor, re-authenticating and logging out take.
+///
+/// It derefs to the stored [`SessionRecord`] for reading. Any [`SignedInSession`] may be
+/// used where an `EnrollingSession` is asked for (`EnrollingSession::from`).
+#[derive(Debug, Clone)]
+pub enum EnrollingSession {
+    /// A fully signed-in session.
+    SignedIn(SignedInSession),
+    /// A session that may only enrol a second factor.
+    EnrollmentOnly(EnrollmentSession),
+}
+
+/// The reading side the session types share: `Deref`, `record()` and `into_record()`.
+macro_rules! session_record_access {
+    ($($name:ident),+) => {$(
+        impl $name {
+            /// The stored session.
+            pub fn record(&self) -> &SessionRecord {
+                &self.0
+            }
+
+            /// The stored session, giving up the proof of its stage.
+            pub fn into_record(self) -> SessionRecord {
+                self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = SessionRecord;
+
+            fn deref(&self) -> &SessionRecord {
+                &self.0
+            }
+        }
+    )+};
+}
+
+session_record_access!(SignedInSession, EnrollmentSession, PendingSession);
+
+impl EnrollingSession {
+    /// The stored session.
+    pub fn record(&self) -> &SessionRecord {
+        match self {
+            EnrollingSession::SignedIn(s) => s.record(),
+            EnrollingSession::EnrollmentOnly(s) => s.record(),
+        }
+    }
+
+    /// The stored session, giving up the proof of its stage.
+    pub fn into_record(self) -> SessionRecord {
+        match self {
+            EnrollingSession::SignedIn(s) => s.into_record(),
+            EnrollingSession::EnrollmentOnly(s) => s.into_record(),
+        }
+    }
+
+    /// The record, to update it where only validation may (the last-seen time).
+    fn record_mut(&mut self) -> &mut SessionRecord {
+        match self {
+            EnrollingSession::SignedIn(s) => &mut s.0,
+            EnrollingSession::EnrollmentOnly(s) => &mut s.0,
+        }
+    }
+}
+
+impl Deref for EnrollingSession {
+    type Target = SessionRecord;
+
+    fn deref(&self) -> &SessionRecord {
+        self.record()
+    }
+}
+
+impl From<SignedInSession> for EnrollingSession {
+    fn from(session: SignedInSession) -> Self {
+        EnrollingSession::SignedIn(session)
+    }
+}
+
+impl From<EnrollmentSession> for EnrollingSession {
+    fn from(session: EnrollmentSession) -> Self {
+        EnrollingSession::EnrollmentOnly(session)
+    }
+}
+
+/// A live stored session sorted by its stage: the one place the session types are made.
+enum Staged {
+    SignedIn(SignedInSession),
+    EnrollmentOnly(EnrollmentSession),
+    Pending(PendingSession),
+}
+
+impl Staged {
+    fn of(record: SessionRecord) -> Self {
+        match record.stage {
+            SessionStage::Full => Staged::SignedIn(SignedInSession(record)),
+            SessionStage::EnrollmentOnly => Staged::EnrollmentOnly(EnrollmentSession(record)),
+            SessionStage::SecondFactorPending { .. } => Staged::Pending(PendingSession(record)),
+        }
+    }
 }
 
 /// How long a session waiting for its second factor lives.
@@ -84,7 +247,8 @@ impl Accounts {
         })
     }
 
-    /// Validates a session token presented by a client and returns its session.
+    /// Validates a session token presented by a client and returns the session, which
+    /// must be fully signed in.
     ///
     /// This is the hot path of every authenticated request: one store read by the token's
     /// digest, and a write only when the last-seen time is older than the touch interval
@@ -92,26 +256,66 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token.
-    pub async fn authenticate(&self, token: &str) -> Result<SessionRecord> {
+    /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token, and
+    /// for a session still waiting for its second factor;
+    /// [`Error::SecondFactorEnrollmentRequired`] for a session the "require 2FA" policy
+    /// restricts to enrolling a second factor (see [`Accounts::authenticate_enrolling`]).
+    pub async fn authenticate(&self, token: &str) -> Result<SignedInSession> {
+        match self.authenticate_enrolling(token).await? {
+            EnrollingSession::SignedIn(session) => Ok(session),
+            EnrollingSession::EnrollmentOnly(_) => Err(Error::SecondFactorEnrollmentRequired),
+        }
+    }
+
+    /// Validates a session token like [`Accounts::authenticate`], and accepts a session
+    /// the "require 2FA" policy restricts to enrolling a second factor too: for the few
+    /// steps such a session may take (enrolling TOTP or a passkey, re-authenticating,
+    /// logging out, reading the account).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token, and
+    /// for a session still waiting for its second factor.
+    pub async fn authenticate_enrolling(&self, token: &str) -> Result<EnrollingSession> {
+        let mut session = match Staged::of(self.live_session(token).await?) {
+            Staged::SignedIn(session) => EnrollingSession::SignedIn(session),
+            Staged::EnrollmentOnly(session) => EnrollingSession::EnrollmentOnly(session),
+            // A session still waiting for its second factor is not signed in.
+            Staged::Pending(_) => return Err(Error::Unauthenticated),
+        };
+        let now = self.now();
+        if self.touch_due(Some(session.last_seen_at), now) {
+            self.inner.store.touch_session(session.id, now).await?;
+            session.record_mut().last_seen_at = now;
+        }
+        Ok(session)
+    }
+
+    /// The session waiting for its second factor that this token names: what the steps
+    /// that finish a login take. It is not touched (it lives five minutes whatever it does).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] for a malformed, unknown or expired token, or one of a
+    /// session that is not waiting for a second factor.
+    pub async fn authenticate_pending(&self, token: &str) -> Result<PendingSession> {
+        match Staged::of(self.live_session(token).await?) {
+            Staged::Pending(session) => Ok(session),
+            Staged::SignedIn(_) | Staged::EnrollmentOnly(_) => Err(Error::Unauthenticated),
+        }
+    }
+
+    /// The live stored session this token names, whatever its stage.
+    async fn live_session(&self, token: &str) -> Result<SessionRecord> {
         let token = OpaqueToken::parse(token).ok_or(Error::Unauthenticated)?;
-        let mut session = self
+        let session = self
             .inner
             .store
             .session_by_token(&token.digest())
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let now = self.now();
-        if !session.is_live(now) {
+        if !session.is_live(self.now()) {
             return Err(Error::Unauthenticated);
-        }
-        // A session still waiting for its second factor is not signed in.
-        if matches!(session.stage, SessionStage::SecondFactorPending { .. }) {
-            return Err(Error::Unauthenticated);
-        }
-        if self.touch_due(Some(session.last_seen_at), now) {
-            self.inner.store.touch_session(session.id, now).await?;
-            session.last_seen_at = now;
         }
         Ok(session)
     }
@@ -168,7 +372,7 @@ impl Accounts {
     /// [`Error::ReauthenticationRequired`] for another session from a stale one.
     pub async fn revoke_session(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: SessionId,
         info: &RequestInfo,
     ) -> Result<()> {
@@ -205,7 +409,7 @@ impl Accounts {
     /// [`Error::ReauthenticationRequired`] from a stale session.
     pub async fn revoke_other_sessions(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         info: &RequestInfo,
     ) -> Result<u64> {
         self.require_fresh(current).await?;
@@ -224,12 +428,13 @@ impl Accounts {
         Ok(ended)
     }
 
-    /// Ends the current session.
+    /// Ends the current session. A session the "require 2FA" policy restricts to enrolling
+    /// may log out too ([`EnrollingSession`]).
     ///
     /// # Errors
     ///
     /// Only storage errors; logging out of a session that is already gone succeeds.
-    pub async fn logout(&self, current: &SessionRecord, info: &RequestInfo) -> Result<()> {
+    pub async fn logout(&self, current: &EnrollingSession, info: &RequestInfo) -> Result<()> {
         if self
             .inner
             .store

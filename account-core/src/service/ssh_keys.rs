@@ -8,11 +8,12 @@
 //! this?" with at most one account.
 
 use super::Accounts;
+use super::sessions::SignedInSession;
 use crate::error::{AccessKind, Error, Result};
 use crate::mail::Message;
 use crate::model::{
-    Account, AccountId, AccountState, LimitedInsert, RequestInfo, SecurityEventKind, SessionRecord,
-    SshKeyId, SshKeyRecord,
+    Account, AccountId, AccountState, LimitedInsert, RequestInfo, SecurityEventKind, SshKeyId,
+    SshKeyRecord,
 };
 use crate::ssh_key::SshPublicKey;
 use crate::store::{Conflict, StoreError};
@@ -32,7 +33,6 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor;
     /// [`Error::Validation`] for a bad name; [`Error::InvalidSshKey`] for a line that is
     /// not an accepted public key (the reason says why);
     /// [`Error::ReauthenticationRequired`] from a stale session; [`Error::SshKeyInUse`]
@@ -40,12 +40,11 @@ impl Accounts {
     /// maximum of keys.
     pub async fn add_ssh_key(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         name: &str,
         public_key: &str,
         info: &RequestInfo,
     ) -> Result<SshKeyRecord> {
-        super::totp::require_signed_in(current)?;
         let name = super::parse_credential_name(name)?;
         let parsed = SshPublicKey::parse(public_key)?;
         self.require_fresh(current).await?;
@@ -100,15 +99,14 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session waiting for its second factor;
+    /// [`Error::Unauthenticated`] when the session's account is gone or disabled;
     /// [`Error::NotFound`] when the account has no such key.
     pub async fn delete_ssh_key(
         &self,
-        current: &SessionRecord,
+        current: &SignedInSession,
         id: SshKeyId,
         info: &RequestInfo,
     ) -> Result<()> {
-        super::totp::require_signed_in(current)?;
         let account = self.account_of(current).await?;
         let key = self
             .inner

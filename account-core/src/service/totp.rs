@@ -22,6 +22,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::Accounts;
 use super::recovery_codes::RecoveryCodes;
+use super::sessions::{EnrollingSession, SignedInSession};
 use crate::config::TotpAccountName;
 use crate::error::{Error, Result};
 use crate::mail::Message;
@@ -75,18 +76,21 @@ impl Accounts {
     /// Starts enrolling an authenticator app: a fresh secret is kept pending (replacing any
     /// earlier pending one) until [`Accounts::confirm_totp_enrollment`] proves the app has
     /// it. Needs a fresh authentication, with the account's strongest factor when it has
-    /// one, so that binding a new factor needs the highest level the account has.
+    /// one, so that binding a new factor needs the highest level the account has. A
+    /// session the "require 2FA" policy restricts to enrolling may do it
+    /// ([`EnrollingSession`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor;
     /// [`Error::ReauthenticationRequired`] from a stale session;
     /// [`Error::AlreadyEnrolled`] when the account has a confirmed TOTP authenticator
     /// (one per account: disable it first);
     /// [`Error::ManagedExternally`] for an external-directory account when the policy says
     /// the directory supplies the second factor.
-    pub async fn start_totp_enrollment(&self, current: &SessionRecord) -> Result<TotpEnrollment> {
-        require_signed_in(current)?;
+    pub async fn start_totp_enrollment(
+        &self,
+        current: &EnrollingSession,
+    ) -> Result<TotpEnrollment> {
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
         self.check_may_enrol(&account).await?;
@@ -118,18 +122,16 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor, or
-    /// one that another request rotated first;
+    /// [`Error::Unauthenticated`] for a session that another request rotated first;
     /// [`Error::InvalidSecondFactor`] for a wrong or malformed code (nothing changes);
     /// [`Error::NotFound`] when no enrolment is pending;
     /// [`Error::AlreadyEnrolled`] when the TOTP is confirmed already.
     pub async fn confirm_totp_enrollment(
         &self,
-        current: &SessionRecord,
+        current: &EnrollingSession,
         code: &str,
         info: &RequestInfo,
     ) -> Result<TotpConfirmed> {
-        require_signed_in(current)?;
         let account = self.account_of(current).await?;
         let store = &self.inner.store;
         let pending = store.totp(account.id).await?.ok_or(Error::NotFound)?;
@@ -184,11 +186,9 @@ impl Accounts {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a session still waiting for its second factor;
     /// [`Error::ReauthenticationRequired`] from a stale session;
     /// [`Error::NotFound`] when the account has no TOTP authenticator.
-    pub async fn disable_totp(&self, current: &SessionRecord, info: &RequestInfo) -> Result<()> {
-        require_signed_in(current)?;
+    pub async fn disable_totp(&self, current: &SignedInSession, info: &RequestInfo) -> Result<()> {
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
         let store = &self.inner.store;
@@ -260,14 +260,6 @@ impl Accounts {
             otpauth_uri: uri,
             qr_png,
         })
-    }
-}
-
-/// A session that is still waiting for its second factor is not signed in yet.
-pub(super) fn require_signed_in(current: &SessionRecord) -> Result<()> {
-    match current.stage {
-        SessionStage::SecondFactorPending { .. } => Err(Error::Unauthenticated),
-        _ => Ok(()),
     }
 }
 
@@ -486,7 +478,7 @@ mod tests {
 
     /// The services over a memory store and a manual clock, with `ada` signed up and
     /// signed in (no second factor yet).
-    async fn services() -> (Accounts, Arc<ManualClock>, SessionRecord) {
+    async fn services() -> (Accounts, Arc<ManualClock>, EnrollingSession) {
         let mut config = AccountConfig::new("https://accounts.example.com".parse().expect("url"));
         config.hashing = HashingConfig {
             memory_kib: 256,
@@ -518,7 +510,11 @@ mod tests {
         else {
             panic!("no second factor yet")
         };
-        (accounts, clock, signed_in.session)
+        let session = accounts
+            .authenticate_enrolling(signed_in.token.expose())
+            .await
+            .expect("a new session is valid");
+        (accounts, clock, session)
     }
 
     fn code_now(secret: &str, accounts: &Accounts) -> String {

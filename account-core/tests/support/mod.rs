@@ -17,7 +17,8 @@ use account_core::random::OsRandom;
 use account_core::store::memory::MemoryStore;
 use account_core::store::{AccountStore, CredentialStore, SessionStore};
 use account_core::{
-    AccountConfig, Accounts, LoginOutcome, NewAccountByAdmin, SignUp, SignUpOutcome, SignedIn,
+    AccountConfig, Accounts, EnrollingSession, LoginOutcome, NewAccountByAdmin, SignUp,
+    SignUpOutcome, SignedIn, SignedInSession,
 };
 
 /// The password the harness signs people up with.
@@ -128,11 +129,11 @@ impl Harness {
         }
     }
 
-    pub async fn fresh_session(&self, username: &str) -> SessionRecord {
+    pub async fn fresh_session(&self, username: &str) -> SignedInSession {
         self.fresh_session_with(username, PASSWORD).await
     }
 
-    pub async fn fresh_session_with(&self, username: &str, password: &str) -> SessionRecord {
+    pub async fn fresh_session_with(&self, username: &str, password: &str) -> SignedInSession {
         let s = self
             .login_with(username, password, &info())
             .await
@@ -141,6 +142,32 @@ impl Harness {
             .authenticate(s.token.expose())
             .await
             .expect("a new session is valid")
+    }
+
+    /// Finishes a pending login with a TOTP code as a host does: the pending session's
+    /// token is validated first, then the step is taken with the pending session.
+    pub async fn complete_login_with_totp(
+        &self,
+        pending_token: &str,
+        code: &str,
+    ) -> Result<SignedIn, account_core::Error> {
+        let pending = self.accounts.authenticate_pending(pending_token).await?;
+        self.accounts
+            .complete_login_with_totp(&pending, code, &info())
+            .await
+    }
+
+    /// Finishes a pending login with a recovery code as a host does (see
+    /// [`Harness::complete_login_with_totp`]).
+    pub async fn complete_login_with_recovery_code(
+        &self,
+        pending_token: &str,
+        code: &str,
+    ) -> Result<SignedIn, account_core::Error> {
+        let pending = self.accounts.authenticate_pending(pending_token).await?;
+        self.accounts
+            .complete_login_with_recovery_code(&pending, code, &info())
+            .await
     }
 
     pub async fn account(&self, username: &str) -> Account {
@@ -209,7 +236,7 @@ impl Harness {
             .expect("created")
     }
 
-    pub async fn session_for_external(&self, account: &Account) -> SessionRecord {
+    pub async fn session_for_external(&self, account: &Account) -> SignedInSession {
         let s = self
             .accounts
             .sign_in_external(account.id, &info())
@@ -277,6 +304,12 @@ impl Harness {
             self.mailer.sent()
         );
     }
+}
+
+/// A signed-in session where a step asks for one that may enrol a second factor (every
+/// signed-in session may).
+pub fn enrolling(session: &SignedInSession) -> EnrollingSession {
+    EnrollingSession::from(session.clone())
 }
 
 fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
