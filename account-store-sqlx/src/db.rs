@@ -196,27 +196,50 @@ where
     })
 }
 
-async fn fetch_optional(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> sqlx::Result<Option<Row>> {
-    on_conn!(conn, sql, args, |query, exec| Ok(query
+impl Conn<'_> {
+    fn backend(&self) -> Backend {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Conn::SqlitePool(_) | Conn::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Conn::PgPool(_) | Conn::Pg(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            Conn::MySqlPool(_) | Conn::MySql(_) => Backend::MySql,
+        }
+    }
+}
+
+// The three ways to run a statement: each takes it in the shared SQL, makes it the
+// backend's own, and turns a driver error into a store error.
+
+async fn fetch_optional(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<Row>> {
+    let backend = conn.backend();
+    let sql = backend.sql(sql);
+    let found = on_conn!(conn, &sql, args, |query, exec| query
         .fetch_optional(exec)
-        .await?
-        .map(Row::from)))
+        .await
+        .map(|row| row.map(Row::from)));
+    found.map_err(|e| store_error(backend, e))
 }
 
-async fn fetch_all(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> sqlx::Result<Vec<Row>> {
-    on_conn!(conn, sql, args, |query, exec| Ok(query
+async fn fetch_all(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+    let backend = conn.backend();
+    let sql = backend.sql(sql);
+    let found = on_conn!(conn, &sql, args, |query, exec| query
         .fetch_all(exec)
-        .await?
-        .into_iter()
-        .map(Row::from)
-        .collect()))
+        .await
+        .map(|rows| rows.into_iter().map(Row::from).collect::<Vec<_>>()));
+    found.map_err(|e| store_error(backend, e))
 }
 
-async fn execute(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> sqlx::Result<u64> {
-    on_conn!(conn, sql, args, |query, exec| Ok(query
+async fn execute(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+    let backend = conn.backend();
+    let sql = backend.sql(sql);
+    let done = on_conn!(conn, &sql, args, |query, exec| query
         .execute(exec)
-        .await?
-        .rows_affected()))
+        .await
+        .map(|done| done.rows_affected()));
+    done.map_err(|e| store_error(backend, e))
 }
 
 impl Db {
@@ -259,11 +282,7 @@ impl Db {
         args: Args<'_>,
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        let backend = self.backend();
-        let sql = backend.sql(sql);
-        let row = fetch_optional(self.reader(), &sql, &args)
-            .await
-            .map_err(|e| store_error(backend, e))?;
+        let row = fetch_optional(self.reader(), sql, &args).await?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -274,30 +293,18 @@ impl Db {
         args: Args<'_>,
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
-        let backend = self.backend();
-        let sql = backend.sql(sql);
-        let rows = fetch_all(self.reader(), &sql, &args)
-            .await
-            .map_err(|e| store_error(backend, e))?;
+        let rows = fetch_all(self.reader(), sql, &args).await?;
         rows.iter().map(decode).collect()
     }
 
     /// Runs a change and returns how many rows it matched.
     pub(crate) async fn write(&self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
-        let backend = self.backend();
-        let sql = backend.sql(sql);
-        execute(self.writer(), &sql, &args)
-            .await
-            .map_err(|e| store_error(backend, e))
+        execute(self.writer(), sql, &args).await
     }
 
     /// Runs a change that returns a row (`RETURNING`, `SELECT` of a write), on the writer.
     async fn write_returning(&self, sql: &str, args: Args<'_>) -> StoreResult<Option<Row>> {
-        let backend = self.backend();
-        let sql = backend.sql(sql);
-        fetch_optional(self.writer(), &sql, &args)
-            .await
-            .map_err(|e| store_error(backend, e))
+        fetch_optional(self.writer(), sql, &args).await
     }
 
     /// Starts a transaction. On SQLite it holds the write lock from its first statement
@@ -318,7 +325,6 @@ impl Db {
             Pools::MySql(pool) => pool.begin().await.map(TxConn::MySql),
         };
         Ok(Tx {
-            backend,
             conn: conn.map_err(|e| store_error(backend, e))?,
         })
     }
@@ -426,7 +432,6 @@ impl Db {
 
 /// A transaction. Dropped without [`commit`](Tx::commit), it rolls back.
 pub(crate) struct Tx {
-    backend: Backend,
     conn: TxConn,
 }
 
@@ -453,32 +458,25 @@ impl Tx {
 
     /// The row `sql` finds, if any.
     pub(crate) async fn read(&mut self, sql: &str, args: Args<'_>) -> StoreResult<Option<Row>> {
-        let backend = self.backend;
-        let sql = backend.sql(sql);
-        fetch_optional(self.conn(), &sql, &args)
-            .await
-            .map_err(|e| store_error(backend, e))
+        fetch_optional(self.conn(), sql, &args).await
     }
 
     /// Runs a change and returns how many rows it matched.
     pub(crate) async fn write(&mut self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
-        let backend = self.backend;
-        let sql = backend.sql(sql);
-        execute(self.conn(), &sql, &args)
-            .await
-            .map_err(|e| store_error(backend, e))
+        execute(self.conn(), sql, &args).await
     }
 
     /// Locks the account's row until the commit (see [`Backend::lock_account`]).
     pub(crate) async fn lock_account(&mut self, account: AccountId) -> StoreResult<()> {
-        if let Some(lock) = self.backend.lock_account() {
+        if let Some(lock) = self.conn().backend().lock_account() {
             self.write(lock, args![account]).await?;
         }
         Ok(())
     }
 
     /// Commits.
-    pub(crate) async fn commit(self) -> StoreResult<()> {
+    pub(crate) async fn commit(mut self) -> StoreResult<()> {
+        let backend = self.conn().backend();
         let done = match self.conn {
             #[cfg(feature = "sqlite")]
             TxConn::Sqlite(tx) => tx.commit().await,
@@ -487,7 +485,7 @@ impl Tx {
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => tx.commit().await,
         };
-        done.map_err(|e| store_error(self.backend, e))
+        done.map_err(|e| store_error(backend, e))
     }
 }
 

@@ -18,6 +18,7 @@
 //! `db.rs`.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use account_core::store::Conflict;
 
@@ -86,8 +87,8 @@ impl Backend {
                 for c in text.chars() {
                     if c == '?' {
                         n += 1;
-                        out.push('$');
-                        out.push_str(&n.to_string());
+                        // Writing to a `String` cannot fail.
+                        let _ = write!(out, "${n}");
                     } else {
                         out.push(c);
                     }

@@ -188,6 +188,14 @@ impl Staged {
     }
 }
 
+/// What a validation takes a session to be waiting for: nothing (signed in, or restricted
+/// to enrolling), or its second factor (a pending login).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Awaits {
+    Nothing,
+    SecondFactor,
+}
+
 /// How long a session waiting for its second factor lives.
 pub(crate) const PENDING_LIFETIME: Duration = Duration::minutes(5);
 
@@ -253,7 +261,7 @@ impl Accounts {
     /// [`Error::SecondFactorEnrollmentRequired`] for a session the "require 2FA" policy
     /// restricts to enrolling a second factor (see [`Accounts::authenticate_enrolling`]).
     pub async fn authenticate(&self, token: &str) -> Result<SignedInSession> {
-        match Staged::of(self.signed_in_or_enrolling(token).await?) {
+        match Staged::of(self.live_session(token, Awaits::Nothing).await?) {
             Staged::SignedIn(session) => Ok(session),
             Staged::EnrollmentOnly(_) => Err(Error::SecondFactorEnrollmentRequired),
             Staged::Pending(_) => Err(Error::Unauthenticated),
@@ -270,35 +278,11 @@ impl Accounts {
     /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token, and
     /// for a session still waiting for its second factor.
     pub async fn authenticate_enrolling(&self, token: &str) -> Result<EnrollingSession> {
-        match Staged::of(self.signed_in_or_enrolling(token).await?) {
+        match Staged::of(self.live_session(token, Awaits::Nothing).await?) {
             Staged::SignedIn(session) => Ok(EnrollingSession::SignedIn(session)),
             Staged::EnrollmentOnly(session) => Ok(EnrollingSession::EnrollmentOnly(session)),
             Staged::Pending(_) => Err(Error::Unauthenticated),
         }
-    }
-
-    /// The live session this token names, touched when its last-seen time is due, unless
-    /// it is still waiting for its second factor (such a session is not signed in). The
-    /// whole of both validations but the sorting by stage, in one function: it runs on
-    /// every authenticated request, and each nested call would move the record once more.
-    async fn signed_in_or_enrolling(&self, token: &str) -> Result<SessionRecord> {
-        let token = OpaqueToken::parse(token).ok_or(Error::Unauthenticated)?;
-        let mut session = self
-            .inner
-            .store
-            .session_by_token(&token.digest())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        let now = self.now();
-        let pending = matches!(session.stage, SessionStage::SecondFactorPending { .. });
-        if pending || !session.is_live(now) {
-            return Err(Error::Unauthenticated);
-        }
-        if self.touch_due(Some(session.last_seen_at), now) {
-            self.inner.store.touch_session(session.id, now).await?;
-            session.last_seen_at = now;
-        }
-        Ok(session)
     }
 
     /// The session waiting for its second factor that this token names: what the steps
@@ -309,23 +293,32 @@ impl Accounts {
     /// [`Error::Unauthenticated`] for a malformed, unknown or expired token, or one of a
     /// session that is not waiting for a second factor.
     pub async fn authenticate_pending(&self, token: &str) -> Result<PendingSession> {
-        match Staged::of(self.live_session(token).await?) {
+        match Staged::of(self.live_session(token, Awaits::SecondFactor).await?) {
             Staged::Pending(session) => Ok(session),
             Staged::SignedIn(_) | Staged::EnrollmentOnly(_) => Err(Error::Unauthenticated),
         }
     }
 
-    /// The live stored session this token names, whatever its stage.
-    async fn live_session(&self, token: &str) -> Result<SessionRecord> {
+    /// The live session this token names if it `awaits` what the caller wants, touched
+    /// when its last-seen time is due (a pending session never is). The whole of every
+    /// validation but the sorting by stage, in one function: it runs on every
+    /// authenticated request, and each nested call would move the record once more.
+    async fn live_session(&self, token: &str, awaits: Awaits) -> Result<SessionRecord> {
         let token = OpaqueToken::parse(token).ok_or(Error::Unauthenticated)?;
-        let session = self
+        let mut session = self
             .inner
             .store
             .session_by_token(&token.digest())
             .await?
             .ok_or(Error::Unauthenticated)?;
-        if !session.is_live(self.now()) {
+        let now = self.now();
+        let pending = matches!(session.stage, SessionStage::SecondFactorPending { .. });
+        if pending != (awaits == Awaits::SecondFactor) || !session.is_live(now) {
             return Err(Error::Unauthenticated);
+        }
+        if !pending && self.touch_due(Some(session.last_seen_at), now) {
+            self.inner.store.touch_session(session.id, now).await?;
+            session.last_seen_at = now;
         }
         Ok(session)
     }
