@@ -31,12 +31,13 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// | `insufficient_scope` | 403, with `WWW-Authenticate: Bearer error="insufficient_scope"` |
 /// | `not_found` | 404 |
 /// | `method_not_allowed` | 405 |
-/// | `username_taken`, `already_enrolled`, `no_second_factor`, `last_login_method`, `too_many_api_tokens`, `too_many_app_passwords`, `too_many_ssh_keys`, `ssh_key_in_use` | 409 |
+/// | `username_taken`, `last_admin`, `own_account`, `deletion_refused` (the detail gives the application's reason), `already_enrolled`, `no_second_factor`, `last_login_method`, `too_many_api_tokens`, `too_many_app_passwords`, `too_many_ssh_keys`, `ssh_key_in_use` | 409 |
 /// | `passkey_rejected` | 422 |
 /// | `invalid_ssh_key` | 422, with the core's `reason` (`ssh_key_too_weak`, `ssh_key_unsupported_type`, ...) |
 /// | `payload_too_large` | 413 |
 /// | `unsupported_media_type` | 415 |
 /// | `rate_limited` | 429, with `Retry-After` |
+/// | `directory_unavailable` | 503: the external directory that checks the account's password cannot answer (the cause is in the log); no `Retry-After`, since nobody here knows when it will be back |
 /// | `internal` | 500, with the detail only in the log |
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -245,6 +246,9 @@ fn core_status(e: &Error) -> StatusCode {
         | Error::NetworkNotAllowed => StatusCode::FORBIDDEN,
         Error::InvalidToken => StatusCode::BAD_REQUEST,
         Error::UsernameTaken
+        | Error::LastAdmin
+        | Error::OwnAccount
+        | Error::DeletionRefused(_)
         | Error::AlreadyEnrolled
         | Error::NoSecondFactor
         | Error::LastLoginMethod
@@ -253,6 +257,9 @@ fn core_status(e: &Error) -> StatusCode {
         Error::PasskeyRejected | Error::InvalidSshKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        // The request was fine and may well succeed later: the directory, not the client
+        // nor this server, is what failed.
+        Error::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         // Storage and internal failures, and any variant a newer core adds before this
         // crate knows it: opaque.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -377,6 +384,14 @@ mod tests {
         check(Error::SignUpDisabled, 403, "signup_disabled");
         check(Error::ProfileLocked, 403, "profile_locked");
         check(Error::ManagedExternally, 403, "managed_by_directory");
+        check(Error::LastAdmin, 409, "last_admin");
+        check(Error::OwnAccount, 409, "own_account");
+        let refused = check(
+            Error::DeletionRefused("owns an organisation".into()),
+            409,
+            "deletion_refused",
+        );
+        assert!(refused.detail.contains("owns an organisation"));
         check(Error::InvalidToken, 400, "invalid_token");
         check(Error::UsernameTaken, 409, "username_taken");
         check(Error::NotFound, 404, "not_found");
@@ -507,6 +522,16 @@ mod tests {
         assert_eq!(p.detail, "internal error");
         let p = check(Error::Internal("thread panicked".into()), 500, "internal");
         assert_eq!(p.detail, "internal error");
+    }
+
+    #[test]
+    fn an_unavailable_directory_is_a_503_that_names_no_cause() {
+        let p = check(Error::DirectoryUnavailable, 503, "directory_unavailable");
+        assert_eq!(p.title, "Service Unavailable");
+        assert_eq!(p.detail, "the directory is unavailable");
+        let response = ApiError::from(Error::DirectoryUnavailable).into_response();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
     }
 
     #[test]

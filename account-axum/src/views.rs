@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use account_core::domain::Password;
 use account_core::model::{
-    Account, AccountSource, ApiTokenRecord, AppPasswordRecord, EventCursor, EventId, Role,
-    SecurityEvent, SshKeyRecord, TokenScope,
+    Account, AccountCursor, AccountSource, AccountState, ApiTokenRecord, AppPasswordRecord,
+    EventCursor, Role, SecurityEvent, SshKeyRecord, TokenScope,
 };
 use account_core::{CreatedApiToken, CreatedAppPassword, SessionView as CoreSessionView};
 
@@ -531,8 +531,48 @@ pub(crate) struct AccountBody {
     pub(crate) source: SourceBody,
     /// `user` or `admin`.
     pub(crate) role: RoleBody,
+    /// `active`, or `disabled` by an administrator.
+    pub(crate) state: StateBody,
     /// The second factors set up.
     pub(crate) second_factors: SecondFactorsBody,
+}
+
+/// Whether an account may sign in.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = AccountState)]
+pub(crate) enum StateBody {
+    /// It may sign in.
+    Active,
+    /// An administrator disabled it.
+    Disabled,
+}
+
+impl From<RoleBody> for Role {
+    fn from(role: RoleBody) -> Self {
+        match role {
+            RoleBody::User => Self::User,
+            RoleBody::Admin => Self::Admin,
+        }
+    }
+}
+
+impl From<AccountState> for StateBody {
+    fn from(state: AccountState) -> Self {
+        match state {
+            AccountState::Active => Self::Active,
+            AccountState::Disabled => Self::Disabled,
+        }
+    }
+}
+
+impl From<StateBody> for AccountState {
+    fn from(state: StateBody) -> Self {
+        match state {
+            StateBody::Active => Self::Active,
+            StateBody::Disabled => Self::Disabled,
+        }
+    }
 }
 
 /// Where an account is managed.
@@ -542,7 +582,8 @@ pub(crate) struct AccountBody {
 pub(crate) enum SourceBody {
     /// Here.
     Local,
-    /// By an external directory, which owns the profile fields and the password.
+    /// By an external directory, which owns the password and the profile fields it
+    /// manages.
     External {
         /// The directory's name.
         directory: String,
@@ -550,7 +591,7 @@ pub(crate) enum SourceBody {
 }
 
 /// What an account may do beyond its own settings.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = Role)]
 pub(crate) enum RoleBody {
@@ -604,6 +645,7 @@ impl AccountBody {
                 Role::Admin => RoleBody::Admin,
                 Role::User => RoleBody::User,
             },
+            state: account.state.into(),
             // The real values come from `with_second_factors`.
             second_factors: SecondFactorsBody {
                 totp: false,
@@ -614,6 +656,7 @@ impl AccountBody {
     }
 
     /// The account as answered by the routes, with its second factors read from the store.
+    /// (See also [`SecondFactorsBody`]'s `From`, for callers that have them.)
     pub(crate) async fn load(
         accounts: &account_core::Accounts,
         account: &Account,
@@ -621,12 +664,18 @@ impl AccountBody {
     ) -> Result<Self, crate::error::ApiError> {
         let factors = accounts.second_factors(account.id).await?;
         let mut body = Self::new(account, mount);
-        body.second_factors = SecondFactorsBody {
+        body.second_factors = factors.into();
+        Ok(body)
+    }
+}
+
+impl From<account_core::model::SecondFactors> for SecondFactorsBody {
+    fn from(factors: account_core::model::SecondFactors) -> Self {
+        Self {
             totp: factors.totp,
             recovery_codes_left: factors.recovery_codes_left,
             passkeys: factors.passkeys,
-        };
-        Ok(body)
+        }
     }
 }
 
@@ -728,27 +777,182 @@ impl From<SecurityEvent> for SecurityEventBody {
 
 /// An opaque page cursor: base64url of the event's time (RFC 3339, full precision) and id.
 pub(crate) fn encode_cursor(cursor: &EventCursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}|{}",
-        cursor.at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        cursor.id
-    ))
+    encode_position(cursor.at, cursor.id)
 }
 
 /// The cursor [`encode_cursor`] made, or `None` for anything else.
 pub(crate) fn decode_cursor(s: &str) -> Option<EventCursor> {
+    let (at, id) = decode_position(s)?;
+    Some(EventCursor { at, id })
+}
+
+/// An opaque cursor of the list of accounts, made like an event's.
+pub(crate) fn encode_account_cursor(cursor: &AccountCursor) -> String {
+    encode_position(cursor.created_at, cursor.id)
+}
+
+/// The cursor [`encode_account_cursor`] made, or `None` for anything else.
+pub(crate) fn decode_account_cursor(s: &str) -> Option<AccountCursor> {
+    let (created_at, id) = decode_position(s)?;
+    Some(AccountCursor { created_at, id })
+}
+
+/// A position in a list ordered by time, then id: base64url of `<RFC 3339>|<id>`.
+fn encode_position(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}|{id}",
+        at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    ))
+}
+
+fn decode_position<I: std::str::FromStr>(s: &str) -> Option<(DateTime<Utc>, I)> {
     let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
     let text = std::str::from_utf8(&raw).ok()?;
     let (at, id) = text.split_once('|')?;
-    Some(EventCursor {
-        at: DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
-        id: id.parse::<EventId>().ok()?,
-    })
+    Some((
+        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
+        id.parse::<I>().ok()?,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// Lifecycle and administration
+
+/// `DELETE /api/account`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct DeleteAccountRequest {
+    /// The account's username, typed again to confirm.
+    pub(crate) confirm_username: String,
+}
+
+/// `POST /api/admin/users`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateUserRequest {
+    /// 2 to 32 characters: letters, digits, `.`, `_`, `-`; reserved names are allowed.
+    pub(crate) username: String,
+    /// The address the setup link goes to.
+    pub(crate) email: String,
+    /// The name to show; the username when absent.
+    #[serde(default)]
+    pub(crate) display_name: Option<String>,
+    /// `user` (the default) or `admin`.
+    #[serde(default)]
+    pub(crate) role: Option<RoleBody>,
+    /// The name of the external directory that manages the account; absent for a local
+    /// account. A directory's account gets no setup link: its password is the directory's.
+    #[serde(default)]
+    pub(crate) directory: Option<String>,
+}
+
+/// `PATCH /api/admin/users/{id}`: fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UpdateUserRequest {
+    /// A new display name.
+    #[serde(default)]
+    pub(crate) display_name: Option<String>,
+    /// A new primary address; unverified until its owner opens the link mailed there.
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    /// A new role.
+    #[serde(default)]
+    pub(crate) role: Option<RoleBody>,
+    /// `active` or `disabled`. Disabling ends every session at once and stops every token
+    /// and app password.
+    #[serde(default)]
+    pub(crate) state: Option<StateBody>,
+}
+
+/// One page of `GET /api/admin/users`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UserPage)]
+pub(crate) struct UserPageBody {
+    /// The accounts, oldest first.
+    pub(crate) users: Vec<UserBody>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub(crate) next_cursor: Option<String>,
+}
+
+/// An account in an administrator's list. No secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
+pub(crate) struct UserBody {
+    /// The account's id.
+    pub(crate) id: Uuid,
+    /// The username.
+    pub(crate) username: String,
+    /// The name shown.
+    pub(crate) display_name: String,
+    /// The primary address.
+    pub(crate) email: String,
+    /// Whether the primary address was confirmed.
+    pub(crate) email_verified: bool,
+    /// Where the account is managed.
+    pub(crate) source: SourceBody,
+    /// `user` or `admin`.
+    pub(crate) role: RoleBody,
+    /// `active` or `disabled`.
+    pub(crate) state: StateBody,
+    /// When the account was created.
+    pub(crate) created_at: DateTime<Utc>,
+}
+
+impl From<&Account> for UserBody {
+    fn from(a: &Account) -> Self {
+        let full = AccountBody::new(a, &Mount(String::new()));
+        Self {
+            id: full.id,
+            username: full.username,
+            display_name: full.display_name,
+            email: full.email,
+            email_verified: full.email_verified,
+            source: full.source,
+            role: full.role,
+            state: full.state,
+            created_at: full.created_at,
+        }
+    }
+}
+
+/// `GET /api/admin/users/{id}`: the account, and what helps with a support request.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UserDetails)]
+pub(crate) struct UserDetailsBody {
+    /// The account, with its second factors.
+    pub(crate) account: AccountBody,
+    /// How many sessions are signed in now.
+    pub(crate) live_sessions: u32,
+    /// When it last logged in.
+    pub(crate) last_login_at: Option<DateTime<Utc>>,
+    /// How it last logged in: `password`, `passkey`, `totp`, `recovery_code`, `external`.
+    pub(crate) last_login_method: Option<String>,
+}
+
+/// `GET /api/account/export`: everything kept of the account, without a secret.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AccountExport)]
+pub(crate) struct ExportBody {
+    /// When the export was made.
+    pub(crate) exported_at: DateTime<Utc>,
+    /// The profile, addresses and second-factor summary.
+    pub(crate) account: AccountBody,
+    /// The passkeys.
+    pub(crate) passkeys: Vec<PasskeyBody>,
+    /// The live sessions.
+    pub(crate) sessions: Vec<SessionBody>,
+    /// The personal API tokens (never the tokens themselves).
+    pub(crate) api_tokens: Vec<ApiTokenBody>,
+    /// The app passwords (never the passwords themselves).
+    pub(crate) app_passwords: Vec<AppPasswordBody>,
+    /// The SSH keys.
+    pub(crate) ssh_keys: Vec<SshKeyBody>,
+    /// The whole security log, newest first.
+    pub(crate) security_events: Vec<SecurityEventBody>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use account_core::model::EventId;
     use account_core::random::OsRandom;
 
     #[test]

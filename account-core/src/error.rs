@@ -100,9 +100,24 @@ pub enum Error {
     /// The administrator's policy failed its checks.
     #[error("the policy is invalid: {0}")]
     InvalidPolicy(String),
+    /// The change would leave no active administrator: the last one can be neither
+    /// disabled, demoted nor deleted.
+    #[error("this is the last active administrator")]
+    LastAdmin,
+    /// An administrator may not disable, demote or delete their own account here (their
+    /// own settings delete it).
+    #[error("administrators cannot do this to their own account")]
+    OwnAccount,
+    /// The host application refused to let the account be deleted; the reason is its own
+    /// words, for the user (such as "owns an organisation").
+    #[error("the account cannot be deleted: {0}")]
+    DeletionRefused(String),
+    /// The external directory that checks this account's password could not be reached.
+    #[error("the directory is unavailable")]
+    DirectoryUnavailable,
     /// The store failed. Shown to clients as an opaque internal error.
     #[error("storage failed: {0}")]
-    Storage(#[from] StoreError),
+    Storage(StoreError),
     /// Something else failed inside; the message is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -139,6 +154,10 @@ impl Error {
             Error::InvalidSshKey(_) => "invalid_ssh_key",
             Error::SshKeyInUse => "ssh_key_in_use",
             Error::RateLimited { .. } => "rate_limited",
+            Error::LastAdmin => "last_admin",
+            Error::OwnAccount => "own_account",
+            Error::DeletionRefused(_) => "deletion_refused",
+            Error::DirectoryUnavailable => "directory_unavailable",
             Error::Storage(_) | Error::Internal(_) => "internal",
         }
     }
@@ -152,6 +171,17 @@ impl Error {
             Error::InvalidAvatar(a) => Some(a.code().to_owned()),
             Error::InvalidSshKey(k) => Some(k.code().to_owned()),
             _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    /// A row refused because its account is gone means the caller's account was deleted
+    /// while it worked: to the caller, it is no longer signed in.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoSuchAccount => Error::Unauthenticated,
+            other => Error::Storage(other),
         }
     }
 }

@@ -45,6 +45,7 @@
 //! | [`password`] | argon2id hashing and the password policy |
 //! | [`mail`] | typed messages and the mailers |
 //! | [`config`], [`policy`] | start-up configuration; the administrator's run-time policy |
+//! | [`directory`] | external directories (LDAP, an identity provider) that check passwords and own profile fields |
 //! | [`testing`] | the store conformance suite (feature `testing`) |
 //!
 //! # Feature flags
@@ -66,8 +67,10 @@ pub mod avatar;
 pub mod clock;
 pub mod config;
 pub mod device;
+pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod hooks;
 pub mod mail;
 pub mod model;
 pub mod password;
@@ -88,6 +91,9 @@ pub use model::RequestInfo;
 pub use service::{
     API_TOKEN_MAX_NETWORKS, ApiTokenAccess, AppPasswordLogin, CREDENTIAL_NAME_MAX, CreatedApiToken,
     CreatedAppPassword, NewApiToken, SshKeyOwner, parse_network,
+};
+pub use service::{
+    AccountChangeByAdmin, AccountDetails, AccountExport, AccountPage, MAX_ACCOUNT_PAGE,
 };
 pub use service::{
     Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, RateLimit,

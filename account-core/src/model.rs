@@ -120,8 +120,9 @@ fn uuid_v7(at: DateTime<Utc>, rng: &dyn SecureRandom) -> Uuid {
 pub enum AccountSource {
     /// Managed here.
     Local,
-    /// Managed by an external directory (LDAP, an identity provider); the profile fields
-    /// and the password cannot be changed here.
+    /// Managed by an external directory (LDAP, an identity provider): the password and
+    /// the profile fields the directory manages cannot be changed here (see
+    /// [`directory`](crate::directory)).
     External {
         /// The directory's name.
         directory: String,
@@ -287,6 +288,145 @@ impl ProfileChange {
     /// Whether the change changes nothing.
     pub fn is_empty(&self) -> bool {
         self.display_name.is_none() && self.language.is_none()
+    }
+}
+
+/// An administrator's change to an account, for
+/// [`AccountStore::change_account`](crate::store::AccountStore::change_account); `None`
+/// leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountChange {
+    /// A new display name.
+    pub display_name: Option<DisplayName>,
+    /// A new primary address, stored unverified (its owner proves it through a link).
+    pub email: Option<EmailAddress>,
+    /// A new role.
+    pub role: Option<Role>,
+    /// A new state. Disabling ends every session in the same step.
+    pub state: Option<AccountState>,
+}
+
+impl AccountChange {
+    /// Whether the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.display_name.is_none()
+            && self.email.is_none()
+            && self.role.is_none()
+            && self.state.is_none()
+    }
+}
+
+/// What [`AccountStore::change_account`](crate::store::AccountStore::change_account) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountUpdate {
+    /// The account as it is now, and how many sessions the change ended (disabling ends
+    /// them all).
+    Changed {
+        /// The account after the change.
+        account: Box<Account>,
+        /// How many sessions went.
+        sessions_ended: u64,
+    },
+    /// There is no such account.
+    NotFound,
+    /// The change would leave no active administrator: nothing was changed.
+    LastAdmin,
+}
+
+/// What [`AccountStore::delete_account`](crate::store::AccountStore::delete_account) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountRemoval {
+    /// The account and everything of it are gone; this is what it was.
+    Removed(Box<Account>),
+    /// There is no such account (or another deletion took it first).
+    NotFound,
+    /// It is the last active administrator: nothing was deleted.
+    LastAdmin,
+}
+
+/// A position in the list of accounts, which is ordered by creation time, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AccountCursor {
+    /// The account's creation time.
+    pub created_at: DateTime<Utc>,
+    /// The account's id.
+    pub id: AccountId,
+}
+
+impl Account {
+    /// The cursor that continues after this account.
+    pub fn cursor(&self) -> AccountCursor {
+        AccountCursor {
+            created_at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// Which kind of source an account listing keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Accounts managed here.
+    Local,
+    /// Accounts of any external directory.
+    External,
+}
+
+impl SourceKind {
+    /// The kind of this source.
+    pub fn of(source: &AccountSource) -> Self {
+        match source {
+            AccountSource::Local => SourceKind::Local,
+            AccountSource::External { .. } => SourceKind::External,
+        }
+    }
+}
+
+/// A page of the list of accounts an administrator sees, for
+/// [`AccountStore::list_accounts`](crate::store::AccountStore::list_accounts): the accounts
+/// that match every filter given, oldest first, strictly after `after`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountQuery {
+    /// A substring of the username, the primary address or the display name, compared
+    /// case-insensitively. It must already be in lowercase (see [`AccountQuery::search`]).
+    pub search: Option<String>,
+    /// Only accounts in this state.
+    pub state: Option<AccountState>,
+    /// Only accounts with this role.
+    pub role: Option<Role>,
+    /// Only local or only external accounts.
+    pub source: Option<SourceKind>,
+    /// The last account of the previous page, or `None` for the first page.
+    pub after: Option<AccountCursor>,
+    /// How many accounts at most.
+    pub limit: u32,
+}
+
+impl AccountQuery {
+    /// The search term as the store compares it: trimmed and in lowercase, `None` when
+    /// nothing is left.
+    pub fn search(term: &str) -> Option<String> {
+        let term = term.trim().to_lowercase();
+        (!term.is_empty()).then_some(term)
+    }
+
+    /// Whether `account` matches the filters (not the cursor): what a store's query
+    /// decides, for stores that filter in memory.
+    pub fn matches(&self, account: &Account) -> bool {
+        self.search.as_ref().is_none_or(|term| {
+            account.username.as_str().contains(term.as_str())
+                || account.email.lookup_key().contains(term.as_str())
+                || account
+                    .display_name
+                    .as_str()
+                    .to_lowercase()
+                    .contains(term.as_str())
+        }) && self.state.is_none_or(|s| s == account.state)
+            && self.role.is_none_or(|r| r == account.role)
+            && self
+                .source
+                .is_none_or(|k| k == SourceKind::of(&account.source))
     }
 }
 
@@ -597,7 +737,8 @@ pub enum SecurityEventKind {
     LoggedOut,
     /// The session re-authenticated.
     Reauthenticated,
-    /// Display name or language changed.
+    /// Display name or language changed, or the fields an external directory manages were
+    /// refreshed from it at login (details `by=directory`).
     ProfileUpdated,
     /// An avatar was uploaded.
     AvatarChanged,
@@ -663,6 +804,22 @@ pub enum SecurityEventKind {
     SshKeyAdded,
     /// An SSH key was removed.
     SshKeyRemoved,
+    /// The account was deleted. The only event kept of a deleted account: its id, its
+    /// username (`username`), when, and by whom (`by`: `self` or the administrator's id).
+    AccountDeleted,
+    /// An administrator deleted another account (recorded on the administrator's log).
+    DeletedAccount,
+    /// An administrator changed the account's profile fields or role.
+    ChangedByAdmin,
+    /// An administrator disabled the account; its sessions ended.
+    AccountDisabled,
+    /// An administrator enabled the account again.
+    AccountEnabled,
+    /// An administrator ended every session of the account.
+    SessionsRevokedByAdmin,
+    /// A login came from a device and network not seen on the account before; its owner
+    /// was told by mail.
+    NewSignInNotified,
 }
 
 impl SecurityEventKind {
@@ -710,6 +867,13 @@ impl SecurityEventKind {
             K::AppPasswordRevoked => "app_password_revoked",
             K::SshKeyAdded => "ssh_key_added",
             K::SshKeyRemoved => "ssh_key_removed",
+            K::AccountDeleted => "account_deleted",
+            K::DeletedAccount => "deleted_account",
+            K::ChangedByAdmin => "changed_by_admin",
+            K::AccountDisabled => "account_disabled",
+            K::AccountEnabled => "account_enabled",
+            K::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
+            K::NewSignInNotified => "new_sign_in_notified",
         }
     }
 
@@ -755,6 +919,13 @@ impl SecurityEventKind {
         Self::AppPasswordRevoked,
         Self::SshKeyAdded,
         Self::SshKeyRemoved,
+        Self::AccountDeleted,
+        Self::DeletedAccount,
+        Self::ChangedByAdmin,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::SessionsRevokedByAdmin,
+        Self::NewSignInNotified,
     ];
 
     /// The kind from its stable name.
@@ -789,6 +960,35 @@ pub struct EventPage {
     pub before: Option<EventCursor>,
     /// How many events at most.
     pub limit: u32,
+}
+
+/// Which events a listing of the security log keeps: every filter given must hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only this account's events; every account's when `None` (an administrator's view).
+    pub account: Option<AccountId>,
+    /// Only events of this kind.
+    pub kind: Option<SecurityEventKind>,
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl EventFilter {
+    /// Every event of one account.
+    pub fn account(account: AccountId) -> Self {
+        Self {
+            account: Some(account),
+            ..Self::default()
+        }
+    }
+
+    /// Whether `event` passes the filter: what a store's query decides, for stores that
+    /// filter in memory.
+    pub fn matches(&self, event: &SecurityEvent) -> bool {
+        self.account.is_none_or(|a| a == event.account_id)
+            && self.kind.is_none_or(|k| k == event.kind)
+            && self.since.is_none_or(|t| event.at >= t)
+    }
 }
 
 /// A position in the security log: events are ordered by time, then id.

@@ -24,6 +24,9 @@ pub struct Policy {
     /// factor of its accounts. When set, accounts with an external source cannot enrol a
     /// TOTP authenticator here (`managed_by_directory`); local accounts are not affected.
     pub directory_provides_second_factor: bool,
+    /// Whether a login from a device and network not seen on the account before mails a
+    /// notice to its addresses.
+    pub sign_in_notices: bool,
     /// Session lifetimes and the re-authentication window.
     pub sessions: SessionPolicy,
     /// Password rules.
@@ -38,6 +41,7 @@ impl Default for Policy {
             lock_profiles: false,
             require_second_factor: false,
             directory_provides_second_factor: false,
+            sign_in_notices: true,
             sessions: SessionPolicy::default(),
             passwords: PasswordRules::default(),
         }

@@ -152,10 +152,12 @@ async fn login_works_with_username_or_email_and_records_device_details() {
             .as_deref()
             .is_some_and(|b| b.starts_with("Firefox"))
     );
+    // The newest login came from a new device and network, so its notice is newer still.
     let events = h.events("ada").await;
-    assert_eq!(events[0].kind, SecurityEventKind::LoginSucceeded);
+    assert_eq!(events[0].kind, SecurityEventKind::NewSignInNotified);
+    assert_eq!(events[1].kind, SecurityEventKind::LoginSucceeded);
     assert_eq!(
-        events[0].details.get("method").map(String::as_str),
+        events[1].details.get("method").map(String::as_str),
         Some("password")
     );
 }
@@ -1184,7 +1186,7 @@ async fn security_log_lists_every_action_newest_first_in_pages() {
     let first = h
         .accounts
         .security_events(
-            id,
+            account_core::model::EventFilter::account(id),
             EventPage {
                 before: None,
                 limit: 2,
@@ -1199,7 +1201,7 @@ async fn security_log_lists_every_action_newest_first_in_pages() {
     let rest = h
         .accounts
         .security_events(
-            id,
+            account_core::model::EventFilter::account(id),
             EventPage {
                 before: Some(first[1].cursor()),
                 limit: 50,
@@ -1243,7 +1245,7 @@ async fn admin_creation_allows_reserved_names_sets_no_password_and_sends_a_setup
         ),
         "no password until the owner sets one"
     );
-    let link = h.link_sent_to("boss@example.com", "password_reset").await;
+    let link = h.link_sent_to("boss@example.com", "account_setup").await;
     h.accounts
         .reset_password(
             &support::token_of(&link),

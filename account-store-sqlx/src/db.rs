@@ -343,31 +343,25 @@ impl Db {
         read_args: Args<'_>,
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        let row = if self.backend().has_returning() {
+        if self.backend().has_returning() {
             let sql = format!("{change} RETURNING {columns}");
-            self.write_returning(&sql, args).await?
-        } else {
-            self.change_then_read(change, args, &format!("SELECT {columns} {read}"), read_args)
-                .await?
-        };
-        row.as_ref().map(decode).transpose()
-    }
-
-    async fn change_then_read(
-        &self,
-        change: &str,
-        args: Args<'_>,
-        read: &str,
-        read_args: Args<'_>,
-    ) -> StoreResult<Option<Row>> {
+            let row = self.write_returning(&sql, args).await?;
+            return row.as_ref().map(decode).transpose();
+        }
         retry(|| async {
             let mut tx = self.begin().await?;
-            if tx.write(change, args.clone()).await? == 0 {
-                return Ok(None);
-            }
-            let row = tx.read(read, read_args.clone()).await?;
+            let found = tx
+                .change_returning(
+                    change,
+                    args.clone(),
+                    columns,
+                    read,
+                    read_args.clone(),
+                    &decode,
+                )
+                .await?;
             tx.commit().await?;
-            Ok(row)
+            Ok(found)
         })
         .await
     }
@@ -384,32 +378,18 @@ impl Db {
         args: Args<'_>,
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
-        let row = if self.backend().has_returning() {
+        if self.backend().has_returning() {
             let sql = format!("DELETE FROM {table} WHERE {filter} RETURNING {columns}");
-            self.write_returning(&sql, args).await?
-        } else {
-            self.read_then_delete(table, columns, filter, args).await?
-        };
-        row.as_ref().map(decode).transpose()
-    }
-
-    async fn read_then_delete(
-        &self,
-        table: &str,
-        columns: &str,
-        filter: &str,
-        args: Args<'_>,
-    ) -> StoreResult<Option<Row>> {
-        let read = format!("SELECT {columns} FROM {table} WHERE {filter} FOR UPDATE");
-        let delete = format!("DELETE FROM {table} WHERE {filter}");
+            let row = self.write_returning(&sql, args).await?;
+            return row.as_ref().map(decode).transpose();
+        }
         retry(|| async {
             let mut tx = self.begin().await?;
-            let row = tx.read(&read, args.clone()).await?;
-            if row.is_some() {
-                tx.write(&delete, args.clone()).await?;
-                tx.commit().await?;
-            }
-            Ok(row)
+            let found = tx
+                .delete_returning(table, columns, filter, args.clone(), &decode)
+                .await?;
+            tx.commit().await?;
+            Ok(found)
         })
         .await
     }
@@ -445,6 +425,18 @@ enum TxConn {
 }
 
 impl Tx {
+    /// The backend the transaction runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.conn {
+            #[cfg(feature = "sqlite")]
+            TxConn::Sqlite(_) => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            TxConn::Pg(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            TxConn::MySql(_) => Backend::MySql,
+        }
+    }
+
     fn conn(&mut self) -> Conn<'_> {
         match &mut self.conn {
             #[cfg(feature = "sqlite")]
@@ -461,22 +453,87 @@ impl Tx {
         fetch_optional(self.conn(), sql, &args).await
     }
 
+    /// Every row `sql` finds.
+    pub(crate) async fn read_all(&mut self, sql: &str, args: Args<'_>) -> StoreResult<Vec<Row>> {
+        fetch_all(self.conn(), sql, &args).await
+    }
+
     /// Runs a change and returns how many rows it matched.
     pub(crate) async fn write(&mut self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
         execute(self.conn(), sql, &args).await
     }
 
-    /// Locks the account's row until the commit (see [`Backend::lock_account`]).
-    pub(crate) async fn lock_account(&mut self, account: AccountId) -> StoreResult<()> {
-        if let Some(lock) = self.conn().backend().lock_account() {
-            self.write(lock, args![account]).await?;
+    /// Locks the account's row until the commit (see [`Backend::lock_account`]) and says
+    /// whether the account exists.
+    pub(crate) async fn lock_account(&mut self, account: AccountId) -> StoreResult<bool> {
+        let lock = self.backend().lock_account();
+        Ok(self.read(lock, args![account]).await?.is_some())
+    }
+
+    /// Locks the account's row until the commit, for a transaction that adds a row of
+    /// the account: [`StoreError::NoSuchAccount`] when there is none, before anything is
+    /// written or counted.
+    pub(crate) async fn require_account(&mut self, account: AccountId) -> StoreResult<()> {
+        if self.lock_account(account).await? {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchAccount)
         }
-        Ok(())
+    }
+
+    /// Runs a change inside the transaction and returns the row it left, as
+    /// [`Db::change_returning`] does: with `RETURNING`, or on MySQL the change (which
+    /// locks the row) and then `SELECT {columns} {read}`. `None` when it matched no row.
+    pub(crate) async fn change_returning<T>(
+        &mut self,
+        change: &str,
+        args: Args<'_>,
+        columns: &str,
+        read: &str,
+        read_args: Args<'_>,
+        decode: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let row = if self.backend().has_returning() {
+            self.read(&format!("{change} RETURNING {columns}"), args)
+                .await?
+        } else if self.write(change, args).await? == 0 {
+            None
+        } else {
+            self.read(&format!("SELECT {columns} {read}"), read_args)
+                .await?
+        };
+        row.as_ref().map(decode).transpose()
+    }
+
+    /// Deletes the row of `table` that `filter` finds inside the transaction and returns
+    /// it, as [`Db::delete_returning`] does: with `DELETE ... RETURNING`, or on MySQL a
+    /// `SELECT ... FOR UPDATE` and then the `DELETE`.
+    pub(crate) async fn delete_returning<T>(
+        &mut self,
+        table: &str,
+        columns: &str,
+        filter: &str,
+        args: Args<'_>,
+        decode: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let row = if self.backend().has_returning() {
+            let sql = format!("DELETE FROM {table} WHERE {filter} RETURNING {columns}");
+            self.read(&sql, args).await?
+        } else {
+            let read = format!("SELECT {columns} FROM {table} WHERE {filter} FOR UPDATE");
+            let row = self.read(&read, args.clone()).await?;
+            if row.is_some() {
+                let delete = format!("DELETE FROM {table} WHERE {filter}");
+                self.write(&delete, args).await?;
+            }
+            row
+        };
+        row.as_ref().map(decode).transpose()
     }
 
     /// Commits.
-    pub(crate) async fn commit(mut self) -> StoreResult<()> {
-        let backend = self.conn().backend();
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        let backend = self.backend();
         let done = match self.conn {
             #[cfg(feature = "sqlite")]
             TxConn::Sqlite(tx) => tx.commit().await,
@@ -528,15 +585,20 @@ fn is_retryable(error: &StoreError) -> bool {
 }
 
 /// The one place where driver errors become store errors: a unique violation of a key
-/// that means a taken value is [`StoreError::Conflict`]; anything else (a lost
+/// that means a taken value is [`StoreError::Conflict`]; a row refused by its foreign
+/// key, whose account is gone, is [`StoreError::NoSuchAccount`]; anything else (a lost
 /// connection, a pool timeout, a failed statement) is [`StoreError::Backend`], with the
 /// driver's error inside for the log.
 fn store_error(backend: Backend, error: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &error
-        && db.is_unique_violation()
-        && let Some(conflict) = backend.conflict(db.as_ref())
-    {
-        return StoreError::Conflict(conflict);
+    if let sqlx::Error::Database(db) = &error {
+        if db.is_unique_violation()
+            && let Some(conflict) = backend.conflict(db.as_ref())
+        {
+            return StoreError::Conflict(conflict);
+        }
+        if backend.missing_parent(db.as_ref()) {
+            return StoreError::NoSuchAccount;
+        }
     }
     StoreError::backend(error)
 }

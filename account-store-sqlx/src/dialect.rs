@@ -12,9 +12,11 @@
 //!
 //! What cannot be a rewrite of text is a method here, used by the statements that need
 //! it: the lock that makes one account's transactions take turns ([`Backend::lock_account`]),
+//! the lock that keeps an active administrator ([`Backend::lock_account_and_admins`]),
 //! whether a change can return its rows ([`Backend::has_returning`]), time arithmetic
-//! ([`Backend::idle_expiry`]), and which unique key a duplicate violated
-//! ([`Backend::conflict`]). Times and identifiers are bound and read per backend in
+//! ([`Backend::idle_expiry`]), which unique key a duplicate violated
+//! ([`Backend::conflict`]), and how a missing account shows
+//! ([`Backend::missing_parent`]). Times and identifiers are bound and read per backend in
 //! `db.rs`.
 
 use std::borrow::Cow;
@@ -110,15 +112,52 @@ impl Backend {
 
     /// The statement that locks an account's row for the rest of a transaction, so that
     /// the transactions of one account that decide from what they read (a limit, the last
-    /// passkey, the pending TOTP) take turns. PostgreSQL's `FOR NO KEY UPDATE` leaves
-    /// inserts that reference the row free; MySQL has only `FOR UPDATE`. SQLite needs
-    /// none: a transaction there starts with `BEGIN IMMEDIATE` and holds the only write
-    /// lock from its first statement.
-    pub(crate) fn lock_account(self) -> Option<&'static str> {
+    /// passkey, the pending TOTP) take turns; it finds the row, so it also says whether
+    /// the account exists. PostgreSQL's `FOR NO KEY UPDATE` leaves inserts that reference
+    /// the row free; MySQL has only `FOR UPDATE`. SQLite needs no lock (a transaction
+    /// there starts with `BEGIN IMMEDIATE` and holds the only write lock from its first
+    /// statement) and has no `FOR UPDATE`: a plain read finds the row.
+    pub(crate) fn lock_account(self) -> &'static str {
         match self {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some("SELECT 1 FROM accounts WHERE id = ? FOR NO KEY UPDATE"),
-            Backend::MySql => Some("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE"),
+            Backend::Sqlite => "SELECT 1 FROM accounts WHERE id = ?",
+            Backend::Postgres => "SELECT 1 FROM accounts WHERE id = ? FOR NO KEY UPDATE",
+            Backend::MySql => "SELECT 1 FROM accounts WHERE id = ? FOR UPDATE",
+        }
+    }
+
+    /// The statement that locks an account's row together with the rows of every active
+    /// administrator and reads their `id`, `role` and `state`, for a change that must not
+    /// leave the accounts without an active administrator (demoting, disabling,
+    /// deleting). Two such transactions on two different administrators each lock both
+    /// rows, so the second waits for the first and then sees what it left. The rows are
+    /// locked in one statement, in id order, so that transactions that lock overlapping
+    /// sets take them in the same order instead of deadlocking.
+    ///
+    /// `deleting` for a transaction that deletes the account: PostgreSQL then takes `FOR
+    /// UPDATE`, the lock a `DELETE` needs, at once (an insert that references the row
+    /// waits for it, then fails on the foreign key), and otherwise `FOR NO KEY UPDATE`,
+    /// which leaves such inserts free. MySQL has only `FOR UPDATE`, and InnoDB locks
+    /// rows as it reads them rather than in the order of `ORDER BY`: no index serves the
+    /// condition, so it reads the whole primary key, which is id order, and (at its
+    /// REPEATABLE READ) keeps every row it read locked until the commit. Such a change is
+    /// an administrator's, rare and short; other accounts' turns wait for it meanwhile.
+    /// SQLite has one writer at a time (`BEGIN IMMEDIATE`) and no `FOR UPDATE`: a plain
+    /// read.
+    pub(crate) fn lock_account_and_admins(self, deleting: bool) -> &'static str {
+        match (self, deleting) {
+            (Backend::Sqlite, _) => {
+                "SELECT id, role, state FROM accounts \
+                 WHERE id = ? OR (role = 'admin' AND state = 'active') ORDER BY id"
+            }
+            (Backend::Postgres, false) => {
+                "SELECT id, role, state FROM accounts \
+                 WHERE id = ? OR (role = 'admin' AND state = 'active') ORDER BY id \
+                 FOR NO KEY UPDATE"
+            }
+            (Backend::Postgres, true) | (Backend::MySql, _) => {
+                "SELECT id, role, state FROM accounts \
+                 WHERE id = ? OR (role = 'admin' AND state = 'active') ORDER BY id FOR UPDATE"
+            }
         }
     }
 
@@ -158,6 +197,27 @@ impl Backend {
                 name == if by_columns { *columns } else { *constraint }
             })
             .map(|&(_, _, conflict)| conflict)
+    }
+
+    /// Whether an error is a row refused because the row its foreign key names is
+    /// missing: every foreign key of the schema names an account, so this is
+    /// [`StoreError::NoSuchAccount`](account_core::store::StoreError::NoSuchAccount).
+    /// PostgreSQL reports SQLSTATE `23503`, SQLite the extended code 787
+    /// (`SQLITE_CONSTRAINT_FOREIGNKEY`). MySQL's SQLSTATE (`23000`) is shared by every
+    /// integrity error, so there it is the error number: 1452 (`ER_NO_REFERENCED_ROW_2`)
+    /// is the missing parent, where 1451 would be a parent still referenced, which the
+    /// cascading keys never report.
+    pub(crate) fn missing_parent(self, error: &dyn sqlx::error::DatabaseError) -> bool {
+        match self {
+            Backend::Sqlite => error.code().is_some_and(|code| code == "787"),
+            Backend::Postgres => error.code().is_some_and(|code| code == "23503"),
+            #[cfg(feature = "mysql")]
+            Backend::MySql => error
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| e.number() == 1452),
+            #[cfg(not(feature = "mysql"))]
+            Backend::MySql => false,
+        }
     }
 }
 

@@ -48,7 +48,9 @@
 //! - **Secrets** never reach the database: tokens are kept as SHA-256 digests (binary
 //!   columns) and passwords as argon2 PHC strings; the traits hand the store nothing else.
 //! - **Errors**: a taken username, address or id is a
-//!   [`StoreError::Conflict`](account_core::store::StoreError::Conflict); anything else
+//!   [`StoreError::Conflict`](account_core::store::StoreError::Conflict); a row for an
+//!   account that does not exist (a foreign key's refusal) is
+//!   [`StoreError::NoSuchAccount`](account_core::store::StoreError::NoSuchAccount); anything else
 //!   the database or the pool reports (an unreachable server, a lost connection, a pool
 //!   timeout) is a [`StoreError::Backend`](account_core::store::StoreError::Backend),
 //!   never a panic. Pools replace broken connections on their own, so a restarted
@@ -80,7 +82,10 @@
 //! Every backend runs the same statements; the column "MySQL" says where it differs.
 //! A transaction "takes the account's turn" by locking the account's row first
 //! (PostgreSQL `FOR NO KEY UPDATE`, MySQL `FOR UPDATE`); on SQLite every transaction holds
-//! the only write lock from its start (`BEGIN IMMEDIATE`).
+//! the only write lock from its start (`BEGIN IMMEDIATE`), and a plain read finds the row.
+//! Taking the turn also says whether the account exists: one that adds a row to an
+//! account that is gone stops there with `NoSuchAccount`, before it counts or writes
+//! anything. A single `INSERT` for a missing account is refused by its foreign key.
 //!
 //! | operation | how | MySQL |
 //! |---|---|---|
@@ -99,6 +104,8 @@
 //! | `delete_authenticators` | transaction: the account's turn; TOTP, recovery codes, passkeys | |
 //! | `second_factors` | one `SELECT` of three counts (one snapshot) | |
 //! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | transaction: the account's turn; count the clashes (SSH key: fingerprint first) and the account's rows; `INSERT` unless at the limit; the unique keys catch a clash with another account's concurrent insert | |
+//! | `change_account` | transaction: lock the account's row and every active administrator's in one `SELECT ... ORDER BY id FOR NO KEY UPDATE` (SQLite: a plain read); refuse to leave no active administrator; `UPDATE ... RETURNING` of the fields given (a taken address fails on the unique key and rolls back); disabling deletes the sessions | the same lock `FOR UPDATE`; `UPDATE`, then `SELECT` it back |
+//! | `delete_account` | transaction: the same lock, `FOR UPDATE` (a concurrent deletion waits, then finds no row); refuse the last active administrator; `DELETE ... RETURNING` the account, which cascades to every table of it but `usernames_taken` and `security_events`; delete its events; insert the deletion record | `SELECT ... FOR UPDATE`, then `DELETE` |
 //!
 //! On PostgreSQL and MySQL a transaction that the server rolls back to break a deadlock,
 //! or that fails to serialize (`40P01`, `40001`), is tried again a few times: it left

@@ -12,8 +12,8 @@ use account_core::model::{
     Account, AccountId, AccountSource, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId,
     AppPasswordRecord, AssuranceLevel, Authentication, Challenge, ChallengePurpose, EventId,
     Failures, PasskeyId, PasskeyRecord, Role, SecondFactors, SecurityEvent, SecurityEventKind,
-    SecurityStamp, SessionId, SessionRecord, SessionStage, SshKeyId, SshKeyRecord, TokenScope,
-    TotpRecord, TotpSecret,
+    SecurityStamp, SessionId, SessionRecord, SessionStage, SourceKind, SshKeyId, SshKeyRecord,
+    TokenScope, TotpRecord, TotpSecret,
 };
 use account_core::policy::Policy;
 use account_core::store::{StoreError, StoreResult};
@@ -152,6 +152,38 @@ pub(crate) fn source_columns(source: &AccountSource) -> (&'static str, Option<&s
         AccountSource::Local => ("local", None),
         AccountSource::External { directory } => ("external", Some(directory)),
     }
+}
+
+/// The `source` column of the accounts of a kind of source.
+pub(crate) fn source_kind(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Local => "local",
+        SourceKind::External => "external",
+    }
+}
+
+/// The `display_name_key` column: the display name in lowercase, as the search of the
+/// list of accounts compares it. Folded here rather than by the database, because
+/// SQLite's lower() folds ASCII only and MySQL's binary collation does not fold at all:
+/// so every backend finds "Élodie" by "élo".
+pub(crate) fn display_name_key(name: &DisplayName) -> String {
+    name.as_str().to_lowercase()
+}
+
+/// A search term as a `LIKE` pattern for "contains", with `!` as the escape character
+/// (`LIKE ? ESCAPE '!'`): `%` and `_` in the term match only themselves. Not backslash,
+/// which MySQL's string literals treat as an escape of their own.
+pub(crate) fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// The session in a row of `columns!(sessions)`.
@@ -422,5 +454,17 @@ pub(crate) fn username_taken(error: StoreError) -> StoreError {
     match error {
         StoreError::Conflict(_) => StoreError::Conflict(account_core::store::Conflict::Username),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_escape_like_wildcards_and_the_escape() {
+        assert_eq!(contains_pattern("ann"), "%ann%");
+        assert_eq!(contains_pattern("100%_x!"), "%100!%!_x!!%");
+        assert_eq!(contains_pattern("zoë"), "%zoë%");
     }
 }

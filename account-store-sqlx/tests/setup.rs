@@ -221,3 +221,244 @@ async fn mariadb_urls_are_accepted() {
     store.migrate().await.unwrap();
     fixtures::insert_account(&store, "alice", "alice@example.com").await;
 }
+
+/// The version of the migration that made the security log outlive accounts.
+const LIFECYCLE: i64 = 20261130000000;
+
+/// Runs the migrations of `account-schema` before [`LIFECYCLE`] on the database at `url`:
+/// the schema of the release before it.
+async fn migrate_to_previous_release(backend: Backend, url: &str) {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let dialect = match backend {
+        Backend::Sqlite => account_schema::Dialect::Sqlite,
+        Backend::Postgres => account_schema::Dialect::Postgres,
+        _ => account_schema::Dialect::MySql,
+    };
+    let migrations: Vec<Migration> = account_schema::migrations(dialect)
+        .iter()
+        .filter(|m| m.version < LIFECYCLE)
+        .map(|m| {
+            Migration::new(
+                m.version,
+                m.description.into(),
+                MigrationType::Simple,
+                m.sql.into(),
+                false,
+            )
+        })
+        .collect();
+    let migrator = Migrator {
+        migrations: migrations.into(),
+        ..Migrator::DEFAULT
+    };
+    match backend {
+        Backend::Sqlite => {
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+        }
+        #[cfg(feature = "mysql")]
+        Backend::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+        }
+        #[allow(unreachable_patterns)]
+        other => panic!("{other} is not compiled in"),
+    }
+}
+
+/// Inserts the account `new` as the release before [`LIFECYCLE`] did (no
+/// `display_name_key`), with its times and text as each backend keeps them.
+async fn insert_account_as_previous_release(
+    backend: Backend,
+    url: &str,
+    new: &account_core::model::NewAccount,
+) {
+    let a = &new.account;
+    let sql = |p: [&str; 6]| {
+        format!(
+            "INSERT INTO accounts (id, username, email, email_key, email_verified, \
+             display_name, source, state, role, security_stamp, created_at, updated_at) \
+             VALUES ({}, {}, {}, {}, FALSE, {}, 'local', 'active', 'user', {}, {t}, {t})",
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[5],
+            t = match backend {
+                Backend::Sqlite => a.created_at.timestamp_micros().to_string(),
+                _ => format!("'{}'", a.created_at.format("%Y-%m-%d %H:%M:%S%.6f")),
+            },
+        )
+    };
+    let values = [
+        a.username.as_str().to_owned(),
+        a.email.as_str().to_owned(),
+        a.email.lookup_key(),
+        a.display_name.as_str().to_owned(),
+        a.security_stamp.as_str().to_owned(),
+    ];
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+            let query = sql(["?"; 6]);
+            values
+                .iter()
+                .fold(sqlx::query(&query).bind(a.id.as_uuid()), |q, v| q.bind(v))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            let query = sql(["$1", "$2", "$3", "$4", "$5", "$6"]);
+            values
+                .iter()
+                .fold(sqlx::query(&query).bind(a.id.as_uuid()), |q, v| q.bind(v))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        #[cfg(feature = "mysql")]
+        Backend::MySql => {
+            let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+            let query = sql(["?"; 6]);
+            values
+                .iter()
+                .fold(sqlx::query(&query).bind(a.id.as_uuid()), |q, v| q.bind(v))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        #[allow(unreachable_patterns)]
+        other => panic!("{other} is not compiled in"),
+    }
+}
+
+/// A database of the release before the lifecycle migration, with an account, its
+/// sessions and its security log, comes through the migration whole: the log is copied
+/// (SQLite rebuilds the table) and no longer needs its account, the display names are
+/// searchable, and the account's other tables still go with it.
+async fn check_lifecycle_migration_keeps_data(backend: Backend) {
+    use account_core::model::{
+        AccountQuery, AccountRemoval, EventFilter, EventPage, ProfileChange, SecurityEventKind,
+    };
+    use account_core::store::{SecurityEventStore as _, SessionStore as _};
+
+    let Some(db) = testing::fresh_database(backend).await else {
+        return;
+    };
+    migrate_to_previous_release(backend, db.url()).await;
+    let mut new = fixtures::new_account("alice", "Alice@Example.com");
+    new.account.display_name = fixtures::display_name("Alice Smith");
+    insert_account_as_previous_release(backend, db.url(), &new).await;
+    let alice = new.account;
+
+    // The previous release's statements for sessions and events are this one's.
+    let store = SqlStore::connect(db.url()).await.unwrap();
+    let session = fixtures::insert_session(&store, alice.id, fixtures::time(1)).await;
+    let mut log = Vec::new();
+    for n in 0..3 {
+        let event = fixtures::event(
+            alice.id,
+            fixtures::time(n),
+            SecurityEventKind::LoginSucceeded,
+        );
+        store.record_event(&event).await.unwrap();
+        log.insert(0, event);
+    }
+
+    store.migrate().await.unwrap();
+    let page = EventPage {
+        before: None,
+        limit: 10,
+    };
+    assert_eq!(
+        store.account_by_id(alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .events(&EventFilter::account(alice.id), page)
+            .await
+            .unwrap(),
+        log,
+        "the migration must keep the security log, field for field"
+    );
+    let search = |term: &str| AccountQuery {
+        search: AccountQuery::search(term),
+        limit: 10,
+        ..AccountQuery::default()
+    };
+    assert_eq!(
+        store.list_accounts(&search("SMITH")).await.unwrap(),
+        vec![alice.clone()],
+        "the migration must fill display_name_key"
+    );
+
+    // A name written after the migration folds in every script.
+    let renamed = store
+        .update_profile(
+            alice.id,
+            &ProfileChange {
+                display_name: Some(fixtures::display_name("Élodie Smith")),
+                ..ProfileChange::default()
+            },
+            fixtures::time(5),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.list_accounts(&search("ÉLODIE")).await.unwrap(),
+        vec![renamed.clone()]
+    );
+
+    // The account goes with its sessions; its log becomes the deletion record.
+    let record = fixtures::event(
+        alice.id,
+        fixtures::time(9),
+        SecurityEventKind::AccountDeleted,
+    );
+    assert_eq!(
+        store.delete_account(alice.id, &record).await.unwrap(),
+        AccountRemoval::Removed(Box::new(renamed))
+    );
+    assert_eq!(
+        store.session_by_token(&session.token_digest).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .events(&EventFilter::account(alice.id), page)
+            .await
+            .unwrap(),
+        vec![record]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_lifecycle_migration_keeps_data() {
+    check_lifecycle_migration_keeps_data(Backend::Sqlite).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_lifecycle_migration_keeps_data() {
+    check_lifecycle_migration_keeps_data(Backend::Postgres).await;
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_lifecycle_migration_keeps_data() {
+    check_lifecycle_migration_keeps_data(Backend::MySql).await;
+}

@@ -16,8 +16,8 @@ use crate::extract::{
 };
 use crate::state::AccountsState;
 use crate::views::{
-    AccountBody, ChangeEmailRequest, ChangePasswordRequest, Image, RecoveryEmailRequest,
-    StatusBody, UpdateAccountRequest,
+    AccountBody, ChangeEmailRequest, ChangePasswordRequest, DeleteAccountRequest, ExportBody,
+    Image, RecoveryEmailRequest, StatusBody, UpdateAccountRequest,
 };
 
 /// The signed-in account. A personal API token of either scope may read it.
@@ -293,6 +293,87 @@ pub(crate) async fn get_avatar(
             ),
         ],
         avatar.bytes,
+    )
+        .into_response())
+}
+
+/// Deletes the signed-in user's account for good. It needs a recent authentication with
+/// the account's strongest factor and the username typed again. The account and
+/// everything that authenticated it (password, passkeys, TOTP, recovery codes, sessions,
+/// tokens, app passwords, SSH keys, pending links) are gone in one step; the username is
+/// never given out again; every address gets a notice. The answer signs the browser out.
+#[utoipa::path(
+    delete,
+    path = "/api/account",
+    tag = "account",
+    request_body = DeleteAccountRequest,
+    responses(
+        (status = 204, description = "The account is gone; the session cookie is cleared"),
+        (status = 400, description = "`malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`reauthentication_required`; `session_required`: not with a personal API token; `csrf_refused`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`deletion_refused`: the application keeps the account (the detail says why); `last_admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` with reason `confirm_username_mismatch`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn delete_account(
+    State(state): State<AccountsState>,
+    CurrentSession(session): CurrentSession,
+    ClientInfo(info): ClientInfo,
+    ApiJson(body): ApiJson<DeleteAccountRequest>,
+) -> Result<Response, ApiError> {
+    state
+        .accounts
+        .delete_own_account(&session, &body.confirm_username, &info)
+        .await?;
+    Ok(crate::routes::auth::signed_out(&state))
+}
+
+/// Everything kept of the signed-in user's account, as JSON: profile, addresses,
+/// second factors, passkeys, sessions, tokens, app passwords, SSH keys and the whole
+/// security log. No secret is in it. Served as a download.
+#[utoipa::path(
+    get,
+    path = "/api/account/export",
+    tag = "account",
+    responses(
+        (status = 200, description = "The account's data", body = ExportBody),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`session_required`: not with a personal API token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []))
+)]
+pub(crate) async fn export_account(
+    State(state): State<AccountsState>,
+    CurrentSession(session): CurrentSession,
+    mount: Mount,
+) -> Result<Response, ApiError> {
+    let export = state.accounts.export_account(&session).await?;
+    let mut account = AccountBody::new(&export.account, &mount);
+    account.second_factors = export.second_factors.into();
+    let body = ExportBody {
+        exported_at: export.exported_at,
+        account,
+        passkeys: export.passkeys.iter().map(Into::into).collect(),
+        sessions: export.sessions.into_iter().map(Into::into).collect(),
+        api_tokens: export.api_tokens.iter().map(Into::into).collect(),
+        app_passwords: export.app_passwords.iter().map(Into::into).collect(),
+        ssh_keys: export.ssh_keys.iter().map(Into::into).collect(),
+        security_events: export.security_events.into_iter().map(Into::into).collect(),
+    };
+    let name = format!(
+        "attachment; filename=\"account-{}.json\"",
+        export.account.username
+    );
+    Ok((
+        [(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("attachment")),
+        )],
+        Json(body),
     )
         .into_response())
 }

@@ -92,6 +92,7 @@ pub(crate) async fn signup(
                     created_at: now,
                     source: SourceBody::Local,
                     role: RoleBody::User,
+                    state: crate::views::StateBody::Active,
                     second_factors: SecondFactorsBody {
                         totp: false,
                         recovery_codes_left: 0,
@@ -113,7 +114,9 @@ pub(crate) async fn signup(
 /// `/api/auth/login/recovery-code`, `/api/auth/login/passkey/start` and `/finish`.
 ///
 /// An unknown login, a wrong password and a disabled or locked account all get the same
-/// 401 `invalid_credentials`, byte for byte.
+/// 401 `invalid_credentials`, byte for byte. The password of an account of an external
+/// directory is checked by that directory, with the same answers; when the directory
+/// cannot answer, 503 `directory_unavailable`.
 #[utoipa::path(
     post,
     path = "/api/auth/login",
@@ -129,6 +132,7 @@ pub(crate) async fn signup(
         (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`weak_password` with reason `too_large`: a password over 1 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`directory_unavailable`: the external directory of the account cannot check its password", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn login(
@@ -319,6 +323,7 @@ pub(crate) async fn verify_email(
         (status = 403, description = "`csrf_refused`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`directory_unavailable`: the external directory of the account cannot check its password", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session_cookie" = []))
 )]

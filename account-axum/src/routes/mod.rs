@@ -70,7 +70,12 @@ pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
         .routes(routes!(second_factor::reauthenticate_passkey_start))
         .routes(routes!(second_factor::reauthenticate_passkey_finish))
         // The account.
-        .routes(routes!(account::get_account, account::update_account))
+        .routes(routes!(
+            account::get_account,
+            account::update_account,
+            account::delete_account
+        ))
+        .routes(routes!(account::export_account))
         .routes(routes!(account::change_email))
         .routes(routes!(account::set_recovery_email))
         .routes(routes!(account::change_password))
@@ -110,6 +115,15 @@ pub(crate) fn api(state: &AccountsState) -> OpenApiRouter<AccountsState> {
         // Administration.
         .routes(routes!(admin::get_policy, admin::put_policy))
         .routes(routes!(admin::reset_second_factors))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(
+            admin::get_user,
+            admin::update_user,
+            admin::delete_user
+        ))
+        .routes(routes!(admin::revoke_user_sessions))
+        .routes(routes!(admin::user_security_events))
+        .routes(routes!(admin::all_security_events))
         // This document.
         .routes(routes!(openapi_json))
 }

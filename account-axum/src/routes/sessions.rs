@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use account_core::MAX_EVENT_PAGE;
-use account_core::model::{EventPage, SessionId};
+use account_core::model::{EventFilter, EventPage, SecurityEventKind, SessionId};
+use chrono::{DateTime, Utc};
 
 use crate::error::{ApiError, Problem};
 use crate::extract::{Authenticated, ClientInfo, CurrentAccount, PathParam};
@@ -119,28 +120,44 @@ pub(crate) async fn security_events(
     me: Authenticated,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<SecurityEventBody>>, ApiError> {
+    let (_, page) = event_page(query.as_deref(), false)?;
+    let events = state
+        .accounts
+        .security_events(EventFilter::account(me.account.id), page)
+        .await?;
+    Ok(Json(
+        events.into_iter().map(SecurityEventBody::from).collect(),
+    ))
+}
+
+/// The page (`limit`, `before`) and, for an administrator's view (`filters`), the filters
+/// (`kind`, `since`) a query string asks for. Anything else is ignored.
+pub(crate) fn event_page(
+    query: Option<&str>,
+    filters: bool,
+) -> Result<(EventFilter, EventPage), ApiError> {
+    let mut filter = EventFilter::default();
     let mut page = EventPage {
         before: None,
         limit: DEFAULT_EVENT_PAGE,
     };
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let bad = |name| ApiError::InvalidParameter { name };
         match &*key {
             "limit" => {
-                let limit: u32 = value
-                    .parse()
-                    .map_err(|_| ApiError::InvalidParameter { name: "limit" })?;
+                let limit: u32 = value.parse().map_err(|_| bad("limit"))?;
                 page.limit = limit.clamp(1, MAX_EVENT_PAGE);
             }
-            "before" => {
-                page.before = Some(
-                    decode_cursor(&value).ok_or(ApiError::InvalidParameter { name: "before" })?,
-                );
+            "before" => page.before = Some(decode_cursor(&value).ok_or(bad("before"))?),
+            "kind" if filters => {
+                filter.kind = Some(SecurityEventKind::parse(&value).ok_or(bad("kind"))?);
+            }
+            "since" if filters => {
+                let since = DateTime::parse_from_rfc3339(&value).map_err(|_| bad("since"))?;
+                filter.since = Some(since.with_timezone(&Utc));
             }
             _ => {}
         }
     }
-    let events = state.accounts.security_events(me.account.id, page).await?;
-    Ok(Json(
-        events.into_iter().map(SecurityEventBody::from).collect(),
-    ))
+    Ok((filter, page))
 }

@@ -27,6 +27,7 @@ async fn get_account_answers_the_documented_fields() {
             "created_at": "2026-01-01T00:00:00Z",
             "source": {"type": "local"},
             "role": "user",
+            "state": "active",
             "second_factors": {"totp": false, "recovery_codes_left": 0, "passkeys": 0},
         })
     );

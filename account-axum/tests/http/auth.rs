@@ -1,6 +1,14 @@
 //! Sign-up, login, logout, forgot and reset password, email verification,
 //! re-authentication.
 
+use std::sync::Arc;
+
+use account_core::NewAccountByAdmin;
+use account_core::directory::DirectoryProfile;
+use account_core::domain::{DisplayName, EmailAddress, Username};
+use account_core::model::{AccountId, AccountSource, RequestInfo, Role};
+use account_core::random::OsRandom;
+use account_core::testing::MemoryDirectory;
 use axum::http::{Method, header};
 use serde_json::json;
 
@@ -18,6 +26,7 @@ const ACCOUNT_FIELDS: &[&str] = &[
     "role",
     "second_factors",
     "source",
+    "state",
     "username",
 ];
 
@@ -265,6 +274,69 @@ async fn c11_login_failures_are_byte_identical() {
         assert_eq!(reply.bytes, unknown.bytes);
     }
     unknown.problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn an_external_account_logs_in_through_its_directory_and_fails_like_any_other() {
+    const DIRECTORY_PASSWORD: &str = "the directory's own long passphrase";
+    let directory = MemoryDirectory::new("ldap");
+    directory.add_user(
+        "dora",
+        DIRECTORY_PASSWORD,
+        DirectoryProfile {
+            display_name: Some(DisplayName::parse("Dora Directory").expect("valid")),
+            email: None,
+        },
+    );
+    let mut app = TestApp::with(Options {
+        directories: vec![Arc::new(directory.clone())],
+        ..Options::default()
+    });
+    let info = RequestInfo::default();
+    let admin = AccountId::generate(app.accounts.now(), &OsRandom);
+    let form = NewAccountByAdmin {
+        username: Username::parse("dora").expect("valid"),
+        email: EmailAddress::parse("dora@example.com").expect("valid"),
+        display_name: None,
+        role: Role::User,
+        source: AccountSource::External {
+            directory: "ldap".to_owned(),
+        },
+    };
+    app.accounts
+        .create_account(admin, form, &info)
+        .await
+        .expect("created");
+
+    let reply = app.login("dora", DIRECTORY_PASSWORD).await;
+    assert_eq!(reply.ok(200), &json!({"status": "ok"}));
+    let me = app.get("/api/account").await.ok(200).clone();
+    assert_eq!(me["username"], "dora");
+    assert_eq!(me["display_name"], "Dora Directory", "refreshed at login");
+    assert_eq!(
+        me["source"],
+        json!({"type": "external", "directory": "ldap"})
+    );
+    assert_eq!(directory.calls(), 1);
+
+    // A wrong directory password is, byte for byte, an unknown login.
+    app.cookie = None;
+    let unknown = app.login("nobody", DIRECTORY_PASSWORD).await;
+    let wrong = app.login("dora", "not the directory password").await;
+    unknown.problem(401, "invalid_credentials");
+    assert_eq!(wrong.status, unknown.status);
+    assert_eq!(
+        headers_without_date(&wrong.headers),
+        headers_without_date(&unknown.headers)
+    );
+    assert_eq!(wrong.bytes, unknown.bytes);
+    assert!(wrong.set_cookies().is_empty());
+
+    directory.set_down(true);
+    let reply = app.login("dora", DIRECTORY_PASSWORD).await;
+    reply.problem(503, "directory_unavailable");
+    assert!(reply.set_cookies().is_empty());
+    assert_eq!(app.sessions_of("dora").await.len(), 1);
 }
 
 #[tokio::test]

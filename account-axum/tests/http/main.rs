@@ -9,6 +9,7 @@ mod account;
 mod admin;
 mod auth;
 mod failing_store;
+mod lifecycle;
 mod openapi;
 mod second_factors;
 mod security;

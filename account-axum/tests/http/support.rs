@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use account_axum::{AccountRouter, HttpConfig, RateLimits};
 use account_core::clock::ManualClock;
+use account_core::directory::Directory;
 use account_core::domain::{EmailAddress, Password, Username};
 use account_core::mail::MemoryMailer;
 use account_core::model::{Account, AccountState, EventPage, SecurityEvent, SessionRecord};
@@ -97,6 +98,10 @@ pub struct Options {
     pub wrap_store: Option<WrapStore>,
     /// Changes the core configuration before the services are built (limits, say).
     pub configure: Option<fn(&mut AccountConfig)>,
+    /// The host's lifecycle hooks.
+    pub hooks: Option<Arc<dyn account_core::hooks::AccountHooks>>,
+    /// The external directories the services know.
+    pub directories: Vec<Arc<dyn Directory>>,
 }
 
 impl Default for Options {
@@ -106,6 +111,8 @@ impl Default for Options {
             http: HttpConfig::default(),
             wrap_store: None,
             configure: None,
+            hooks: None,
+            directories: Vec::new(),
         }
     }
 }
@@ -160,9 +167,15 @@ impl TestApp {
         };
         let mailer = MemoryMailer::new();
         let clock = Arc::new(ManualClock::default());
-        let accounts = Accounts::builder(backing, Arc::new(mailer.clone()), config)
-            .clock(clock.clone())
-            .build();
+        let mut builder =
+            Accounts::builder(backing, Arc::new(mailer.clone()), config).clock(clock.clone());
+        if let Some(hooks) = options.hooks {
+            builder = builder.hooks(hooks);
+        }
+        for directory in options.directories {
+            builder = builder.directory(directory);
+        }
+        let accounts = builder.build();
         let router = AccountRouter::new(accounts.clone(), options.http);
         let cookie_name = router.state().cookie_name().to_owned();
         Self {
@@ -173,6 +186,20 @@ impl TestApp {
             clock,
             cookie: None,
             cookie_name,
+        }
+    }
+
+    /// A second client of the same application (same store, mailer and clock) with its
+    /// own cookie, starting with this one's.
+    pub fn clone_handle(&self) -> TestApp {
+        TestApp {
+            router: self.router.clone(),
+            accounts: self.accounts.clone(),
+            store: self.store.clone(),
+            mailer: self.mailer.clone(),
+            clock: self.clock.clone(),
+            cookie: self.cookie.clone(),
+            cookie_name: self.cookie_name.clone(),
         }
     }
 
@@ -314,7 +341,7 @@ impl TestApp {
         let id = self.account(username).await.id;
         self.accounts
             .security_events(
-                id,
+                account_core::model::EventFilter::account(id),
                 EventPage {
                     before: None,
                     limit: 200,
@@ -326,12 +353,20 @@ impl TestApp {
 
     pub async fn disable(&self, username: &str) {
         let id = self.account(username).await.id;
-        assert!(
+        assert!(matches!(
             self.store
-                .set_account_state(id, AccountState::Disabled)
+                .change_account(
+                    id,
+                    &account_core::model::AccountChange {
+                        state: Some(AccountState::Disabled),
+                        ..Default::default()
+                    },
+                    chrono::Utc::now(),
+                )
                 .await
-                .expect("store")
-        );
+                .expect("store"),
+            account_core::model::AccountUpdate::Changed { .. }
+        ));
     }
 
     pub async fn set_policy(&self, change: impl FnOnce(&mut account_core::policy::Policy)) {

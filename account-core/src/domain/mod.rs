@@ -42,6 +42,8 @@ pub enum Field {
     AllowedNetworks,
     /// When a personal API token expires.
     ExpiresAt,
+    /// The username typed again to confirm deleting an account.
+    ConfirmUsername,
 }
 
 impl Field {
@@ -58,6 +60,7 @@ impl Field {
             Field::Name => "name",
             Field::AllowedNetworks => "allowed_networks",
             Field::ExpiresAt => "expires_at",
+            Field::ConfirmUsername => "confirm_username",
         }
     }
 }
@@ -90,6 +93,8 @@ pub enum Rule {
     InvalidSyntax,
     /// The time is not in the future.
     InThePast,
+    /// The value is not the one it must repeat.
+    Mismatch,
 }
 
 impl Rule {
@@ -104,6 +109,7 @@ impl Rule {
             Rule::Reserved => "reserved",
             Rule::InvalidSyntax => "invalid_syntax",
             Rule::InThePast => "in_the_past",
+            Rule::Mismatch => "mismatch",
         }
     }
 }
@@ -142,6 +148,7 @@ fn describe(rule: Rule) -> String {
         Rule::Reserved => "it is reserved".to_owned(),
         Rule::InvalidSyntax => "it does not follow the syntax".to_owned(),
         Rule::InThePast => "it is not in the future".to_owned(),
+        Rule::Mismatch => "it does not match".to_owned(),
     }
 }
 

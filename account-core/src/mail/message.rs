@@ -197,6 +197,36 @@ pub enum Message {
         /// What was removed, in words, as in [`Message::AccessCreated`].
         credential: String,
     },
+    /// An administrator created an account for the recipient: the link to choose a
+    /// password, which also confirms the address.
+    AccountSetup {
+        /// The new account.
+        username: Username,
+        /// The token that the link carries (a password-reset token).
+        token: OpaqueToken,
+        /// How long the token stays valid, in minutes.
+        valid_for_minutes: i64,
+    },
+    /// The account was deleted, by its owner or by an administrator: a notice to every
+    /// address it had.
+    AccountDeleted {
+        /// The account that is gone.
+        username: Username,
+        /// Whether an administrator deleted it.
+        by_administrator: bool,
+    },
+    /// Someone signed in from a device and network not seen on the account before: a
+    /// notice with the device details, the address and "wasn't me" instructions.
+    NewSignIn {
+        /// The account.
+        username: Username,
+        /// The device in words, such as "Firefox on Linux".
+        device: String,
+        /// The IP address the sign-in came from, if known.
+        ip: Option<String>,
+        /// When it happened, in UTC, as `2026-11-30 18:20 UTC`.
+        at: String,
+    },
 }
 
 impl Message {
@@ -222,6 +252,9 @@ impl Message {
             Message::SecondFactorsReset { .. } => "second_factors_reset",
             Message::AccessCreated { .. } => "access_created",
             Message::AccessRemoved { .. } => "access_removed",
+            Message::AccountSetup { .. } => "account_setup",
+            Message::AccountDeleted { .. } => "account_deleted",
+            Message::NewSignIn { .. } => "new_sign_in",
         }
     }
 }
@@ -646,6 +679,86 @@ fn render(message: &Message, ctx: &MailContext) -> Rendered {
             ],
             None,
         ),
+        Message::AccountSetup {
+            username,
+            token,
+            valid_for_minutes,
+        } => {
+            let link = action_link(&ctx.public_url, &ctx.links.reset_password, token);
+            (
+                format!("{product}: your new account"),
+                vec![
+                    format!("Hello {username},"),
+                    format!(
+                        "An administrator created a {product} account for you with the \
+                         username \"{username}\". To choose your password, open this link \
+                         (it also confirms this address):"
+                    ),
+                    link.to_string(),
+                    expiry(*valid_for_minutes),
+                    format!(
+                        "When it has expired, ask for a new one with the \"forgot password\" \
+                         link on the sign-in page. If you did not expect this account, ignore \
+                         this message or tell the administrators of {product}."
+                    ),
+                ],
+                Some(link),
+            )
+        }
+        Message::AccountDeleted {
+            username,
+            by_administrator,
+        } => (
+            format!("{product}: your account was deleted"),
+            vec![
+                format!("Hello {username},"),
+                if *by_administrator {
+                    format!(
+                        "An administrator of {product} deleted your account \"{username}\". \
+                         Its data, sessions, passwords, passkeys and keys are gone, and it \
+                         can no longer be used to sign in."
+                    )
+                } else {
+                    format!(
+                        "Your {product} account \"{username}\" was deleted. Its data, \
+                         sessions, passwords, passkeys and keys are gone, and it can no \
+                         longer be used to sign in."
+                    )
+                },
+                format!(
+                    "{WASNT_YOU} contact the administrators of {product} right away through \
+                     a channel you trust. The deletion cannot be undone."
+                ),
+            ],
+            None,
+        ),
+        Message::NewSignIn {
+            username,
+            device,
+            ip,
+            at,
+        } => (
+            format!("{product}: a new sign-in to your account"),
+            vec![
+                format!("Hello {username},"),
+                format!(
+                    "Your {product} account was signed in to from a device and network it \
+                     had not been used from before:"
+                ),
+                format!(
+                    "Device: {}\nIP address: {}\nTime: {}",
+                    single_line(device),
+                    ip.as_deref()
+                        .map_or_else(|| "unknown".to_owned(), single_line),
+                    single_line(at)
+                ),
+                format!(
+                    "{WASNT_YOU} someone else has your password: change it right away and \
+                     end your other sessions in your security settings. {review}"
+                ),
+            ],
+            None,
+        ),
     };
 
     let mut text = paragraphs.join("\n\n");
@@ -740,7 +853,7 @@ mod tests {
     /// One message of every kind, with the tokens they carry.
     fn every_message() -> Vec<(Message, Option<OpaqueToken>)> {
         let token = || OpaqueToken::generate(&OsRandom);
-        let (t1, t2, t3) = (token(), token(), token());
+        let (t1, t2, t3, t4) = (token(), token(), token(), token());
         vec![
             (
                 Message::VerifyEmail {
@@ -829,6 +942,30 @@ mod tests {
                 Message::AccessRemoved {
                     username: alice(),
                     credential: "the SSH key \"laptop\"".to_owned(),
+                },
+                None,
+            ),
+            (
+                Message::AccountSetup {
+                    username: alice(),
+                    token: t4.clone(),
+                    valid_for_minutes: 60 * 24,
+                },
+                Some(t4),
+            ),
+            (
+                Message::AccountDeleted {
+                    username: alice(),
+                    by_administrator: true,
+                },
+                None,
+            ),
+            (
+                Message::NewSignIn {
+                    username: alice(),
+                    device: "Firefox on Linux".to_owned(),
+                    ip: Some("203.0.113.7".to_owned()),
+                    at: "2026-11-30 18:20 UTC".to_owned(),
                 },
                 None,
             ),
@@ -994,6 +1131,12 @@ mod tests {
                 .split("\n\n")
                 .find(|p| p.starts_with("If this wasn't you"))
                 .unwrap_or_else(|| panic!("{kind}: no \"wasn't you\" paragraph"));
+            // A deleted account has no security settings left to review: its owner can
+            // only turn to the administrators.
+            if kind == "account_deleted" {
+                assert!(line.contains("contact the administrators"), "{line}");
+                continue;
+            }
             assert!(
                 line.contains("https://accounts.example.com/account/security"),
                 "{kind}: {line}"

@@ -146,13 +146,15 @@ impl Accounts {
             .await?;
         self.send_email_verification(&account, &account.email)
             .await?;
+        self.inner.hooks.after_create(&account).await;
         Ok(SignUpOutcome::Created(Box::new(account)))
     }
 
     /// Creates an account as an administrator: reserved names are allowed and sign-up
     /// need not be open. Administrators never set or see a password: the new owner gets a
-    /// link to choose one (which also proves the address), valid as long as a verification
-    /// link.
+    /// link to choose one (a password-reset link, which also proves the address), valid as
+    /// long as a verification link. An external directory's account gets no link: its
+    /// password is the directory's.
     ///
     /// # Errors
     ///
@@ -209,19 +211,20 @@ impl Accounts {
                 .issue_challenge(
                     &account,
                     ChallengePurpose::PasswordReset,
-                    String::new(),
+                    json!({ "email": account.email.as_str() }).to_string(),
                     ttl,
                 )
                 .await?;
             self.notify(
                 &account.email,
-                Message::PasswordReset {
+                Message::AccountSetup {
                     username: account.username.clone(),
                     token,
                     valid_for_minutes: ttl.num_minutes(),
                 },
             );
         }
+        self.inner.hooks.after_create(&account).await;
         Ok(account)
     }
 
@@ -357,6 +360,7 @@ impl Accounts {
             &[("by", "configuration".into())],
         )
         .await?;
+        self.inner.hooks.after_create(&account).await;
         Ok(Some(account))
     }
 }

@@ -8,6 +8,7 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::Accounts;
+use super::directory::ProfileField;
 use super::sessions::SignedInSession;
 use crate::domain::EmailAddress;
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ impl Accounts {
     /// # Errors
     ///
     /// [`Error::ReauthenticationRequired`] from a stale session; [`Error::ProfileLocked`];
-    /// [`Error::ManagedExternally`].
+    /// [`Error::ManagedExternally`] when the account's directory manages its addresses.
     pub async fn request_email_change(
         &self,
         current: &SignedInSession,
@@ -50,7 +51,8 @@ impl Accounts {
     ) -> Result<()> {
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
-        self.check_profile_editable(&account).await?;
+        self.check_profile_editable(&account, ProfileField::Email)
+            .await?;
         let owner = self.inner.store.account_by_email(&new_email).await?;
         match owner {
             Some(other) if other.id != account.id => {
@@ -80,7 +82,7 @@ impl Accounts {
     /// # Errors
     ///
     /// [`Error::ReauthenticationRequired`] from a stale session; [`Error::ProfileLocked`];
-    /// [`Error::ManagedExternally`].
+    /// [`Error::ManagedExternally`] when the account's directory manages its addresses.
     pub async fn set_recovery_email(
         &self,
         current: &SignedInSession,
@@ -89,7 +91,8 @@ impl Accounts {
     ) -> Result<()> {
         self.require_fresh(current).await?;
         let account = self.account_of(current).await?;
-        self.check_profile_editable(&account).await?;
+        self.check_profile_editable(&account, ProfileField::Email)
+            .await?;
         let Some(email) = email else {
             self.inner
                 .store
@@ -247,9 +250,14 @@ impl Accounts {
         Ok((self.account(account.id).await?, Verified::PrimaryEmail))
     }
 
-    /// Refuses profile changes the administrator locked or a directory owns.
-    pub(crate) async fn check_profile_editable(&self, account: &Account) -> Result<()> {
-        if account.source.is_external() {
+    /// Refuses a change to `field` when the account's directory owns it or the
+    /// administrator locked profiles.
+    pub(crate) async fn check_profile_editable(
+        &self,
+        account: &Account,
+        field: ProfileField,
+    ) -> Result<()> {
+        if self.managed_by_directory(account, field) {
             return Err(Error::ManagedExternally);
         }
         if self.policy().await?.lock_profiles {

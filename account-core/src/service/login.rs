@@ -51,10 +51,18 @@ impl Accounts {
     /// verification (a dummy one where there is no hash), so neither the answer nor its
     /// timing tells them apart.
     ///
+    /// The password of an account of an external directory is checked by that directory
+    /// ([`AccountsBuilder::directory`](crate::AccountsBuilder::directory)), under the same
+    /// throttle and with the same answers; a success refreshes the profile fields the
+    /// directory manages, and the second factor and the "require 2FA" policy then apply as
+    /// for a local account.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidCredentials`]; [`Error::WeakPassword`] with `too_large` for a
-    /// password over 1 KiB, refused before any lookup or hashing.
+    /// password over 1 KiB, refused before any lookup or hashing;
+    /// [`Error::DirectoryUnavailable`] when an external account's directory cannot answer
+    /// (nothing is counted against the account).
     pub async fn login(
         &self,
         login: &str,
@@ -67,7 +75,7 @@ impl Accounts {
             }
             .into());
         }
-        let Some(account) = self.find_by_login(login).await? else {
+        let Some(mut account) = self.find_by_login(login).await? else {
             self.dummy_verify(password).await;
             return Err(Error::InvalidCredentials);
         };
@@ -91,8 +99,9 @@ impl Accounts {
             return Err(Error::InvalidCredentials);
         }
         // The password is checked before the account state so that a disabled account
-        // costs the same time as an active one.
-        let matched = self.check_password(&account, password, info).await?;
+        // costs the same time as an active one. An account of an external directory is
+        // checked by its directory, which may refresh its profile here.
+        let matched = self.check_password(&mut account, password, info).await?;
         if !matched || account.state != AccountState::Active {
             let reason = if matched {
                 "disabled"
@@ -152,16 +161,8 @@ impl Accounts {
         let signed_in = self
             .start_session(account, password, AssuranceLevel::One, stage, info)
             .await?;
-        self.record(
-            signed_in.account.id,
-            SecurityEventKind::LoginSucceeded,
-            info,
-            &[
-                ("method", "password".into()),
-                ("session", signed_in.session.id.to_string()),
-            ],
-        )
-        .await?;
+        self.record_login(&signed_in, info, &[("method", "password".into())])
+            .await?;
         Ok(LoginOutcome::SignedIn(signed_in))
     }
 
@@ -173,7 +174,8 @@ impl Accounts {
     /// # Errors
     ///
     /// [`Error::InvalidCredentials`] for a wrong password or a throttled account (the
-    /// failure counts against the login throttle).
+    /// failure counts against the login throttle); [`Error::DirectoryUnavailable`] when an
+    /// external account's directory cannot answer.
     pub async fn reauthenticate(
         &self,
         current: &EnrollingSession,
@@ -186,7 +188,7 @@ impl Accounts {
             }
             .into());
         }
-        let account = self.account_of(current).await?;
+        let mut account = self.account_of(current).await?;
         let failures = self
             .inner
             .store
@@ -196,7 +198,7 @@ impl Accounts {
             self.dummy_verify(password).await;
             return Err(Error::InvalidCredentials);
         }
-        if !self.check_password(&account, password, info).await? {
+        if !self.check_password(&mut account, password, info).await? {
             self.record(
                 account.id,
                 SecurityEventKind::LoginFailed,
@@ -242,8 +244,11 @@ impl Accounts {
     }
 
     /// Starts a session for a directory-managed account that the host application has
-    /// authenticated itself against its directory. The password and the login throttle
-    /// here play no part: the directory owns both.
+    /// authenticated itself against its directory (a single sign-on it runs itself). The
+    /// password and the login throttle here play no part: the directory owns both. A host
+    /// that registers the directory with
+    /// [`AccountsBuilder::directory`](crate::AccountsBuilder::directory) lets
+    /// [`Accounts::login`] ask it instead.
     ///
     /// # Errors
     ///
@@ -271,16 +276,8 @@ impl Accounts {
                 info,
             )
             .await?;
-        self.record(
-            signed_in.account.id,
-            SecurityEventKind::LoginSucceeded,
-            info,
-            &[
-                ("method", "external".into()),
-                ("session", signed_in.session.id.to_string()),
-            ],
-        )
-        .await?;
+        self.record_login(&signed_in, info, &[("method", "external".into())])
+            .await?;
         Ok(signed_in)
     }
 

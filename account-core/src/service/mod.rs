@@ -4,11 +4,15 @@
 //! | file | what it does |
 //! |---|---|
 //! | `accounts.rs` | sign-up, creation by an administrator, reading an account |
+//! | `admin.rs` | the administrator's list of accounts, one account in detail, changing, disabling and enabling one, ending its sessions |
+//! | `deletion.rs` | deleting an account, by its owner or by an administrator, with the host's hooks |
+//! | `export.rs` | the account's own data, for its owner |
 //! | `profile.rs` | display name, language, avatar |
 //! | `email.rs` | email change, the recovery address, verification links |
 //! | `password.rs` | changing the password |
 //! | `password_reset.rs` | forgot password and reset |
 //! | `login.rs` | login with a password, re-authentication |
+//! | `directory.rs` | external-directory accounts: the password checked by the directory, the profile fields it manages refreshed and refused here |
 //! | `passkeys.rs` | passkeys: registering, listing, removing; passwordless login; checking one as a second factor |
 //! | `second_factor.rs` | finishing a login with a second factor; the admin's 2FA reset |
 //! | `api_tokens.rs` | personal API tokens: creating, listing, regenerating, deleting, checking one |
@@ -18,13 +22,18 @@
 //! | `totp.rs` | TOTP: enrolling an authenticator app, checking codes, disabling it |
 //! | `recovery_codes.rs` | recovery codes: their format, regenerating, counting, using one |
 //! | `security_log.rs` | the security log |
+//! | `sign_in_notice.rs` | recording a login, and mailing a notice for a new device and network |
 //! | `policy.rs` | the administrator's policy |
 //! | `rate_limits.rs` | request limits per key, counted in the store |
 
 mod accounts;
+mod admin;
 mod api_tokens;
 mod app_passwords;
+mod deletion;
+mod directory;
 mod email;
+mod export;
 mod login;
 mod passkeys;
 mod password;
@@ -36,15 +45,18 @@ mod recovery_codes;
 mod second_factor;
 mod security_log;
 mod sessions;
+mod sign_in_notice;
 mod ssh_keys;
 mod totp;
 
 pub use accounts::{NewAccountByAdmin, SignUp, SignUpOutcome};
+pub use admin::{AccountChangeByAdmin, AccountDetails, AccountPage, MAX_ACCOUNT_PAGE};
 pub use api_tokens::{
     API_TOKEN_MAX_NETWORKS, ApiTokenAccess, CreatedApiToken, NewApiToken, parse_network,
 };
 pub use app_passwords::{AppPasswordLogin, CreatedAppPassword};
 pub use email::Verified;
+pub use export::AccountExport;
 pub use login::{LoginOutcome, SecondFactorMethod};
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
 pub use rate_limits::RateLimit;
@@ -66,9 +78,11 @@ use chrono::{DateTime, Utc};
 use crate::clock::{Clock, SystemClock};
 use crate::config::AccountConfig;
 use crate::device::sanitize_user_agent;
+use crate::directory::Directory;
 use crate::domain::EmailAddress;
 use crate::domain::Password;
 use crate::error::Result;
+use crate::hooks::{AccountHooks, NoHooks};
 use crate::mail::{Mail, MailContext, Mailer, Message};
 use crate::model::{AccountId, EventId, RequestInfo, SecurityEvent, SecurityEventKind};
 use crate::password::{PasswordHash, PasswordHasher, Verification};
@@ -113,7 +127,10 @@ struct Inner {
     verifications: AtomicU64,
     mail: MailContext,
     relying_party: passkeys::RelyingParty,
+    hooks: Arc<dyn AccountHooks>,
     config: AccountConfig,
+    /// The external directories, by name.
+    directories: BTreeMap<String, Arc<dyn Directory>>,
 }
 
 impl fmt::Debug for Accounts {
@@ -122,6 +139,7 @@ impl fmt::Debug for Accounts {
             .field("store", &self.inner.store)
             .field("mailer", &self.inner.mailer)
             .field("public_url", &self.inner.config.public_url.as_str())
+            .field("directories", &self.inner.directories.keys())
             .finish_non_exhaustive()
     }
 }
@@ -135,9 +153,18 @@ pub struct AccountsBuilder {
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     rng: Arc<dyn SecureRandom>,
+    hooks: Arc<dyn AccountHooks>,
+    directories: BTreeMap<String, Arc<dyn Directory>>,
 }
 
 impl AccountsBuilder {
+    /// The host's hooks into an account's lifecycle (none by default): see
+    /// [`AccountHooks`].
+    pub fn hooks(mut self, hooks: Arc<dyn AccountHooks>) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
     /// The clock (the system clock by default).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -147,6 +174,17 @@ impl AccountsBuilder {
     /// The source of randomness (the operating system's CSPRNG by default).
     pub fn random(mut self, rng: Arc<dyn SecureRandom>) -> Self {
         self.rng = rng;
+        self
+    }
+
+    /// An external directory, which checks the passwords of the accounts whose source
+    /// names it ([`AccountSource::External`](crate::model::AccountSource::External)) and
+    /// supplies the profile fields it manages. Several directories may be registered,
+    /// each under its [`name`](Directory::name); a second one with a name already
+    /// registered replaces the first.
+    pub fn directory(mut self, directory: Arc<dyn Directory>) -> Self {
+        self.directories
+            .insert(directory.name().to_owned(), directory);
         self
     }
 
@@ -168,7 +206,9 @@ impl AccountsBuilder {
                 verifications: AtomicU64::new(0),
                 mail,
                 relying_party: passkeys::RelyingParty::new(&self.config),
+                hooks: self.hooks,
                 config: self.config,
+                directories: self.directories,
             }),
         }
     }
@@ -187,6 +227,8 @@ impl Accounts {
             mailer,
             clock: Arc::new(SystemClock),
             rng: Arc::new(OsRandom),
+            hooks: Arc::new(NoHooks),
+            directories: BTreeMap::new(),
         }
     }
 

@@ -470,14 +470,12 @@ impl Accounts {
                 info,
             )
             .await?;
-        self.record(
-            signed_in.account.id,
-            SecurityEventKind::LoginSucceeded,
+        self.record_login(
+            &signed_in,
             info,
             &[
                 ("method", "passkey".into()),
                 ("passkey", passkey.id.to_string()),
-                ("session", signed_in.session.id.to_string()),
             ],
         )
         .await?;

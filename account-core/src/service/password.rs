@@ -6,8 +6,8 @@ use crate::domain::Password;
 use crate::error::{Error, Result};
 use crate::mail::Message;
 use crate::model::{
-    Account, AssuranceLevel, AuthMethod, Authentication, RequestInfo, SecurityEventKind,
-    SecurityStamp,
+    Account, AccountSource, AssuranceLevel, AuthMethod, Authentication, RequestInfo,
+    SecurityEventKind, SecurityStamp,
 };
 use crate::password::{PasswordContext, Verification};
 
@@ -31,12 +31,13 @@ impl Accounts {
         new_password: &Password,
         info: &RequestInfo,
     ) -> Result<SignedIn> {
-        let account = self.account_of(current).await?;
+        let mut account = self.account_of(current).await?;
+        // The password is the directory's, whatever fields it leaves to the user.
         if account.source.is_external() {
             return Err(Error::ManagedExternally);
         }
         if !self
-            .check_password(&account, current_password, info)
+            .check_password(&mut account, current_password, info)
             .await?
         {
             return Err(Error::CurrentPasswordIncorrect);
@@ -99,12 +100,27 @@ impl Accounts {
 
     /// Verifies the account's password, counting a failure against the login throttle and
     /// upgrading an outdated hash on success. Returns whether it matched.
+    ///
+    /// The password of an account of an external directory is the directory's to check
+    /// (its stored hash, if it has one, plays no part), and a success refreshes the fields
+    /// the directory manages, in `account` too: see `check_directory_password`. Login and
+    /// re-authentication both come here, so both take that path.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DirectoryUnavailable`] when an external account's directory cannot answer.
     pub(crate) async fn check_password(
         &self,
-        account: &Account,
+        account: &mut Account,
         password: &Password,
         info: &RequestInfo,
     ) -> Result<bool> {
+        if let AccountSource::External { directory } = &account.source {
+            let directory = directory.clone();
+            return self
+                .check_directory_password(account, &directory, password, info)
+                .await;
+        }
         let Some(hash) = self.inner.store.password_hash(account.id).await? else {
             self.dummy_verify(password).await;
             return Ok(false);

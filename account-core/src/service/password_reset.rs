@@ -37,7 +37,7 @@ impl Accounts {
             .issue_challenge(
                 &account,
                 ChallengePurpose::PasswordReset,
-                String::new(),
+                serde_json::json!({ "email": account.reset_address().as_str() }).to_string(),
                 ttl,
             )
             .await?;
@@ -107,6 +107,28 @@ impl Accounts {
             .await?;
         self.record(account.id, SecurityEventKind::PasswordReset, info, &[])
             .await?;
+        // A link followed proves the address it was mailed to: an administrator's setup
+        // link, or a reset link sent to an unconfirmed primary address.
+        let sent_to: Option<String> = serde_json::from_str::<serde_json::Value>(&challenge.payload)
+            .ok()
+            .and_then(|p| p.get("email")?.as_str().map(str::to_owned));
+        let account = if !account.email_verified
+            && sent_to.is_some_and(|to| to == account.email.as_str())
+            && self
+                .inner
+                .store
+                .set_email(account.id, &account.email, true, self.now())
+                .await?
+        {
+            self.record(account.id, SecurityEventKind::EmailVerified, info, &[])
+                .await?;
+            Account {
+                email_verified: true,
+                ..account
+            }
+        } else {
+            account
+        };
         self.notify_all_addresses(&account, |username| Message::PasswordWasReset { username });
         Ok(Account {
             security_stamp: stamp,

@@ -1,6 +1,7 @@
 //! The profile: display name, language and avatar. The username never changes.
 
 use super::Accounts;
+use super::directory::ProfileField;
 use crate::avatar::{Avatar, process_avatar};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, ProfileChange, RequestInfo, SecurityEventKind};
@@ -8,9 +9,9 @@ use crate::model::{Account, AccountId, ProfileChange, RequestInfo, SecurityEvent
 // These take the account, not a session: a personal API token with the write scope may
 // change the profile and the avatar too (the HTTP adapter decides who may call them).
 impl Accounts {
-    /// Changes the display name and/or the language. A locked profile or a
-    /// directory-managed account refuses a display-name change; the language is always
-    /// the user's to choose.
+    /// Changes the display name and/or the language. A locked profile, or a directory
+    /// that manages the account's display name, refuses a display-name change; the
+    /// language is always the user's to choose.
     ///
     /// # Errors
     ///
@@ -26,7 +27,8 @@ impl Accounts {
             return Ok(account);
         }
         if change.display_name.is_some() {
-            self.check_profile_editable(&account).await?;
+            self.check_profile_editable(&account, ProfileField::DisplayName)
+                .await?;
         }
         let mut fields = Vec::new();
         if change.display_name.is_some() {

@@ -314,16 +314,8 @@ impl Accounts {
                 info,
             )
             .await?;
-        self.record(
-            signed_in.account.id,
-            SecurityEventKind::LoginSucceeded,
-            info,
-            &[
-                ("method", method_name(method).into()),
-                ("session", signed_in.session.id.to_string()),
-            ],
-        )
-        .await?;
+        self.record_login(&signed_in, info, &[("method", method_name(method).into())])
+            .await?;
         Ok(signed_in)
     }
 

@@ -18,8 +18,8 @@
 //!   adapter needs the same as unique indexes.
 //! - **Check everything, then write.** A write that fails with a
 //!   [`Conflict`] leaves nothing behind.
-//! - **Usernames are never reused.** Every username ever inserted stays taken, even when
-//!   account deletion arrives.
+//! - **Usernames are never reused.** Every username ever inserted stays taken after its
+//!   account is deleted.
 //!
 //! Where the trait documentation leaves a detail open, this store decides it as follows,
 //! and other adapters should do the same:
@@ -27,8 +27,7 @@
 //! - Something that expires at `t` is dead at `t` itself, for challenges and for purges
 //!   alike, as [`SessionRecord::is_live`] decides for sessions.
 //! - `set_email`, `set_recovery_email`, `set_avatar` and `set_password_hash` set
-//!   `updated_at` to their `at`; `set_account_state` and `upgrade_password_hash`, which
-//!   get no time, leave it.
+//!   `updated_at` to their `at`; `upgrade_password_hash`, which gets no time, leaves it.
 //! - `rotate_session` to a digest that another session has fails with
 //!   [`Conflict::Id`], like `insert_session` (a unique index on the digest does that).
 //! - `insert_challenge` with `replace` for a challenge of no account replaces nothing.
@@ -53,10 +52,11 @@ use super::{
 use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
 use crate::model::{
-    Account, AccountId, AccountState, Challenge, ChallengePurpose, EventCursor, EventPage,
-    FailureKind, Failures, NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange,
-    SecondFactors, SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation,
-    SessionStage, TotpRecord, TotpSecret,
+    Account, AccountChange, AccountId, AccountQuery, AccountRemoval, AccountState, AccountUpdate,
+    Challenge, ChallengePurpose, EventCursor, EventFilter, EventPage, FailureKind, Failures,
+    NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, Role, SecondFactors,
+    SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, SessionStage,
+    TotpRecord, TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -147,6 +147,28 @@ struct AccountEntry {
 impl State {
     fn account_mut(&mut self, id: AccountId) -> Option<&mut AccountEntry> {
         self.accounts.get_mut(&id)
+    }
+
+    /// Refuses a row for an account that does not exist, as a foreign key does.
+    fn require_account(&self, id: AccountId) -> StoreResult<()> {
+        if self.accounts.contains_key(&id) {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchAccount)
+        }
+    }
+
+    /// Whether taking `id` out of the active administrators (demoting, disabling or
+    /// deleting it) would leave none.
+    fn is_last_active_admin(&self, id: AccountId) -> bool {
+        let active_admin = |a: &Account| a.role == Role::Admin && a.state == AccountState::Active;
+        self.accounts
+            .get(&id)
+            .is_some_and(|e| active_admin(&e.account))
+            && !self
+                .accounts
+                .values()
+                .any(|e| e.account.id != id && active_admin(&e.account))
     }
 
     /// Removes a session and its digest index entry.
@@ -308,13 +330,104 @@ impl AccountStore for MemoryStore {
         Ok(true)
     }
 
-    async fn set_account_state(&self, id: AccountId, new_state: AccountState) -> StoreResult<bool> {
+    async fn change_account(
+        &self,
+        id: AccountId,
+        change: &AccountChange,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AccountUpdate> {
         let mut state = self.state();
-        let Some(entry) = state.account_mut(id) else {
-            return Ok(false);
+        let Some(entry) = state.accounts.get(&id) else {
+            return Ok(AccountUpdate::NotFound);
         };
-        entry.account.state = new_state;
-        Ok(true)
+        let old_key = entry.account.email.lookup_key();
+        let steps_down = change.role.is_some_and(|r| r != Role::Admin)
+            || change.state.is_some_and(|s| s != AccountState::Active);
+        if steps_down && state.is_last_active_admin(id) {
+            return Ok(AccountUpdate::LastAdmin);
+        }
+        let new_key = change.email.as_ref().map(EmailAddress::lookup_key);
+        if let Some(key) = &new_key
+            && state.by_email.get(key).is_some_and(|owner| *owner != id)
+        {
+            return Err(conflict(Conflict::Email));
+        }
+        if let Some(key) = new_key {
+            state.by_email.remove(&old_key);
+            state.by_email.insert(key, id);
+        }
+        let sessions_ended = if change.state == Some(AccountState::Disabled) {
+            state.remove_sessions_where(|s| s.account_id == id)
+        } else {
+            0
+        };
+        let Some(entry) = state.account_mut(id) else {
+            return Ok(AccountUpdate::NotFound);
+        };
+        let account = &mut entry.account;
+        if let Some(name) = &change.display_name {
+            account.display_name = name.clone();
+        }
+        if let Some(email) = &change.email {
+            account.email = email.clone();
+            account.email_verified = false;
+        }
+        if let Some(role) = change.role {
+            account.role = role;
+        }
+        if let Some(new_state) = change.state {
+            account.state = new_state;
+        }
+        account.updated_at = at;
+        Ok(AccountUpdate::Changed {
+            account: Box::new(account.clone()),
+            sessions_ended,
+        })
+    }
+
+    async fn delete_account(
+        &self,
+        id: AccountId,
+        record: &SecurityEvent,
+    ) -> StoreResult<AccountRemoval> {
+        let mut state = self.state();
+        if !state.accounts.contains_key(&id) {
+            return Ok(AccountRemoval::NotFound);
+        }
+        if state.is_last_active_admin(id) {
+            return Ok(AccountRemoval::LastAdmin);
+        }
+        let Some(entry) = state.accounts.remove(&id) else {
+            return Ok(AccountRemoval::NotFound);
+        };
+        // The username stays in `usernames_taken`; the address is free again.
+        state.by_username.remove(&entry.account.username);
+        state.by_email.remove(&entry.account.email.lookup_key());
+        state.remove_sessions_where(|s| s.account_id == id);
+        state.remove_challenges_where(|c| c.account_id == Some(id));
+        state.failures.retain(|(account, _), _| *account != id);
+        state.totp.remove(&id);
+        state.recovery_codes.remove(&id);
+        state.passkeys.retain(|_, p| p.account_id != id);
+        state.access.remove_account(id);
+        let log = state.events.entry(id).or_default();
+        log.clear();
+        log.insert(record.cursor(), record.clone());
+        Ok(AccountRemoval::Removed(Box::new(entry.account)))
+    }
+
+    async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>> {
+        let state = self.state();
+        let mut found: Vec<&Account> = state
+            .accounts
+            .values()
+            .map(|e| &e.account)
+            .filter(|a| query.after.is_none_or(|after| a.cursor() > after))
+            .filter(|a| query.matches(a))
+            .collect();
+        found.sort_by_key(|a| a.cursor());
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        Ok(found.into_iter().take(limit).cloned().collect())
     }
 
     async fn set_avatar(
@@ -392,6 +505,7 @@ impl CredentialStore for MemoryStore {
 impl SessionStore for MemoryStore {
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
         let mut state = self.state();
+        state.require_account(session.account_id)?;
         if state.sessions.contains_key(&session.id)
             || state.session_by_digest.contains_key(&session.token_digest)
         {
@@ -510,6 +624,9 @@ impl SessionStore for MemoryStore {
 impl ChallengeStore for MemoryStore {
     async fn insert_challenge(&self, challenge: &Challenge, replace: bool) -> StoreResult<()> {
         let mut state = self.state();
+        if let Some(account) = challenge.account_id {
+            state.require_account(account)?;
+        }
         if state.challenges.contains_key(&challenge.digest) {
             return Err(conflict(Conflict::Id));
         }
@@ -583,6 +700,7 @@ impl ThrottleStore for MemoryStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Failures> {
         let mut state = self.state();
+        state.require_account(account)?;
         let failures = state.failures.entry((account, kind)).or_default();
         failures.count = failures.count.saturating_add(1);
         failures.last_at = Some(failures.last_at.map_or(at, |last| last.max(at)));
@@ -615,23 +733,34 @@ impl SecurityEventStore for MemoryStore {
         Ok(())
     }
 
-    async fn events_of(
+    async fn events(
         &self,
-        account: AccountId,
+        filter: &EventFilter,
         page: EventPage,
     ) -> StoreResult<Vec<SecurityEvent>> {
         let state = self.state();
-        let Some(log) = state.events.get(&account) else {
-            return Ok(Vec::new());
-        };
         let older_than = page.before.map_or(Bound::Unbounded, Bound::Excluded);
         let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
-        Ok(log
-            .range((Bound::Unbounded, older_than))
-            .rev()
-            .take(limit)
-            .map(|(_, event)| event.clone())
-            .collect())
+        let page_of = |log: &BTreeMap<EventCursor, SecurityEvent>| {
+            log.range((Bound::Unbounded, older_than))
+                .rev()
+                .map(|(_, event)| event)
+                .filter(|event| filter.matches(event))
+                .take(limit)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        Ok(match filter.account {
+            Some(account) => state.events.get(&account).map(page_of).unwrap_or_default(),
+            // Every account's: each log's first page, merged, then cut to the limit.
+            None => {
+                let mut events: Vec<SecurityEvent> =
+                    state.events.values().flat_map(page_of).collect();
+                events.sort_by_key(|e| Reverse(e.cursor()));
+                events.truncate(limit);
+                events
+            }
+        })
     }
 }
 
@@ -648,6 +777,7 @@ impl AuthenticatorStore for MemoryStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut state = self.state();
+        state.require_account(account)?;
         if state
             .totp
             .get(&account)
@@ -673,6 +803,7 @@ impl AuthenticatorStore for MemoryStore {
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut state = self.state();
+        state.require_account(account)?;
         match state.totp.get_mut(&account) {
             Some(totp) if totp.confirmed_at.is_none() => {
                 totp.confirmed_at = Some(at);
@@ -709,7 +840,9 @@ impl AuthenticatorStore for MemoryStore {
         codes: &[TokenDigest],
         _at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        self.state()
+        let mut state = self.state();
+        state.require_account(account)?;
+        state
             .recovery_codes
             .insert(account, codes.iter().copied().collect());
         Ok(())
@@ -729,6 +862,7 @@ impl AuthenticatorStore for MemoryStore {
 
     async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()> {
         let mut state = self.state();
+        state.require_account(passkey.account_id)?;
         if state.passkeys.contains_key(&passkey.id)
             || state
                 .passkeys

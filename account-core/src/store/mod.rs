@@ -16,6 +16,16 @@
 //! transaction with the right lock; the in-memory store holds one lock for the whole
 //! operation.
 //!
+//! # Rows of an account that is gone
+//!
+//! A row that belongs to an account (a session, a challenge of an account, a passkey, a
+//! pending TOTP, recovery codes, an API token, an app password, an SSH key, a failure
+//! counter) is never added to an account that does not exist: the insert fails with
+//! [`StoreError::NoSuchAccount`] and writes nothing. An account deleted while a login or
+//! a settings change is under way therefore leaves nothing behind that authenticates (SQL
+//! adapters get this from their foreign keys). The security log is the exception: it
+//! outlives its accounts, as [`AccountStore::delete_account`] says.
+//!
 //! # Secrets
 //!
 //! A store never sees a secret: tokens arrive as [`TokenDigest`]s and passwords as PHC
@@ -50,11 +60,11 @@ use chrono::{DateTime, Utc};
 use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
 use crate::model::{
-    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord,
-    Challenge, ChallengePurpose, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
-    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
-    SecurityStamp, SessionId, SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord,
-    TotpSecret,
+    Account, AccountChange, AccountId, AccountQuery, AccountRemoval, AccountUpdate, ApiTokenId,
+    ApiTokenRecord, AppPasswordId, AppPasswordRecord, Challenge, ChallengePurpose, EventFilter,
+    EventPage, FailureKind, Failures, LimitedInsert, NewAccount, PasskeyDeletion, PasskeyId,
+    PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent, SecurityStamp, SessionId,
+    SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord, TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -85,6 +95,10 @@ pub enum StoreError {
     /// A unique value is taken.
     #[error("a unique value is already taken: {0:?}")]
     Conflict(Conflict),
+    /// The account a new row would belong to does not exist: it was deleted while the
+    /// caller was working with it. Nothing was written.
+    #[error("the account does not exist")]
+    NoSuchAccount,
     /// The database failed or could not be reached. The detail is for the log only.
     #[error("storage backend error: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
@@ -190,8 +204,46 @@ store_traits! {
             at: DateTime<Utc>,
         ) -> StoreResult<bool>;
 
-        /// Disables or re-enables an account. Returns `false` if it does not exist.
-        async fn set_account_state(&self, id: AccountId, state: AccountState) -> StoreResult<bool>;
+        /// An administrator's change: the fields of `change` that are `Some` (a new address
+        /// is stored unverified), with `updated_at` set to `at`, in one atomic step. Setting
+        /// the state to [`AccountState::Disabled`](crate::model::AccountState::Disabled) deletes every session of the account in
+        /// the same step, so that no request after it is still signed in.
+        ///
+        /// Refuses with [`AccountUpdate::LastAdmin`], changing nothing, when the change would
+        /// demote or disable the last active administrator; the check holds under
+        /// concurrency (two administrators demoting each other at once leave one).
+        ///
+        /// # Errors
+        ///
+        /// [`Conflict::Email`] when another account has the new address; nothing changes.
+        async fn change_account(
+            &self,
+            id: AccountId,
+            change: &AccountChange,
+            at: DateTime<Utc>,
+        ) -> StoreResult<AccountUpdate>;
+
+        /// Deletes the account and everything that belongs to it, in one atomic step: its
+        /// password, passkeys, TOTP, recovery codes, sessions, API tokens, app passwords,
+        /// SSH keys, challenges (pending links and ceremonies), failure counters, avatar and
+        /// security log. Its username stays taken for ever ([`Conflict::Username`]); its
+        /// address is free. `record` (an [`SecurityEventKind::AccountDeleted`](crate::model::SecurityEventKind::AccountDeleted)
+        /// event of this account, without personal data) replaces the account's log in the
+        /// same step, so the log keeps that the account existed and was deleted.
+        ///
+        /// Of concurrent deletions of one account exactly one gets
+        /// [`AccountRemoval::Removed`]. Refuses with [`AccountRemoval::LastAdmin`], deleting
+        /// nothing, for the last active administrator, under concurrency as
+        /// [`change_account`](AccountStore::change_account).
+        async fn delete_account(
+            &self,
+            id: AccountId,
+            record: &SecurityEvent,
+        ) -> StoreResult<AccountRemoval>;
+
+        /// A page of accounts that match `query`, oldest first (by `created_at`, then id),
+        /// strictly after its cursor: an administrator's list.
+        async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Vec<Account>>;
 
         /// Stores the avatar and sets `avatar_updated_at` and `updated_at` to `at`; with
         /// `None`, removes it and clears `avatar_updated_at`. Returns `false` if the account does
@@ -577,11 +629,12 @@ store_traits! {
         /// [`Conflict::Id`] may be returned for an id that exists already (ids are unique).
         async fn record_event(&self, event: &SecurityEvent) -> StoreResult<()>;
 
-        /// A page of the account's events, newest first (by time, then id), strictly older
-        /// than the page's cursor.
-        async fn events_of(
+        /// A page of the events that pass `filter` (one account's, or every account's for
+        /// an administrator), newest first (by time, then id), strictly older than the
+        /// page's cursor.
+        async fn events(
             &self,
-            account: AccountId,
+            filter: &EventFilter,
             page: EventPage,
         ) -> StoreResult<Vec<SecurityEvent>>;
     }

@@ -177,11 +177,13 @@
 
 pub mod cases;
 pub mod counting;
+pub mod directory;
 pub mod fixtures;
 pub mod logs;
 pub mod passkey;
 
 pub use counting::{CountingStore, UnknownMethod};
+pub use directory::MemoryDirectory;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -268,8 +270,15 @@ macro_rules! __store_conformance {
             account_set_email
             account_set_email_conflict
             account_set_recovery_email
-            account_set_state
             account_avatar
+            account_change_fields
+            account_change_email_conflict
+            account_disable_ends_sessions
+            account_last_admin
+            account_delete_removes_everything
+            account_delete_unknown
+            account_rows_of_missing_account
+            account_list
             password_set_and_read
             password_upgrade
             totp_put_pending
@@ -330,6 +339,7 @@ macro_rules! __store_conformance {
             events_record_and_list
             events_paging
             events_same_time_ordered_by_id
+            events_of_every_account
             policy_put_and_get
             rate_limit_counts_per_key_and_window
             concurrent_consume_challenge
@@ -347,6 +357,9 @@ macro_rules! __store_conformance {
             concurrent_insert_app_password_limit
             concurrent_insert_ssh_key_limit
             concurrent_insert_ssh_key_same_fingerprint
+            concurrent_delete_account
+            concurrent_last_admin
+            concurrent_delete_while_in_use
         }
     };
     (@expand [names] $($case:ident)*) => {

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use account_core::clock::ManualClock;
+use account_core::directory::Directory;
 use account_core::domain::{EmailAddress, Password, Username};
+use account_core::hooks::{AccountHooks, NoHooks};
 use account_core::mail::MemoryMailer;
 use account_core::model::{
     Account, AccountId, AccountSource, AccountState, EventPage, RequestInfo, Role, SecurityEvent,
@@ -58,26 +60,60 @@ impl Harness {
 
     /// A harness whose configuration `change` adjusts first.
     pub async fn with_config(change: impl FnOnce(&mut AccountConfig)) -> Self {
-        Self::build_with(fast_hashing(), MemoryMailer::new(), change)
+        Self::build_with(fast_hashing(), MemoryMailer::new(), change, Vec::new())
+    }
+
+    /// A harness whose services know these external directories, and whose configuration
+    /// `change` adjusts first.
+    pub async fn with_directories(
+        directories: Vec<Arc<dyn Directory>>,
+        change: impl FnOnce(&mut AccountConfig),
+    ) -> Self {
+        Self::build_with(fast_hashing(), MemoryMailer::new(), change, directories)
+    }
+
+    /// A harness whose services tell `hooks` of every account's lifecycle.
+    pub async fn with_hooks(hooks: Arc<dyn AccountHooks>) -> Self {
+        Self::build_full(
+            fast_hashing(),
+            MemoryMailer::new(),
+            |_| {},
+            Vec::new(),
+            hooks,
+        )
     }
 
     fn build(hashing: HashingConfig, mailer: MemoryMailer) -> Self {
-        Self::build_with(hashing, mailer, |_| {})
+        Self::build_with(hashing, mailer, |_| {}, Vec::new())
     }
 
     fn build_with(
         hashing: HashingConfig,
         mailer: MemoryMailer,
         change: impl FnOnce(&mut AccountConfig),
+        directories: Vec<Arc<dyn Directory>>,
+    ) -> Self {
+        Self::build_full(hashing, mailer, change, directories, Arc::new(NoHooks))
+    }
+
+    fn build_full(
+        hashing: HashingConfig,
+        mailer: MemoryMailer,
+        change: impl FnOnce(&mut AccountConfig),
+        directories: Vec<Arc<dyn Directory>>,
+        hooks: Arc<dyn AccountHooks>,
     ) -> Self {
         let mut config = AccountConfig::new("https://accounts.example.com".parse().expect("url"));
         config.hashing = hashing;
         change(&mut config);
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::default());
-        let accounts = Accounts::builder(store.clone(), Arc::new(mailer.clone()), config)
-            .clock(clock.clone())
-            .build();
+        let mut builder =
+            Accounts::builder(store.clone(), Arc::new(mailer.clone()), config).clock(clock.clone());
+        for directory in directories {
+            builder = builder.directory(directory);
+        }
+        let accounts = builder.hooks(hooks).build();
         let admin = AccountId::generate(clock_now(&clock), &OsRandom);
         Self {
             accounts,
@@ -187,7 +223,7 @@ impl Harness {
         let id = self.id_of(username).await;
         self.accounts
             .security_events(
-                id,
+                account_core::model::EventFilter::account(id),
                 EventPage {
                     before: None,
                     limit: 200,
@@ -199,12 +235,20 @@ impl Harness {
 
     pub async fn disable(&self, username: &str) {
         let id = self.id_of(username).await;
-        assert!(
+        assert!(matches!(
             self.store
-                .set_account_state(id, AccountState::Disabled)
+                .change_account(
+                    id,
+                    &account_core::model::AccountChange {
+                        state: Some(AccountState::Disabled),
+                        ..Default::default()
+                    },
+                    chrono::Utc::now(),
+                )
                 .await
-                .expect("store")
-        );
+                .expect("store"),
+            account_core::model::AccountUpdate::Changed { .. }
+        ));
     }
 
     pub async fn create_by_admin(&self, username: &str, email: &str) -> Account {
@@ -212,11 +256,21 @@ impl Harness {
     }
 
     pub async fn create_external(&self, username: &str, email: &str) -> Account {
+        self.create_in_directory(username, email, "ldap").await
+    }
+
+    /// An account of the external directory `directory`, created by the administrator.
+    pub async fn create_in_directory(
+        &self,
+        username: &str,
+        email: &str,
+        directory: &str,
+    ) -> Account {
         self.create(
             username,
             email,
             AccountSource::External {
-                directory: "ldap".into(),
+                directory: directory.into(),
             },
         )
         .await

@@ -294,7 +294,8 @@ impl SqlStore {
         check_args.push(Arg::from(account));
         retry(|| async {
             let mut tx = self.db.begin().await?;
-            tx.lock_account(account).await?;
+            // A missing account is reported as such, not as a full one (a limit of 0).
+            tx.require_account(account).await?;
             let row = tx
                 .read(&check, check_args.clone())
                 .await?

@@ -29,7 +29,7 @@ impl AuthenticatorStore for SqlStore {
         // left alone, a pending one replaced.
         retry(|| async move {
             let mut tx = self.db.begin().await?;
-            tx.lock_account(account).await?;
+            tx.require_account(account).await?;
             let sql = "SELECT confirmed_at FROM totp WHERE account_id = ?";
             if let Some(row) = tx.read(sql, args![account]).await?
                 && row.opt_time("confirmed_at")?.is_some()
@@ -57,9 +57,11 @@ impl AuthenticatorStore for SqlStore {
         recovery_codes: &[TokenDigest],
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        // Under the account's lock: an account that is gone is reported as such, not as
+        // one without a pending TOTP.
         retry(|| async move {
             let mut tx = self.db.begin().await?;
-            tx.lock_account(account).await?;
+            tx.require_account(account).await?;
             let sql = "UPDATE totp SET confirmed_at = ?, last_step = ? \
                        WHERE account_id = ? AND confirmed_at IS NULL";
             if tx.write(sql, args![at, step, account]).await? == 0 {
@@ -91,10 +93,11 @@ impl AuthenticatorStore for SqlStore {
         codes: &[TokenDigest],
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        // Replacements of one account's codes take turns on its row.
+        // Replacements of one account's codes take turns on its row; an account that is
+        // gone is reported even when there are no codes to insert.
         retry(|| async move {
             let mut tx = self.db.begin().await?;
-            tx.lock_account(account).await?;
+            tx.require_account(account).await?;
             replace_codes(&mut tx, account, codes, at).await?;
             tx.commit().await
         })
@@ -191,7 +194,9 @@ impl AuthenticatorStore for SqlStore {
         // snapshot at the first plain read, which comes after the lock.
         retry(|| async move {
             let mut tx = self.db.begin().await?;
-            tx.lock_account(account).await?;
+            if !tx.lock_account(account).await? {
+                return Ok(PasskeyDeletion::NotFound);
+            }
             let check = tx
                 .read(
                     "SELECT \
@@ -220,7 +225,9 @@ impl AuthenticatorStore for SqlStore {
     async fn delete_authenticators(&self, account: AccountId) -> StoreResult<u64> {
         retry(|| async move {
             let mut tx = self.db.begin().await?;
-            tx.lock_account(account).await?;
+            if !tx.lock_account(account).await? {
+                return Ok(0);
+            }
             let mut gone = 0;
             for table in ["totp", "recovery_codes", "passkeys"] {
                 let sql = format!("DELETE FROM {table} WHERE account_id = ?");

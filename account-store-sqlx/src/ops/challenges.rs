@@ -19,7 +19,7 @@ impl ChallengeStore for SqlStore {
             if let Some(account) = replaces {
                 // Replacing inserts for one account take turns, so that the later one sees
                 // (and deletes) the earlier one's challenge.
-                tx.lock_account(account).await?;
+                tx.require_account(account).await?;
             }
             tx.write(
                 "INSERT INTO challenges (digest, purpose, account_id, security_stamp, payload, \

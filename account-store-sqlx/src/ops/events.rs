@@ -1,66 +1,75 @@
 //! The security log, and the administrator's policy.
 
-use account_core::model::{AccountId, EventPage, SecurityEvent};
+use account_core::model::{EventFilter, EventPage, SecurityEvent};
 use account_core::policy::Policy;
 use account_core::store::{PolicyStore, SecurityEventStore, StoreResult};
 use async_trait::async_trait;
 
 use crate::SqlStore;
-use crate::db::args;
+use crate::db::{Arg, Args, args};
+use crate::ops::Conditions;
 use crate::rows::{self, columns};
+
+/// The statement that adds an event, with [`event_args`]; `delete_account` writes the
+/// deletion record with it too.
+pub(super) const INSERT_EVENT: &str = "INSERT INTO security_events \
+    (id, account_id, at, kind, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+/// The arguments of [`INSERT_EVENT`].
+pub(super) fn event_args(e: &SecurityEvent) -> StoreResult<Args<'_>> {
+    Ok(args![
+        e.id,
+        e.account_id,
+        e.at,
+        e.kind.as_str(),
+        e.ip.map(|ip| ip.to_string()),
+        e.user_agent.as_deref(),
+        rows::details_json(&e.details)?,
+    ])
+}
 
 #[async_trait]
 impl SecurityEventStore for SqlStore {
     async fn record_event(&self, e: &SecurityEvent) -> StoreResult<()> {
-        self.db
-            .write(
-                "INSERT INTO security_events (id, account_id, at, kind, ip, user_agent, details) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-                args![
-                    e.id,
-                    e.account_id,
-                    e.at,
-                    e.kind.as_str(),
-                    e.ip.map(|ip| ip.to_string()),
-                    e.user_agent.as_deref(),
-                    rows::details_json(&e.details)?,
-                ],
-            )
-            .await?;
+        self.db.write(INSERT_EVENT, event_args(e)?).await?;
         Ok(())
     }
 
-    async fn events_of(
+    async fn events(
         &self,
-        account: AccountId,
+        filter: &EventFilter,
         page: EventPage,
     ) -> StoreResult<Vec<SecurityEvent>> {
-        // Newest first, strictly older than the cursor: the order of the index on
-        // (account_id, at, id), read backwards.
-        let limit = i64::from(page.limit);
-        match page.before {
-            None => {
-                let sql = concat!(
-                    "SELECT ",
-                    columns!(security_events),
-                    " FROM security_events WHERE account_id = ? \
-                     ORDER BY at DESC, id DESC LIMIT ?"
-                );
-                self.db
-                    .read_all(sql, args![account, limit], rows::event)
-                    .await
-            }
-            Some(cursor) => {
-                let sql = concat!(
-                    "SELECT ",
-                    columns!(security_events),
-                    " FROM security_events WHERE account_id = ? \
-                     AND (at < ? OR (at = ? AND id < ?)) ORDER BY at DESC, id DESC LIMIT ?"
-                );
-                let args = args![account, cursor.at, cursor.at, cursor.id, limit];
-                self.db.read_all(sql, args, rows::event).await
-            }
+        // Newest first, strictly older than the cursor: one account's events in the order
+        // of the index on (account_id, at, id), every account's in that of (at, id), each
+        // read backwards. The kind and the time are checked on the way.
+        let mut conditions = Conditions::default();
+        if let Some(account) = filter.account {
+            conditions.and("account_id = ?", args![account]);
         }
+        if let Some(kind) = filter.kind {
+            conditions.and("kind = ?", args![kind.as_str()]);
+        }
+        if let Some(since) = filter.since {
+            conditions.and("at >= ?", args![since]);
+        }
+        if let Some(cursor) = page.before {
+            conditions.and(
+                "(at < ? OR (at = ? AND id < ?))",
+                args![cursor.at, cursor.at, cursor.id],
+            );
+        }
+        let (where_clause, mut args) = conditions.into_where();
+        let sql = format!(
+            concat!(
+                "SELECT ",
+                columns!(security_events),
+                " FROM security_events{} ORDER BY at DESC, id DESC LIMIT ?"
+            ),
+            where_clause
+        );
+        args.push(Arg::from(i64::from(page.limit)));
+        self.db.read_all(&sql, args, rows::event).await
     }
 }
 

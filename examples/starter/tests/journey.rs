@@ -2,7 +2,10 @@
 //! journey by two cookie-keeping HTTP clients ("devices"): sign up, log in twice, edit the
 //! profile, upload an avatar, change the email through the link in the outbox, change the
 //! password and see the other device signed out, reset a forgotten password through the
-//! outbox, list sessions with their device details, revoke one, and stop cleanly.
+//! outbox, list sessions with their device details, revoke one; then the administrator's
+//! side (create a user who sets a password through the mailed link, disable and enable
+//! them) and the end of an account (export, deletion, every old credential refused); and
+//! stop cleanly.
 //!
 //! SQLite always; PostgreSQL and MySQL when `ACCOUNT_TEST_POSTGRES_URL` and
 //! `ACCOUNT_TEST_MYSQL_URL` name a server (each run in a fresh database it drops after).
@@ -23,6 +26,8 @@ use tokio::process::{Child, Command};
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 const PASSWORD: &str = "correct horse battery staple";
+/// The bootstrap administrator's password (`ACCOUNT_ADMIN_PASSWORD`).
+const ADMIN_PASSWORD: &str = "the administrator's own passphrase";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journey_on_sqlite() {
@@ -325,8 +330,187 @@ async fn journey(database_url: &str, dir: &Path) {
     assert!(ceremony["ceremony_id"].is_string(), "{ceremony}");
 
     programmatic_access(&server.base, &phone).await;
+    lifecycle(&server.base, &outbox).await;
 
     server.stop().await;
+}
+
+/// The administrator's side and the end of an account: the bootstrap administrator
+/// creates a user, who sets a password through the mailed setup link; the administrator
+/// disables them (their session and token stop at once) and enables them again; the user
+/// takes their data and deletes the account; every credential they had is refused, their
+/// username is never given out again, and their address makes a new account.
+async fn lifecycle(base: &str, outbox: &Path) {
+    let admin = Device::new(base, FIREFOX);
+    let (status, body) = admin
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "rosa", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, created) = admin
+        .send(
+            "POST",
+            "/api/admin/users",
+            json!({"username": "bob", "email": "bob@example.com", "display_name": "Bob"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let bob_id = created["id"].as_str().expect("an id").to_owned();
+
+    let bob = Device::new(base, IPHONE);
+    let setup = wait_for_link(outbox, "bob@example.com", "account_setup").await;
+    let bobs_password = "bob chose this passphrase";
+    let (status, body) = bob
+        .send(
+            "POST",
+            "/api/auth/password/reset",
+            json!({"token": setup, "new_password": bobs_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = bob
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "bob", "password": bobs_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, account) = bob.send("GET", "/api/account", Value::Null).await;
+    assert_eq!(account["email_verified"], true, "the setup link proved it");
+    let (status, created) = bob
+        .send(
+            "POST",
+            "/api/account/tokens",
+            json!({"name": "sync", "scope": "write"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().expect("the token").to_owned();
+    let (status, created) = bob
+        .send(
+            "POST",
+            "/api/account/app-passwords",
+            json!({"name": "Mail"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let app_password = created["password"]
+        .as_str()
+        .expect("the password")
+        .to_owned();
+    let script = reqwest::Client::new();
+    let with_token = || async {
+        script
+            .get(format!("{base}/api/account"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answer")
+            .status()
+    };
+    let with_app_password = || async {
+        script
+            .get(format!("{base}/dav/whoami"))
+            .basic_auth("bob", Some(&app_password))
+            .send()
+            .await
+            .expect("answer")
+            .status()
+    };
+    assert_eq!(with_token().await, StatusCode::OK);
+    assert_eq!(with_app_password().await, StatusCode::OK);
+
+    // Disabled: signed out at once, and the token and app password stop; then enabled.
+    let user = format!("/api/admin/users/{bob_id}");
+    let (status, body) = admin
+        .send("PATCH", &user, json!({"state": "disabled"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        bob.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(with_token().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_app_password().await, StatusCode::UNAUTHORIZED);
+    let (status, body) = admin.send("PATCH", &user, json!({"state": "active"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(with_token().await, StatusCode::OK);
+    let (status, body) = bob
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "bob", "password": bobs_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, details) = admin.send("GET", &user, Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{details}");
+    assert_eq!(details["live_sessions"], 1, "{details}");
+
+    // Bob takes his data, then deletes the account.
+    let (status, export) = bob.send("GET", "/api/account/export", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["account"]["username"], "bob");
+    assert_eq!(export["api_tokens"].as_array().map(Vec::len), Some(1));
+    assert!(
+        !export.to_string().contains(&token),
+        "no secret in the export"
+    );
+    let (status, body) = bob
+        .send("DELETE", "/api/account", json!({"confirm_username": "bob"}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // Every credential he had is refused.
+    assert_eq!(
+        bob.send("GET", "/api/account", Value::Null).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = bob
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "bob", "password": bobs_password}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(with_token().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_app_password().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        admin.send("GET", &user, Value::Null).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // The username is never given out again; the address is free.
+    let stranger = Device::new(base, "curl/8.5.0");
+    let (status, body) = stranger
+        .send(
+            "POST",
+            "/api/auth/signup",
+            json!({"username": "bob", "email": "robert@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "username_taken");
+    let (status, body) = stranger
+        .send(
+            "POST",
+            "/api/auth/signup",
+            json!({"username": "robert", "email": "bob@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = stranger
+        .send(
+            "POST",
+            "/api/auth/login",
+            json!({"login": "bob@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Developer settings over HTTP, from a signed-in device with a fresh login: a read token
@@ -527,6 +711,8 @@ impl Starter {
             .env("ACCOUNT_BIND", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
             .env("ACCOUNT_OUTBOX", outbox)
+            .env("ACCOUNT_ADMIN", "rosa:rosa@example.com")
+            .env("ACCOUNT_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("ACCOUNT_PUBLIC_URL")
             .env_remove("ACCOUNT_SMTP_URL")
             .env("RUST_LOG", "warn")

@@ -27,6 +27,21 @@ pub(super) struct AccessState {
     ssh_key_by_fingerprint: HashMap<String, SshKeyId>,
 }
 
+impl AccessState {
+    /// Forgets every token, app password and SSH key of a deleted account.
+    pub(super) fn remove_account(&mut self, account: AccountId) {
+        self.tokens.retain(|_, t| t.account_id != account);
+        self.token_by_digest
+            .retain(|_, id| self.tokens.contains_key(id));
+        self.app_passwords.retain(|_, p| p.account_id != account);
+        self.app_password_by_digest
+            .retain(|_, id| self.app_passwords.contains_key(id));
+        self.ssh_keys.retain(|_, k| k.account_id != account);
+        self.ssh_key_by_fingerprint
+            .retain(|_, id| self.ssh_keys.contains_key(id));
+    }
+}
+
 /// How many of `records` belong to `account`, against a limit.
 fn at_limit<'a, T: 'a>(
     records: impl Iterator<Item = &'a T>,
@@ -55,6 +70,7 @@ impl ApiTokenStore for MemoryStore {
         limit: u32,
     ) -> StoreResult<LimitedInsert> {
         let mut state = self.state();
+        state.require_account(token.account_id)?;
         let access = &mut state.access;
         if access.tokens.contains_key(&token.id)
             || access.token_by_digest.contains_key(&token.digest)
@@ -176,6 +192,7 @@ impl AppPasswordStore for MemoryStore {
         limit: u32,
     ) -> StoreResult<LimitedInsert> {
         let mut state = self.state();
+        state.require_account(password.account_id)?;
         let access = &mut state.access;
         if access.app_passwords.contains_key(&password.id)
             || access.app_password_by_digest.contains_key(&password.digest)
@@ -259,6 +276,7 @@ impl AppPasswordStore for MemoryStore {
 impl SshKeyStore for MemoryStore {
     async fn insert_ssh_key(&self, key: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert> {
         let mut state = self.state();
+        state.require_account(key.account_id)?;
         let access = &mut state.access;
         if access.ssh_key_by_fingerprint.contains_key(&key.fingerprint) {
             return Err(conflict(Conflict::SshKey));

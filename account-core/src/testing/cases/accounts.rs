@@ -523,37 +523,6 @@ pub async fn account_set_recovery_email(store: Arc<dyn Store>) {
     );
 }
 
-/// `set_account_state` disables and re-enables an account and changes nothing else; an
-/// unknown account answers `false`.
-pub async fn account_set_state(store: Arc<dyn Store>) {
-    let mut want = fixtures::insert_account(&*store, "alice", "alice@example.com").await;
-
-    for state in [AccountState::Disabled, AccountState::Active] {
-        assert!(
-            ok(
-                store.set_account_state(want.id, state).await,
-                "set_account_state"
-            ),
-            "set_account_state of an existing account must answer true"
-        );
-        want.state = state;
-        assert_eq!(
-            ok(store.account_by_id(want.id).await, "account_by_id"),
-            Some(want.clone()),
-            "set_account_state({state:?}) must store the state and change nothing else"
-        );
-    }
-    assert!(
-        !ok(
-            store
-                .set_account_state(fixtures::account_id(), AccountState::Disabled)
-                .await,
-            "set_account_state"
-        ),
-        "set_account_state of an unknown account must answer false"
-    );
-}
-
 /// `set_avatar` stores, replaces and removes an avatar (every byte value round-trips),
 /// keeps `avatar_updated_at` in step (`None` without an avatar), and touches no other
 /// account; an unknown account answers `false` and has no avatar.

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::ok;
-use crate::model::{AccountId, EventPage, SecurityEvent, SecurityEventKind};
+use crate::model::{AccountId, EventFilter, EventPage, SecurityEvent, SecurityEventKind};
 use crate::store::Store;
 use crate::testing::fixtures::{self, time, time_ms};
 
@@ -42,29 +42,47 @@ pub async fn events_record_and_list(store: Arc<dyn Store>) {
     }
 
     assert_eq!(
-        ok(store.events_of(alice.id, first_page(10)).await, "events_of"),
+        ok(
+            store
+                .events(&EventFilter::account(alice.id), first_page(10))
+                .await,
+            "events"
+        ),
         vec![failed.clone(), changed.clone(), login],
-        "events_of must list the account's events newest first, field for field"
-    );
-    assert_eq!(
-        ok(store.events_of(alice.id, first_page(2)).await, "events_of"),
-        vec![failed, changed],
-        "events_of must return at most `limit` events, the newest"
-    );
-    assert_eq!(
-        ok(store.events_of(bob.id, first_page(10)).await, "events_of"),
-        vec![bobs],
-        "events_of must list only the account's own events"
+        "events must list the account's events newest first, field for field"
     );
     assert_eq!(
         ok(
             store
-                .events_of(fixtures::account_id(), first_page(10))
+                .events(&EventFilter::account(alice.id), first_page(2))
                 .await,
-            "events_of"
+            "events"
+        ),
+        vec![failed, changed],
+        "events must return at most `limit` events, the newest"
+    );
+    assert_eq!(
+        ok(
+            store
+                .events(&EventFilter::account(bob.id), first_page(10))
+                .await,
+            "events"
+        ),
+        vec![bobs],
+        "events must list only the account's own events"
+    );
+    assert_eq!(
+        ok(
+            store
+                .events(
+                    &EventFilter::account(fixtures::account_id()),
+                    first_page(10)
+                )
+                .await,
+            "events"
         ),
         Vec::new(),
-        "events_of an account without events must be empty"
+        "events an account without events must be empty"
     );
 }
 
@@ -117,11 +135,13 @@ pub async fn events_same_time_ordered_by_id(store: Arc<dyn Store>) {
 
     assert_eq!(
         ok(
-            store.events_of(alice.id, first_page(100)).await,
-            "events_of"
+            store
+                .events(&EventFilter::account(alice.id), first_page(100))
+                .await,
+            "events"
         ),
         want,
-        "events_of must order events at the same time by id, larger ids first"
+        "events must order events at the same time by id, larger ids first"
     );
     let pages = collect_pages(&*store, alice.id, 3).await;
     assert_eq!(
@@ -150,18 +170,20 @@ async fn collect_pages(
     let mut before = None;
     loop {
         let page = ok(
-            store.events_of(account, EventPage { before, limit }).await,
-            "events_of",
+            store
+                .events(&EventFilter::account(account), EventPage { before, limit })
+                .await,
+            "events",
         );
         assert!(
             u32::try_from(page.len()).is_ok_and(|n| n <= limit),
-            "events_of must return at most `limit` events"
+            "events must return at most `limit` events"
         );
         let last = page.last().map(SecurityEvent::cursor);
         pages.push(page);
         match last {
             Some(cursor) if pages.len() <= 100 => before = Some(cursor),
-            Some(_) => panic!("events_of keeps returning events: is the cursor ignored?"),
+            Some(_) => panic!("events keeps returning events: is the cursor ignored?"),
             None => return pages,
         }
     }

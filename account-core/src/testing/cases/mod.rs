@@ -5,7 +5,8 @@
 //! expectation when the store does not behave. The names group by trait: `account_*`,
 //! `password_*`, `totp_*`, `recovery_codes_*`, `passkey_*`, `authenticators_*`,
 //! `api_token_*`, `app_password_*`, `ssh_key_*`, `session_*` (and `session_stage_*`),
-//! `challenge_*`, `throttle_*`, `events_*`, `policy_*`, `rate_limit_*`, and
+//! `challenge_*`, `throttle_*`, `events_*` (and `account_*` of the lifecycle: changes by
+//! an administrator, deletion, the list of accounts), `policy_*`, `rate_limit_*`, and
 //! `concurrent_*` for the atomic operations under contention.
 //!
 //! Run them through [`store_conformance_tests!`](crate::store_conformance_tests) or
@@ -18,6 +19,7 @@ mod challenges;
 mod concurrency;
 mod credentials;
 mod events;
+mod lifecycle;
 mod policy;
 mod rate_limits;
 mod sessions;
@@ -30,6 +32,7 @@ pub use challenges::*;
 pub use concurrency::*;
 pub use credentials::*;
 pub use events::*;
+pub use lifecycle::*;
 pub use policy::*;
 pub use rate_limits::*;
 pub use sessions::*;

@@ -22,6 +22,7 @@ pub async fn policy_put_and_get(store: Arc<dyn Store>) {
         lock_profiles: true,
         require_second_factor: false,
         directory_provides_second_factor: true,
+        sign_in_notices: false,
         sessions: SessionPolicy {
             idle_timeout_secs: 15 * 60,
             absolute_timeout_secs: 8 * 3600,
