@@ -656,16 +656,25 @@ impl AccountBody {
     }
 
     /// The account as answered by the routes, with its second factors read from the store.
-    /// (See also [`SecondFactorsBody`]'s `From`, for callers that have them.)
     pub(crate) async fn load(
         accounts: &account_core::Accounts,
         account: &Account,
         mount: &Mount,
     ) -> Result<Self, crate::error::ApiError> {
         let factors = accounts.second_factors(account.id).await?;
-        let mut body = Self::new(account, mount);
-        body.second_factors = factors.into();
-        Ok(body)
+        Ok(Self::with_second_factors(account, factors, mount))
+    }
+
+    /// The account with second factors the caller has read already.
+    pub(crate) fn with_second_factors(
+        account: &Account,
+        factors: account_core::model::SecondFactors,
+        mount: &Mount,
+    ) -> Self {
+        Self {
+            second_factors: factors.into(),
+            ..Self::new(account, mount)
+        }
     }
 }
 

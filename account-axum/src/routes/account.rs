@@ -352,11 +352,9 @@ pub(crate) async fn export_account(
     mount: Mount,
 ) -> Result<Response, ApiError> {
     let export = state.accounts.export_account(&session).await?;
-    let mut account = AccountBody::new(&export.account, &mount);
-    account.second_factors = export.second_factors.into();
     let body = ExportBody {
         exported_at: export.exported_at,
-        account,
+        account: AccountBody::with_second_factors(&export.account, export.second_factors, &mount),
         passkeys: export.passkeys.iter().map(Into::into).collect(),
         sessions: export.sessions.into_iter().map(Into::into).collect(),
         api_tokens: export.api_tokens.iter().map(Into::into).collect(),

@@ -156,10 +156,8 @@ pub(crate) async fn get_user(
     PathParam(id): PathParam<AccountId>,
 ) -> Result<Json<UserDetailsBody>, ApiError> {
     let details = state.accounts.account_details(id).await?;
-    let mut account = AccountBody::new(&details.account, &mount);
-    account.second_factors = details.second_factors.into();
     Ok(Json(UserDetailsBody {
-        account,
+        account: AccountBody::with_second_factors(&details.account, details.second_factors, &mount),
         live_sessions: details.live_sessions,
         last_login_at: details.last_login_at,
         last_login_method: details.last_login_method,

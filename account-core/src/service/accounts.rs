@@ -189,13 +189,7 @@ impl Accounts {
         {
             Ok(()) => {}
             Err(StoreError::Conflict(Conflict::Username)) => return Err(Error::UsernameTaken),
-            Err(StoreError::Conflict(Conflict::Email)) => {
-                return Err(ValidationError {
-                    field: crate::domain::Field::Email,
-                    rule: crate::domain::Rule::Reserved,
-                }
-                .into());
-            }
+            Err(StoreError::Conflict(Conflict::Email)) => return Err(address_in_use()),
             Err(e) => return Err(e.into()),
         }
         self.record(
@@ -344,13 +338,7 @@ impl Accounts {
             Ok(()) => {}
             // Another instance created it first.
             Err(StoreError::Conflict(Conflict::Username)) => return Ok(None),
-            Err(StoreError::Conflict(Conflict::Email)) => {
-                return Err(ValidationError {
-                    field: crate::domain::Field::Email,
-                    rule: crate::domain::Rule::Reserved,
-                }
-                .into());
-            }
+            Err(StoreError::Conflict(Conflict::Email)) => return Err(address_in_use()),
             Err(e) => return Err(e.into()),
         }
         self.record(
@@ -363,4 +351,11 @@ impl Accounts {
         self.inner.hooks.after_create(&account).await;
         Ok(Some(account))
     }
+}
+
+/// What an administrator (or the operator's configuration) is told when the address they
+/// gave is another account's: administrators may know that, so it is a plain validation
+/// error on the address.
+pub(super) fn address_in_use() -> Error {
+    ValidationError::new(crate::domain::Field::Email, crate::domain::Rule::Reserved).into()
 }

@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Accounts;
+use super::accounts::address_in_use;
 use super::directory::ProfileField;
 use crate::domain::{DisplayName, EmailAddress};
 use crate::error::{Error, Result};
@@ -17,6 +18,7 @@ use crate::model::{
     Account, AccountChange, AccountCursor, AccountId, AccountQuery, AccountState, AccountUpdate,
     EventFilter, EventPage, RequestInfo, Role, SecondFactors, SecurityEventKind,
 };
+use crate::store::{Conflict, StoreError};
 
 /// The most accounts one page of the list holds.
 pub const MAX_ACCOUNT_PAGE: u32 = 200;
@@ -185,13 +187,7 @@ impl Accounts {
             .change_account(id, &change, self.now())
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::Conflict(crate::store::Conflict::Email) => {
-                    crate::domain::ValidationError::new(
-                        crate::domain::Field::Email,
-                        crate::domain::Rule::Reserved,
-                    )
-                    .into()
-                }
+                StoreError::Conflict(Conflict::Email) => address_in_use(),
                 other => Error::from(other),
             })?;
         let (account, sessions_ended) = match update {

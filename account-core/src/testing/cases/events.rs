@@ -152,7 +152,7 @@ pub async fn events_same_time_ordered_by_id(store: Arc<dyn Store>) {
 }
 
 /// The first page of at most `limit` events.
-fn first_page(limit: u32) -> EventPage {
+pub(super) fn first_page(limit: u32) -> EventPage {
     EventPage {
         before: None,
         limit,

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::events::first_page;
 use super::{assert_conflict, ok, together};
 use crate::avatar::{Avatar, ImageType};
 use crate::model::{
@@ -649,13 +650,6 @@ fn missing<T: std::fmt::Debug>(result: StoreResult<T>, what: &str) {
             "{what} for an account that does not exist: expected Err(NoSuchAccount), got \
              {other:?}"
         ),
-    }
-}
-
-fn first_page(limit: u32) -> EventPage {
-    EventPage {
-        before: None,
-        limit,
     }
 }
 
