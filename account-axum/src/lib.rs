@@ -188,6 +188,8 @@ mod openapi;
 mod router;
 mod routes;
 mod state;
+#[cfg(feature = "ui")]
+mod ui;
 mod views;
 
 pub use config::{CookieName, HttpConfig, InvalidCookieName, RateLimits};
@@ -199,3 +201,5 @@ pub use extract::{
 };
 pub use router::AccountRouter;
 pub use state::AccountsState;
+#[cfg(feature = "ui")]
+pub use ui::AccountPages;

@@ -88,6 +88,17 @@ pub(crate) async fn security_headers(
     request: Request,
     next: Next,
 ) -> Response {
+    security_headers_with(&state, request, next, CONTENT_SECURITY_POLICY).await
+}
+
+/// [`security_headers`] with another Content-Security-Policy: the pages' (feature `ui`),
+/// which allow this origin's script and style.
+pub(crate) async fn security_headers_with(
+    state: &AccountsState,
+    request: Request,
+    next: Next,
+    content_security_policy: &'static str,
+) -> Response {
     let mut response = next.run(request).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && !response.headers().contains_key(header::CONTENT_TYPE)
@@ -114,7 +125,7 @@ pub(crate) async fn security_headers(
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(content_security_policy),
     );
     if state.settings.https {
         headers.insert(

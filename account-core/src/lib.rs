@@ -99,6 +99,7 @@ pub use service::{
     Accounts, AccountsBuilder, LoginOutcome, MAX_EVENT_PAGE, NewAccountByAdmin, RateLimit,
     SecondFactorMethod, SessionView, SignUp, SignUpOutcome, SignedIn, Verified,
 };
+pub use service::{EditableFields, FieldAccess};
 pub use service::{EnrollingSession, EnrollmentSession, PendingSession, SignedInSession};
 pub use service::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
 pub use service::{RecoveryCodes, TotpConfirmed, TotpEnrollment};

@@ -59,6 +59,7 @@ pub use email::Verified;
 pub use export::AccountExport;
 pub use login::{LoginOutcome, SecondFactorMethod};
 pub use passkeys::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
+pub use profile::{EditableFields, FieldAccess};
 pub use rate_limits::RateLimit;
 pub use recovery_codes::RecoveryCodes;
 pub use security_log::MAX_EVENT_PAGE;

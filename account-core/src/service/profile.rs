@@ -123,3 +123,51 @@ impl Accounts {
             .ok_or(Error::NotFound)
     }
 }
+
+/// Whether the owner of an account may change a profile field, and if not, why: what a
+/// settings page shows next to a read-only field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldAccess {
+    /// The owner may change it.
+    Editable,
+    /// The account's external directory manages it (and refreshes it at each login).
+    ManagedByDirectory,
+    /// The administrator has locked profiles.
+    Locked,
+}
+
+/// The access to each field of the profile that can be read-only; the username never
+/// changes, and the language is always the owner's to choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditableFields {
+    /// The display name.
+    pub display_name: FieldAccess,
+    /// The primary and the recovery address.
+    pub email: FieldAccess,
+}
+
+impl Accounts {
+    /// Which profile fields the account's owner may change: the same rule the changes
+    /// themselves apply (the directory first, then the "lock profiles" policy).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors reading the policy.
+    pub async fn editable_fields(&self, account: &Account) -> Result<EditableFields> {
+        let locked = self.policy().await?.lock_profiles;
+        let access = |field| {
+            if self.managed_by_directory(account, field) {
+                FieldAccess::ManagedByDirectory
+            } else if locked {
+                FieldAccess::Locked
+            } else {
+                FieldAccess::Editable
+            }
+        };
+        Ok(EditableFields {
+            display_name: access(ProfileField::DisplayName),
+            email: access(ProfileField::Email),
+        })
+    }
+}

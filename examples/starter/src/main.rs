@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use account_axum::{AccountRouter, HttpConfig};
+use account_axum::{AccountPages, AccountRouter, HttpConfig};
 use account_core::domain::{EmailAddress, Password, Username};
 use account_core::mail::{FileOutbox, Mailer, SmtpMailer};
 use account_core::random::OsRandom;
@@ -103,7 +103,11 @@ async fn run(settings: Settings) -> Result<(), String> {
     let mut http = HttpConfig::new(public_url.clone());
     http.trusted_proxies = settings.trusted_proxies.clone();
     let api = AccountRouter::new(accounts.clone(), http);
-    let app = app::routes(api.state().clone()).merge(api.into_router());
+    // The account-settings pages under /account, beside the API under /api.
+    let pages = AccountPages::new(api.state().clone()).into_router();
+    let app = app::routes(api.state().clone())
+        .merge(pages)
+        .merge(api.into_router());
 
     tokio::spawn(housekeeping(accounts));
 
@@ -113,6 +117,7 @@ async fn run(settings: Settings) -> Result<(), String> {
         Some(_) => println!("mail goes through the SMTP server in ACCOUNT_SMTP_URL"),
         None => println!("mail is written to {}", settings.outbox.display()),
     }
+    println!("account settings at {public_url}account");
     println!("API description at {}api/openapi.json", public_url);
     match admin_login {
         Some(line) => println!("{line}"),

@@ -1,0 +1,206 @@
+//! The pages' forms: an `application/x-www-form-urlencoded` body read as name–value
+//! pairs, and re-authentication folded into the action that asked for it.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use account_core::domain::Password;
+use account_core::{Error, RequestInfo, SignedInSession};
+
+use super::{Ctx, Notice, Page, Ui, Viewer, render, with_cookie};
+use crate::cookie::SetSessionCookie;
+
+/// The fields a page's form posted, in order. A missing field reads as empty: each
+/// service says what it needs, in the same words as for the API.
+#[derive(Debug, Default)]
+pub(crate) struct PageForm {
+    fields: Vec<(String, String)>,
+}
+
+impl PageForm {
+    /// The first value of `name`, or `""`.
+    pub(crate) fn text(&self, name: &str) -> &str {
+        self.get(name).unwrap_or_default()
+    }
+
+    /// The first value of `name`, if the form has it.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name` trimmed, or `None` when it is empty.
+    pub(crate) fn optional(&self, name: &str) -> Option<&str> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// The fields to carry through the re-authentication prompt: everything but the
+    /// prompt's own answers and anything secret, which the person types again.
+    fn carried(&self) -> Vec<(String, String)> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| !k.starts_with("reauth_") && !k.contains("password"))
+            .cloned()
+            .collect()
+    }
+}
+
+impl FromRequest<Ui> for PageForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, ui: &Ui) -> Result<Self, Response> {
+        let body = Bytes::from_request(request, ui)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .map_err(|_| (StatusCode::BAD_REQUEST, "the form could not be read").into_response())?;
+        Ok(PageForm { fields })
+    }
+}
+
+/// `text` percent-encoded for a query value.
+pub(crate) fn encode(text: &str) -> String {
+    serde_urlencoded::to_string([("", text)])
+        .map(|s| s.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+/// A `next` value that stays on this site: a path (not `//host`), else the default.
+pub(crate) fn local_path<'a>(next: Option<&'a str>, default: &'a str) -> &'a str {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => default,
+    }
+}
+
+/// Runs an action that may need a recent authentication, as the pages do it.
+///
+/// When the form carries the answer of a re-authentication prompt (`reauth_password` or
+/// `reauth_code`), the session is re-authenticated first and the action runs on the new
+/// one, whose cookie the answer sets. When the action is refused for want of a recent
+/// authentication, the answer is the prompt itself: a form that posts the same fields
+/// back here with the password or a code, so that the action finishes after it. A
+/// session that may only enrol a second factor goes to the set-up instead.
+///
+/// Any other refusal is the action's error, for the page to show next to its form.
+pub(crate) async fn act(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    info: &RequestInfo,
+    form: &PageForm,
+    action: impl AsyncFnOnce(&SignedInSession) -> Result<Response, Error>,
+) -> Result<Response, Error> {
+    let Some(session) = viewer.signed_in() else {
+        return Ok(ctx.see_other("/security#two-factor"));
+    };
+    let mut session = session.clone();
+    let mut cookie: Option<SetSessionCookie> = None;
+    let password = form.optional("reauth_password");
+    let code = form.optional("reauth_code");
+    if password.is_some() || code.is_some() {
+        let current = account_core::EnrollingSession::from(session.clone());
+        let answer = if let Some(password) = password {
+            ctx.accounts()
+                .reauthenticate(&current, &Password::new(password), info)
+                .await
+        } else {
+            ctx.accounts()
+                .reauthenticate_with_totp(&current, code.unwrap_or_default(), info)
+                .await
+        };
+        match answer {
+            Ok(signed_in) => {
+                session = ctx
+                    .accounts()
+                    .authenticate(signed_in.token.expose())
+                    .await?;
+                cookie = Some(
+                    ctx.ui
+                        .state
+                        .session_cookie(&signed_in.session, &signed_in.token),
+                );
+            }
+            Err(e @ (Error::InvalidCredentials | Error::InvalidSecondFactor)) => {
+                let t = ctx.tr(Some(viewer));
+                return Ok(prompt(ctx, viewer, form, Some(Notice::error(t, "reauth", e))).await);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match action(&session).await {
+        Ok(response) => Ok(with_cookie(cookie, response)),
+        Err(Error::ReauthenticationRequired) => {
+            Ok(with_cookie(cookie, prompt(ctx, viewer, form, None).await))
+        }
+        Err(e) => {
+            // The re-authentication happened: its cookie must reach the browser even when
+            // the action is refused, or the browser keeps a token that no longer works.
+            if let Some(cookie) = cookie {
+                return Ok((cookie, ctx.error_page(Some(viewer), e)).into_response());
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The re-authentication prompt for an action of this form.
+async fn prompt(ctx: &Ctx, viewer: &Viewer, form: &PageForm, notice: Option<Notice>) -> Response {
+    let factors = ctx
+        .accounts()
+        .second_factors(viewer.account.id)
+        .await
+        .unwrap_or_default();
+    let page = ctx.page(Some(viewer), "reauth.title").with_notice(notice);
+    render(
+        StatusCode::FORBIDDEN,
+        &ReauthPage {
+            action: ctx.here.clone(),
+            fields: form.carried(),
+            totp: factors.totp,
+            passkeys: factors.passkeys > 0,
+            p: page,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "ui/reauth.html")]
+struct ReauthPage {
+    p: Page,
+    action: String,
+    fields: Vec<(String, String)>,
+    totp: bool,
+    passkeys: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(
+            local_path(Some("/account/security"), "/a"),
+            "/account/security"
+        );
+        assert_eq!(local_path(Some("//evil.example/"), "/a"), "/a");
+        assert_eq!(local_path(Some("https://evil.example/"), "/a"), "/a");
+        assert_eq!(local_path(Some("/\\evil.example"), "/a"), "/a");
+        assert_eq!(local_path(None, "/a"), "/a");
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            encode("/account/x?a=1&b=2"),
+            "%2Faccount%2Fx%3Fa%3D1%26b%3D2"
+        );
+    }
+}
