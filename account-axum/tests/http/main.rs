@@ -11,6 +11,8 @@ mod auth;
 mod failing_store;
 mod lifecycle;
 mod openapi;
+#[cfg(feature = "ui")]
+mod pages;
 mod second_factors;
 mod security;
 mod sessions;

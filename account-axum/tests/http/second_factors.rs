@@ -21,16 +21,16 @@ use crate::support::*;
 // A browser with a passkey provider (as in account-core's tests/passkeys.rs).
 
 /// A software passkey on the test app's public URL.
-fn new_device() -> SoftDevice {
+pub fn new_device() -> SoftDevice {
     SoftDevice::at(PUBLIC_URL)
 }
 
 /// An authenticator app, built from the `otpauth://` URI the API handed out.
-struct App(totp_rs::Totp);
+pub struct App(totp_rs::Totp);
 
 impl App {
     /// The code at the harness clock's time.
-    fn code(&self, app: &TestApp) -> String {
+    pub fn code(&self, app: &TestApp) -> String {
         let now = u64::try_from(app.accounts.now().timestamp()).expect("after 1970");
         self.0.generate(now).to_string()
     }
@@ -38,7 +38,7 @@ impl App {
 
 /// Enrols TOTP for the signed-in user through the API; answers the app and the recovery
 /// codes.
-async fn enrol_totp(app: &mut TestApp) -> (App, Vec<String>) {
+pub async fn enrol_totp(app: &mut TestApp) -> (App, Vec<String>) {
     let started = app
         .post("/api/account/totp/start", json!({}))
         .await
@@ -66,7 +66,7 @@ async fn enrol_totp(app: &mut TestApp) -> (App, Vec<String>) {
 }
 
 /// Registers a passkey for the signed-in user through the API; answers it.
-async fn add_passkey(app: &mut TestApp, device: &mut SoftDevice, name: &str) -> Value {
+pub async fn add_passkey(app: &mut TestApp, device: &mut SoftDevice, name: &str) -> Value {
     let ceremony = app
         .post("/api/account/passkeys/start", json!({ "name": name }))
         .await

@@ -178,8 +178,15 @@ impl TestApp {
         let accounts = builder.build();
         let router = AccountRouter::new(accounts.clone(), options.http);
         let cookie_name = router.state().cookie_name().to_owned();
+        // With the pages (feature `ui`), the same application serves them too, as a host
+        // that mounts both does.
+        #[cfg(feature = "ui")]
+        let pages = account_axum::AccountPages::new(router.state().clone()).into_router();
+        let router = router.into_router();
+        #[cfg(feature = "ui")]
+        let router = router.merge(pages);
         Self {
-            router: router.into_router(),
+            router,
             accounts,
             store,
             mailer,
@@ -256,6 +263,43 @@ impl TestApp {
 
     pub async fn get(&mut self, path: &str) -> Reply {
         self.send(empty(Method::GET, path)).await
+    }
+
+    /// Posts an HTML form (`application/x-www-form-urlencoded`) as a browser without
+    /// JavaScript does, from this site's own page.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let request = raw(
+            Method::POST,
+            path,
+            "application/x-www-form-urlencoded",
+            body,
+        );
+        self.send(with(request, "sec-fetch-site", "same-origin"))
+            .await
+    }
+
+    /// Posts a form and follows its redirect (POST-redirect-GET), as a browser does;
+    /// answers the page it lands on. A refusal (no redirect) is answered as it is.
+    pub async fn submit_and_follow(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let reply = self.submit(path, fields).await;
+        self.follow(reply).await
+    }
+
+    /// Follows a 303 to the page it names.
+    pub async fn follow(&mut self, reply: Reply) -> Reply {
+        if reply.status != StatusCode::SEE_OTHER {
+            return reply;
+        }
+        let location = reply.headers[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        self.get(&location).await
     }
 
     pub async fn post(&mut self, path: &str, body: Value) -> Reply {
@@ -424,6 +468,48 @@ pub fn token_of(link: &url::Url) -> String {
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned())
         .expect("the link has a token")
+}
+
+/// `text` encoded for an `application/x-www-form-urlencoded` body.
+pub fn form_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+impl Reply {
+    /// The body as text (an HTML page).
+    pub fn html(&self) -> &str {
+        std::str::from_utf8(&self.bytes).expect("utf-8")
+    }
+
+    /// Asserts an HTML page with this status that contains every one of `texts`.
+    #[track_caller]
+    pub fn page(&self, status: u16, texts: &[&str]) -> &str {
+        let html = self.html();
+        assert_eq!(self.status.as_u16(), status, "{html}");
+        assert!(
+            self.headers[header::CONTENT_TYPE]
+                .to_str()
+                .expect("ascii")
+                .starts_with("text/html"),
+            "{html}"
+        );
+        for text in texts {
+            assert!(html.contains(text), "the page lacks {text:?}: {html}");
+        }
+        html
+    }
+
+    /// Asserts a 303 to a location that starts with `to`.
+    #[track_caller]
+    pub fn redirects_to(&self, to: &str) -> &str {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.html());
+        let location = self.headers[header::LOCATION].to_str().expect("ascii");
+        assert!(
+            location.starts_with(to),
+            "redirected to {location}, not {to}"
+        );
+        location
+    }
 }
 
 pub fn empty(method: Method, path: &str) -> Request<Body> {
