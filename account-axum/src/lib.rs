@@ -63,6 +63,7 @@
 //! | [`ClientInfo`] | client IP, user agent and client hints, as the services want them |
 //! | [`ApiError`], [`Problem`] | every error, and its `application/problem+json` body |
 //! | [`SetSessionCookie`], [`ClearSessionCookie`] | the session cookie as response parts, for a host's own sign-in route |
+//! | `AccountPages` (feature `ui`) | the account-settings pages: server-rendered, translated, styled through CSS custom properties, wrapped in the host's header and footer |
 //!
 //! # Routes
 //!

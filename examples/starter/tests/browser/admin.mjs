@@ -1,0 +1,1 @@
+import { run } from "./lib.mjs"; await run(async () => {});
