@@ -167,6 +167,8 @@ impl AccountPages {
             .route_layer(from_fn(middleware::record_route))
             .layer(from_fn_with_state(state.clone(), csrf::middleware))
             .layer(from_fn_with_state(state.clone(), page_headers))
+            // Outside the security headers, which give a 405 its problem body.
+            .layer(from_fn_with_state(ui.clone(), html_errors))
             .layer(from_fn_with_state(state, middleware::trace))
             .with_state(ui)
     }
@@ -183,6 +185,70 @@ impl FromRef<Ui> for AccountsState {
     fn from_ref(ui: &Ui) -> AccountsState {
         ui.state.clone()
     }
+}
+
+/// Turns the problem+json answers of the layers the pages share with the API (a rate
+/// limit, a cross-site form, a method a page does not take, a body too large) into a page
+/// in the visitor's language, keeping their status and headers (`Retry-After`).
+async fn html_errors(
+    axum::extract::State(ui): axum::extract::State<Ui>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let accept_language = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == crate::error::PROBLEM_JSON.as_bytes());
+    if !is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let problem: Option<crate::error::Problem> = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let t = Tr::new(Lang::negotiate(None, accept_language.as_deref()));
+    let key = format!(
+        "error.{}",
+        problem.as_ref().map_or("internal", |p| p.code.as_str())
+    );
+    let text = match t.get(&key) {
+        text if text == key => t.get("error.internal").to_owned(),
+        text => text.to_owned(),
+    };
+    let mount = parts
+        .extensions
+        .get::<NestedPath>()
+        .map(|p| p.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_default();
+    let base = format!("{mount}{}", ui.config.prefix);
+    let page = Page {
+        t,
+        lang: t.lang().tag(),
+        title: "error.title",
+        css: format!("{base}/assets/{}", assets::STYLESHEET.name),
+        js: format!("{base}/assets/{}", assets::SCRIPT.name),
+        api: format!("{mount}/api"),
+        base,
+        me: None,
+        notice: None,
+        config: ui.config.clone(),
+    };
+    let html = render(parts.status, &ErrorPage { p: page, text });
+    let (html_parts, html_body) = html.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(content_type) = html_parts.headers.get(header::CONTENT_TYPE) {
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    Response::from_parts(parts, html_body)
 }
 
 /// The Content-Security-Policy of the pages: this origin's files only, no inline script

@@ -96,8 +96,27 @@ async fn a_form_from_another_site_is_refused() {
         "cross-site",
     );
     let reply = app.send(request).await;
-    assert_eq!(reply.status.as_u16(), 403);
+    reply.page(403, &["The form was sent from another site and refused."]);
     assert!(app.sessions_of("ada").await.is_empty());
+}
+
+#[tokio::test]
+async fn too_many_logins_get_a_page_that_says_when_to_come_back() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    let mut last = None;
+    for _ in 0..40 {
+        let reply = app
+            .submit("/account/login", &[("login", "ada"), ("password", "wrong")])
+            .await;
+        if reply.status.as_u16() == 429 {
+            last = Some(reply);
+            break;
+        }
+    }
+    let reply = last.expect("the login limit is reached");
+    reply.page(429, &["Too many attempts."]);
+    assert!(reply.headers.contains_key("retry-after"));
 }
 
 #[tokio::test]
