@@ -1,9 +1,743 @@
-//! (being written)
+//! Security: the password, passkeys, two-factor authentication (an authenticator app and
+//! recovery codes), the sessions, the security log, exporting the data and deleting the
+//! account.
+//!
+//! A session the "require 2FA" policy restricts to enrolling a second factor lands here
+//! (the other pages send it here) and sees only the passkeys and the two-factor set-up.
+//! Secrets (the TOTP secret, recovery codes) appear only in the answer of the action that
+//! made them, never after a redirect.
 
+use askama::Template;
 use axum::Router;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::Ui;
+use account_core::device::{ClientHints, parse_device};
+use account_core::domain::Password;
+use account_core::model::{
+    EventCursor, EventFilter, EventPage, PasskeyId, SecurityEvent, SecurityEventKind, SessionId,
+};
+use account_core::{EnrollingSession, Error, RequestInfo, SessionView};
 
-pub(crate) fn routes(_prefix: &str) -> Router<Ui> {
+use super::form::act;
+use super::{Ctx, Notice, Page, PageForm, Tr, Ui, Viewer, render, with_cookie};
+use crate::error::ApiError;
+use crate::extract::ClientInfo;
+use crate::views::{decode_cursor, encode_cursor};
+
+/// How many events one page of the security log shows.
+const LOG_PAGE: u32 = 20;
+
+pub(crate) fn routes(prefix: &str) -> Router<Ui> {
+    let at = |path: &str| format!("{prefix}/security{path}");
     Router::new()
+        .route(&at(""), get(security_page))
+        .route(&at("/password"), post(change_password))
+        .route(&at("/passkeys"), post(passkey_needs_js))
+        .route(&at("/passkeys/confirm"), post(confirm_identity))
+        .route(&at("/passkeys/{id}/rename"), post(rename_passkey))
+        .route(&at("/passkeys/{id}/delete"), post(delete_passkey))
+        .route(&at("/totp/start"), post(totp_start))
+        .route(&at("/totp/confirm"), post(totp_confirm))
+        .route(&at("/totp/disable"), post(totp_disable))
+        .route(&at("/recovery-codes"), post(regenerate_codes))
+        .route(&at("/sessions/{id}/close"), post(close_session))
+        .route(&at("/sessions/close-others"), post(close_other_sessions))
+        .route(&at("/delete"), post(delete_account))
+}
+
+/// A moment as the pages show it: readable text, and the exact time for `<time datetime>`.
+struct When {
+    iso: String,
+    text: String,
+}
+
+impl When {
+    fn of(at: DateTime<Utc>) -> When {
+        When {
+            iso: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: When,
+    last_used: Option<When>,
+    /// Whether the authenticator may sync it to the user's other devices (a multi-device
+    /// credential), rather than keep it on this one.
+    synced: bool,
+}
+
+struct SessionRow {
+    id: String,
+    current: bool,
+    /// Browser and system in a few words, to name the session in its button.
+    summary: String,
+    browser: String,
+    os: String,
+    device: String,
+    ip: String,
+    engine: String,
+    cpu_arch: String,
+    created: When,
+    last_active: When,
+    expires: When,
+    last_authenticated: Option<When>,
+}
+
+struct EventRow {
+    when: When,
+    /// The catalog key of the event's kind.
+    label: String,
+    ip: String,
+    device: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/security.html")]
+struct SecurityPage {
+    p: Page,
+    /// A full session: every section. Else (enrolment only) the second factors alone.
+    full: bool,
+    /// Whether the session authenticated recently enough to add a factor.
+    fresh: bool,
+    /// The password is the external directory's and cannot be changed here.
+    password_managed: bool,
+    passkeys: Vec<PasskeyRow>,
+    totp: bool,
+    /// Whether the account has a second factor that recovery codes back up.
+    any_factor: bool,
+    codes_left: String,
+    /// A TOTP set-up waits for its code (a wrong one was just refused).
+    confirming: bool,
+    sessions: Vec<SessionRow>,
+    events: Vec<EventRow>,
+    /// The link to the next, older page of the log.
+    older: Option<String>,
+    /// Whether this is an older page of the log (then a link leads back to the newest).
+    paged: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ui/security_totp.html")]
+struct TotpSetupPage {
+    p: Page,
+    qr_png: String,
+    otpauth_uri: String,
+    secret: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/security_codes.html")]
+struct RecoveryCodesPage {
+    p: Page,
+    codes: Vec<String>,
+    /// The codes as a `data:` URL for the download link.
+    download: String,
+}
+
+/// What a rendering of the page adds to the stored state.
+#[derive(Default)]
+struct View {
+    notice: Option<Notice>,
+    status: StatusCode,
+    confirming: bool,
+    before: Option<EventCursor>,
+}
+
+impl View {
+    fn refusal(t: Tr, form: &'static str, error: Error) -> View {
+        let (status, notice) = super::refusal(t, form, error);
+        View {
+            notice: Some(notice),
+            status,
+            ..View::default()
+        }
+    }
+}
+
+async fn security_page(ctx: Ctx, viewer: Viewer, RawQuery(query): RawQuery) -> Response {
+    let mut before = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key == "before" {
+            match decode_cursor(&value) {
+                Some(cursor) => before = Some(cursor),
+                None => {
+                    let error = ApiError::InvalidParameter { name: "before" };
+                    return ctx.error_page(Some(&viewer), error);
+                }
+            }
+        }
+    }
+    show(
+        &ctx,
+        &viewer,
+        View {
+            before,
+            ..View::default()
+        },
+    )
+    .await
+}
+
+async fn show(ctx: &Ctx, viewer: &Viewer, view: View) -> Response {
+    match load(ctx, viewer, view).await {
+        Ok(page) => render(page.0, &page.1),
+        Err(e) => ctx.error_page(Some(viewer), e),
+    }
+}
+
+/// Shows the page again with a refusal next to `form`, as the API's status.
+async fn refused(ctx: &Ctx, viewer: &Viewer, form: &'static str, error: Error) -> Response {
+    show(
+        ctx,
+        viewer,
+        View::refusal(ctx.tr(Some(viewer)), form, error),
+    )
+    .await
+}
+
+async fn load(ctx: &Ctx, viewer: &Viewer, view: View) -> Result<(StatusCode, SecurityPage), Error> {
+    let accounts = ctx.accounts();
+    let account = &viewer.account;
+    let page = ctx
+        .page(Some(viewer), "security.title")
+        .with_notice(view.notice);
+    let t = page.t;
+    let factors = accounts.second_factors(account.id).await?;
+    let fresh = accounts.is_fresh(&viewer.session).await?;
+    let passkeys = accounts
+        .passkeys(account.id)
+        .await?
+        .into_iter()
+        .map(|k| PasskeyRow {
+            id: k.id.to_string(),
+            created: When::of(k.created_at),
+            last_used: k.last_used_at.map(When::of),
+            synced: k.backup_eligible || k.backup_state,
+            name: k.name,
+        })
+        .collect();
+    let full = viewer.signed_in();
+    let (mut sessions, mut events, mut older) = (Vec::new(), Vec::new(), None);
+    if let Some(session) = full {
+        let mut list = accounts.sessions(account.id, Some(session.id)).await?;
+        // This one first, then the others newest first (the service's order).
+        list.sort_by_key(|s| !s.current);
+        sessions = list.into_iter().map(|s| session_row(t, s)).collect();
+        let found = accounts
+            .security_events(
+                EventFilter::account(account.id),
+                EventPage {
+                    before: view.before,
+                    limit: LOG_PAGE,
+                },
+            )
+            .await?;
+        if found.len() == LOG_PAGE as usize
+            && let Some(last) = found.last()
+        {
+            older = Some(format!(
+                "{}/security?before={}#log",
+                ctx.base,
+                encode_cursor(&last.cursor())
+            ));
+        }
+        events = found.iter().map(|e| event_row(t, e)).collect();
+    }
+    let codes_left = match factors.recovery_codes_left {
+        1 => t.get("security.codes_left_one").to_owned(),
+        n => t.fill("security.codes_left", &[("n", &n.to_string())]),
+    };
+    Ok((
+        view.status,
+        SecurityPage {
+            full: full.is_some(),
+            fresh,
+            password_managed: account.source.is_external(),
+            passkeys,
+            totp: factors.totp,
+            any_factor: factors.any(),
+            codes_left,
+            confirming: view.confirming,
+            sessions,
+            events,
+            older,
+            paged: view.before.is_some(),
+            p: page,
+        },
+    ))
+}
+
+/// A detail the service could not know, in the page's language.
+fn or_unknown(t: Tr, value: Option<String>) -> String {
+    value.unwrap_or_else(|| t.get("security.unknown").to_owned())
+}
+
+fn session_row(t: Tr, view: SessionView) -> SessionRow {
+    let s = view.session;
+    let expires = s.expires_at();
+    let last_authenticated = s.last_authenticated_at();
+    let device = s.device;
+    let summary = match (&device.browser, &device.os) {
+        (Some(browser), Some(os)) => format!("{browser}, {os}"),
+        (Some(one), None) | (None, Some(one)) => one.clone(),
+        (None, None) => t.get("security.unknown_device").to_owned(),
+    };
+    SessionRow {
+        id: s.id.to_string(),
+        current: view.current,
+        summary,
+        browser: or_unknown(t, device.browser),
+        os: or_unknown(t, device.os),
+        device: or_unknown(t, device.device),
+        ip: or_unknown(t, s.ip.map(|ip| ip.to_string())),
+        engine: or_unknown(t, device.engine),
+        cpu_arch: or_unknown(t, device.cpu_arch),
+        created: When::of(s.created_at),
+        last_active: When::of(s.last_seen_at),
+        expires: When::of(expires),
+        last_authenticated: last_authenticated.map(When::of),
+    }
+}
+
+/// The catalog key of an event's kind.
+fn event_label(kind: SecurityEventKind) -> String {
+    format!("security.event.{}", kind.as_str())
+}
+
+fn event_row(t: Tr, event: &SecurityEvent) -> EventRow {
+    // The log keeps the user agent; the same parser as the sessions' names its browser
+    // and system.
+    let device = parse_device(event.user_agent.as_deref(), &ClientHints::default());
+    let device = match (device.browser, device.os) {
+        (Some(browser), Some(os)) => format!("{browser}, {os}"),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => t.get("security.unknown").to_owned(),
+    };
+    EventRow {
+        when: When::of(event.at),
+        label: event_label(event.kind),
+        ip: or_unknown(t, event.ip.map(|ip| ip.to_string())),
+        device,
+    }
+}
+
+/// `text` percent-encoded for a `data:` URL: everything but the unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The page that shows a new set of recovery codes, once.
+fn codes_page(ctx: &Ctx, viewer: &Viewer, codes: &[String], done: &str) -> Response {
+    let t = ctx.tr(Some(viewer));
+    let page = ctx
+        .page(Some(viewer), "security.title")
+        .with_notice(Some(Notice::message(t, "", done, false)));
+    let mut text = codes.join("\n");
+    text.push('\n');
+    render(
+        StatusCode::OK,
+        &RecoveryCodesPage {
+            p: page,
+            codes: codes.to_vec(),
+            download: format!("data:text/plain;charset=utf-8,{}", percent_encode(&text)),
+        },
+    )
+}
+
+/// Runs an enrolment step that needs a fresh session: starting a TOTP set-up, or confirming
+/// the identity before adding a passkey.
+///
+/// A full session goes through [`act`] and its re-authentication prompt. That prompt
+/// takes only full sessions, so a session the "require 2FA" policy restricts to enrolling
+/// sends its password with the form itself: the page adds a password field to these forms
+/// when such a session is not fresh. Refusals show next to the form `form_id`.
+async fn act_enrolling(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    info: &RequestInfo,
+    form: &PageForm,
+    form_id: &'static str,
+    action: impl AsyncFnOnce(&EnrollingSession, &Viewer) -> Result<Response, Error>,
+) -> Response {
+    if viewer.signed_in().is_some() {
+        let outcome = act(ctx, viewer, info, form, async move |session| {
+            action(&EnrollingSession::from(session.clone()), viewer).await
+        })
+        .await;
+        return match outcome {
+            Ok(response) => response,
+            Err(e) => refused(ctx, viewer, form_id, e).await,
+        };
+    }
+    let Some(password) = form.optional("reauth_password") else {
+        return match action(&viewer.session, viewer).await {
+            Ok(response) => response,
+            Err(e) => refused(ctx, viewer, form_id, e).await,
+        };
+    };
+    let signed_in = match ctx
+        .accounts()
+        .reauthenticate(&viewer.session, &Password::new(password), info)
+        .await
+    {
+        Ok(signed_in) => signed_in,
+        Err(e) => return refused(ctx, viewer, form_id, e).await,
+    };
+    // The re-authentication rotated the token: from here on every answer sets the cookie,
+    // or the browser would keep a token that no longer works.
+    let cookie = Some(
+        ctx.ui
+            .state
+            .session_cookie(&signed_in.session, &signed_in.token),
+    );
+    let session = match ctx
+        .accounts()
+        .authenticate_enrolling(signed_in.token.expose())
+        .await
+    {
+        Ok(session) => session,
+        Err(e) => return with_cookie(cookie, ctx.error_page(Some(viewer), e)),
+    };
+    let renewed = Viewer {
+        account: viewer.account.clone(),
+        session: session.clone(),
+    };
+    let response = match action(&session, &renewed).await {
+        Ok(response) => response,
+        Err(e) => refused(ctx, &renewed, form_id, e).await,
+    };
+    with_cookie(cookie, response)
+}
+
+async fn change_password(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    let Some(session) = viewer.signed_in() else {
+        return ctx.see_other("/security#two-factor");
+    };
+    let current = Password::new(form.text("current_password"));
+    let new = Password::new(form.text("new_password"));
+    match ctx
+        .accounts()
+        .change_password(session, &current, &new, &info)
+        .await
+    {
+        // Every other session ended and this one has a new token.
+        Ok(signed_in) => with_cookie(
+            Some(
+                ctx.ui
+                    .state
+                    .session_cookie(&signed_in.session, &signed_in.token),
+            ),
+            ctx.done("/security", "password_changed", "password"),
+        ),
+        Err(e) => refused(&ctx, &viewer, "password", e).await,
+    }
+}
+
+/// The registration form's action without JavaScript: a passkey ceremony needs the script.
+async fn passkey_needs_js(ctx: Ctx, viewer: Viewer) -> Response {
+    let notice = Notice::message(ctx.tr(Some(&viewer)), "passkeys", "passkey.needs_js", true);
+    show(
+        &ctx,
+        &viewer,
+        View {
+            notice: Some(notice),
+            ..View::default()
+        },
+    )
+    .await
+}
+
+/// Makes the session fresh before adding a passkey: the registration (through the API,
+/// from the script) refuses a stale session, and the script cannot ask for the password.
+/// This form goes through the re-authentication prompt and comes back to the passkeys.
+async fn confirm_identity(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    act_enrolling(
+        &ctx,
+        &viewer,
+        &info,
+        &form,
+        "passkeys",
+        async |session, _| {
+            ctx.accounts().require_fresh(session).await?;
+            Ok(ctx.done("/security", "identity_confirmed", "passkeys"))
+        },
+    )
+    .await
+}
+
+async fn rename_passkey(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    Path(id): Path<String>,
+    form: PageForm,
+) -> Response {
+    let Some(session) = viewer.signed_in() else {
+        return ctx.see_other("/security#two-factor");
+    };
+    let Ok(id) = id.parse::<PasskeyId>() else {
+        return refused(&ctx, &viewer, "passkeys", Error::NotFound).await;
+    };
+    match ctx
+        .accounts()
+        .rename_passkey(session, id, form.text("name"), &info)
+        .await
+    {
+        Ok(()) => ctx.done("/security", "passkey_renamed", "passkeys"),
+        Err(e) => refused(&ctx, &viewer, "passkeys", e).await,
+    }
+}
+
+async fn delete_passkey(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    Path(id): Path<String>,
+    form: PageForm,
+) -> Response {
+    let Ok(id) = id.parse::<PasskeyId>() else {
+        return refused(&ctx, &viewer, "passkeys", Error::NotFound).await;
+    };
+    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+        ctx.accounts().delete_passkey(session, id, &info).await?;
+        Ok(ctx.done("/security", "passkey_deleted", "passkeys"))
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(&ctx, &viewer, "passkeys", e).await,
+    }
+}
+
+/// Starts the TOTP set-up: the QR code and the secret, shown once, with the form for the
+/// first code.
+async fn totp_start(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    act_enrolling(
+        &ctx,
+        &viewer,
+        &info,
+        &form,
+        "two-factor",
+        async |session, viewer| {
+            let enrollment = ctx.accounts().start_totp_enrollment(session).await?;
+            Ok(render(
+                StatusCode::OK,
+                &TotpSetupPage {
+                    p: ctx.page(Some(viewer), "security.title"),
+                    qr_png: enrollment.qr_png.clone(),
+                    otpauth_uri: enrollment.otpauth_uri.clone(),
+                    secret: enrollment.secret.clone(),
+                },
+            ))
+        },
+    )
+    .await
+}
+
+/// Confirms the set-up with a code from the app: TOTP is on, and the recovery codes are
+/// shown once. The session gets a new token (and, under the "require 2FA" policy, becomes a
+/// full one).
+async fn totp_confirm(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    match ctx
+        .accounts()
+        .confirm_totp_enrollment(&viewer.session, form.text("code"), &info)
+        .await
+    {
+        Ok(confirmed) => {
+            let cookie = ctx
+                .ui
+                .state
+                .session_cookie(&confirmed.session, &confirmed.token);
+            let page = codes_page(
+                &ctx,
+                &viewer,
+                confirmed.recovery_codes.expose(),
+                "done.totp_enabled",
+            );
+            with_cookie(Some(cookie), page)
+        }
+        // The set-up is still pending: the page asks for another code.
+        Err(e @ Error::InvalidSecondFactor) => {
+            let mut view = View::refusal(ctx.tr(Some(&viewer)), "two-factor", e);
+            view.confirming = true;
+            show(&ctx, &viewer, view).await
+        }
+        Err(e) => refused(&ctx, &viewer, "two-factor", e).await,
+    }
+}
+
+async fn totp_disable(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+        ctx.accounts().disable_totp(session, &info).await?;
+        Ok(ctx.done("/security", "totp_disabled", "two-factor"))
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(&ctx, &viewer, "two-factor", e).await,
+    }
+}
+
+async fn regenerate_codes(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+        let codes = ctx
+            .accounts()
+            .regenerate_recovery_codes(session, &info)
+            .await?;
+        Ok(codes_page(
+            &ctx,
+            &viewer,
+            codes.expose(),
+            "done.recovery_codes_regenerated",
+        ))
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(&ctx, &viewer, "two-factor", e).await,
+    }
+}
+
+/// The answer that signs the browser out: the cookie cleared (and, as the API does,
+/// `Clear-Site-Data`), then a page under the prefix.
+fn signed_out(ctx: &Ctx, path: &str) -> Response {
+    (
+        ctx.ui.state.clear_session_cookie(),
+        [(
+            HeaderName::from_static("clear-site-data"),
+            HeaderValue::from_static("\"cookies\""),
+        )],
+        ctx.see_other(path),
+    )
+        .into_response()
+}
+
+async fn close_session(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    Path(id): Path<String>,
+    form: PageForm,
+) -> Response {
+    let Ok(id) = id.parse::<SessionId>() else {
+        return refused(&ctx, &viewer, "sessions", Error::NotFound).await;
+    };
+    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+        ctx.accounts().revoke_session(session, id, &info).await?;
+        // Closing this very session is logging out.
+        if id == session.id {
+            return Ok(signed_out(&ctx, "/login?done=logged_out"));
+        }
+        Ok(ctx.done("/security", "session_closed", "sessions"))
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(&ctx, &viewer, "sessions", e).await,
+    }
+}
+
+async fn close_other_sessions(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+        ctx.accounts().revoke_other_sessions(session, &info).await?;
+        Ok(ctx.done("/security", "other_sessions_closed", "sessions"))
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(&ctx, &viewer, "sessions", e).await,
+    }
+}
+
+async fn delete_account(
+    ctx: Ctx,
+    viewer: Viewer,
+    ClientInfo(info): ClientInfo,
+    form: PageForm,
+) -> Response {
+    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+        ctx.accounts()
+            .delete_own_account(session, form.text("confirm_username"), &info)
+            .await?;
+        Ok(signed_out(&ctx, "/login?done=account_deleted"))
+    })
+    .await;
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(&ctx, &viewer, "delete", e).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::Lang;
+
+    #[test]
+    fn every_kind_of_event_has_a_label_in_each_language() {
+        for lang in Lang::ALL {
+            let keys: std::collections::BTreeSet<_> = Tr::new(lang).catalog().keys().collect();
+            for kind in SecurityEventKind::ALL {
+                let key = event_label(*kind);
+                assert!(keys.contains(key.as_str()), "{lang:?} lacks {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn download_text_is_percent_encoded() {
+        assert_eq!(percent_encode("AB-12 x\n"), "AB-12%20x%0A");
+        assert_eq!(percent_encode("ä#%"), "%C3%A4%23%25");
+    }
 }
