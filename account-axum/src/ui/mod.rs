@@ -693,6 +693,116 @@ struct ErrorPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use account_core::mail::MemoryMailer;
+    use account_core::store::memory::MemoryStore;
+    use account_core::{AccountConfig, Accounts};
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    fn state() -> AccountsState {
+        let config = AccountConfig::new("http://localhost:3000".parse().expect("url"));
+        let accounts = Accounts::builder(
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryMailer::new()),
+            config,
+        )
+        .build();
+        AccountsState::new(accounts, crate::HttpConfig::default())
+    }
+
+    async fn get(app: Router, path: &str) -> (StatusCode, String, String) {
+        let response = app
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .unwrap_or_default();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            location,
+            String::from_utf8(body.to_vec()).expect("utf-8"),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_pages_follow_the_prefix_and_the_hosts_nesting() {
+        let app = Router::new().nest(
+            "/app",
+            AccountPages::new(state()).prefix("settings/").into_router(),
+        );
+        let (status, location, _) = get(app.clone(), "/app/settings").await;
+        assert_eq!(
+            (status, location.as_str()),
+            (StatusCode::SEE_OTHER, "/app/settings/login")
+        );
+        let (status, _, html) = get(app.clone(), "/app/settings/login").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("action=\"/app/settings/login\""), "{html}");
+        assert!(
+            html.contains("href=\"/app/settings/assets/account."),
+            "{html}"
+        );
+        let stylesheet = html
+            .split("href=\"")
+            .find(|s| s.starts_with("/app/settings/assets/"))
+            .and_then(|s| s.split('"').next())
+            .expect("the stylesheet link");
+        let (status, _, css) = get(app, stylesheet).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(css.contains("--account-accent"));
+    }
+
+    #[tokio::test]
+    async fn the_pages_may_live_at_the_root_and_old_assets_are_gone() {
+        let app = AccountPages::new(state()).prefix("").into_router();
+        let (status, location, _) = get(app.clone(), "/").await;
+        assert_eq!(
+            (status, location.as_str()),
+            (StatusCode::SEE_OTHER, "/login")
+        );
+        let (status, _, _) = get(app, "/assets/account.000000000000.css").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn host_html_and_stylesheets_wrap_every_page() {
+        let pages = AccountPages::new(state())
+            .product_name("Example")
+            .stylesheet("/static/brand.css")
+            .header_html("<nav class=\"site\">Example</nav>")
+            .footer_html("<footer>Imprint</footer>");
+        let config = Arc::new(pages.config);
+        let page = Page {
+            t: Tr::new(Lang::En),
+            lang: "en",
+            title: "login.title",
+            base: "/account".into(),
+            api: "/api".into(),
+            css: "/a.css".into(),
+            js: "/a.js".into(),
+            me: None,
+            notice: None,
+            config,
+        };
+        let html = ErrorPage {
+            p: page,
+            text: "x".into(),
+        }
+        .render()
+        .expect("renders");
+        assert!(html.contains("<nav class=\"site\">Example</nav>"));
+        assert!(html.contains("<footer>Imprint</footer>"));
+        assert!(html.contains("<link rel=\"stylesheet\" href=\"/static/brand.css\">"));
+        assert!(html.contains("<title>Log in · Example</title>"));
+    }
 
     #[test]
     fn initials_take_the_first_and_last_word() {

@@ -56,12 +56,18 @@ pub(crate) fn routes(prefix: &str, ui_state: &crate::AccountsState) -> Router<Ui
         ))
         .route(&format!("{prefix}/verify-email"), get(verify_page))
         .merge(limited(Limited::VerifyEmail, "/verify-email", post(verify)))
-        .route(&format!("{prefix}/"), get(home))
-        .route(prefix_or_root(prefix), get(home))
+        .merge(home_routes(prefix))
 }
 
-fn prefix_or_root(prefix: &str) -> &str {
-    if prefix.is_empty() { "/" } else { prefix }
+/// The prefix itself, with and without its slash; the root when the pages are there.
+fn home_routes(prefix: &str) -> Router<Ui> {
+    if prefix.is_empty() {
+        Router::new().route("/", get(home))
+    } else {
+        Router::new()
+            .route(prefix, get(home))
+            .route(&format!("{prefix}/"), get(home))
+    }
 }
 
 /// The prefix itself: the settings for a signed-in visitor, else the login.
