@@ -109,8 +109,12 @@ async fn run_journey(script: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let outbox = dir.path().join("outbox");
     let server = Starter::start(dir.path(), &outbox).await;
-    let screenshots = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/ui-screenshots")
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the starter lives two folders below the workspace");
+    let screenshots = workspace
+        .join("target/ui-screenshots")
         .join(script.trim_end_matches(".mjs"));
     std::fs::create_dir_all(&screenshots).expect("the screenshot folder");
     let started = Instant::now();
