@@ -15,19 +15,19 @@ use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::{DateTime, Utc};
 
 use account_core::domain::{DisplayName, EmailAddress, Username, ValidationError};
 use account_core::model::{
     Account, AccountId, AccountQuery, AccountSource, AccountState, EventCursor, EventFilter,
-    EventPage, Role, SecurityEvent, SecurityEventKind, SessionStage, SourceKind,
+    EventPage, Role, SessionStage, SourceKind,
 };
 use account_core::password::PasswordRules;
 use account_core::policy::{Policy, SessionPolicy};
 use account_core::{AccountChangeByAdmin, Error, FieldAccess, NewAccountByAdmin};
 
 use super::form::act;
-use super::{Ctx, Notice, Page, PageForm, Tr, Ui, Viewer, render};
+use super::view::{EventRow, When, query_value};
+use super::{Ctx, Notice, Page, PageForm, Tr, Ui, Viewer, refusal, render};
 use crate::error::ApiError;
 use crate::extract::ClientInfo;
 use crate::views::{decode_account_cursor, decode_cursor, encode_account_cursor, encode_cursor};
@@ -96,28 +96,6 @@ fn account_id(ctx: &Ctx, viewer: &Viewer, id: &str) -> Result<AccountId, Respons
     AccountId::from_str(id).map_err(|_| ctx.error_page(Some(viewer), ApiError::NotFound))
 }
 
-/// The first value of `name` in a query string.
-fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// A moment as the pages show it: readable text, and the machine form for `<time>`.
-struct Stamp {
-    iso: String,
-    text: String,
-}
-
-impl Stamp {
-    fn of(at: DateTime<Utc>) -> Stamp {
-        Stamp {
-            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }
-    }
-}
-
 /// The catalog key of a role.
 fn role_key(role: Role) -> &'static str {
     match role {
@@ -143,28 +121,6 @@ fn source_label(t: Tr, source: &AccountSource) -> String {
             &[("directory", directory.as_str())],
         ),
     }
-}
-
-/// A catalog text under a key made at run time, or `fallback` when the catalog has none
-/// (a kind a newer core added before the catalog knew it).
-fn text_or(t: Tr, key: &str, fallback: &str) -> String {
-    let text = t.get(key);
-    if text == key {
-        fallback.to_owned()
-    } else {
-        text.to_owned()
-    }
-}
-
-/// What a security event's kind says, in the page's language.
-fn event_label(t: Tr, kind: SecurityEventKind) -> String {
-    text_or(t, &format!("admin.event.{}", kind.as_str()), kind.as_str())
-}
-
-/// The admin pages' answer to a refusal: the notice next to `form` and the API's status.
-fn refusal(t: Tr, form: &'static str, error: impl Into<ApiError>) -> (StatusCode, Notice) {
-    let error = error.into();
-    (error.status(), Notice::error(t, form, error))
 }
 
 /// A refusal of a form value no honest form sends (a role or state the select does not
@@ -306,7 +262,7 @@ struct UserRow {
     state: &'static str,
     disabled: bool,
     source: String,
-    created: Stamp,
+    created: When,
 }
 
 /// What the invitation form holds: empty, or what was typed when it was refused.
@@ -393,7 +349,7 @@ async fn show_users(
             state: state_key(account.state),
             disabled: account.state == AccountState::Disabled,
             source: source_label(t, &account.source),
-            created: Stamp::of(account.created_at),
+            created: When::of(account.created_at),
         })
         .collect();
     let next = page
@@ -507,16 +463,8 @@ async fn invite(
 struct SessionRow {
     device: String,
     ip: String,
-    created: Stamp,
-    last_seen: Stamp,
-}
-
-/// One entry of the account's security log.
-struct EventRow {
-    at: Stamp,
-    label: String,
-    ip: String,
-    details: String,
+    created: When,
+    last_seen: When,
 }
 
 /// What the edit form holds: the account's values, or what was typed when it was refused.
@@ -550,8 +498,8 @@ struct UserPage {
     state: &'static str,
     disabled: bool,
     source: String,
-    created: Stamp,
-    last_login: Option<Stamp>,
+    created: When,
+    last_login: Option<When>,
     last_login_method: Option<String>,
     totp: bool,
     passkeys: u32,
@@ -559,8 +507,8 @@ struct UserPage {
     live_sessions: u32,
     sessions: Vec<SessionRow>,
     events: Vec<EventRow>,
-    older_events: Option<String>,
-    newest_events: Option<String>,
+    log_older: Option<String>,
+    log_newest: Option<String>,
     edit: EditValues,
     /// Whether the directory manages the display name (read-only here, as in the API).
     name_managed: bool,
@@ -627,7 +575,7 @@ async fn show_user(
         .with_notice(notice);
     let t = p.t;
     let here = format!("{}/admin/users/{}", ctx.base, account.id);
-    let older_events = (events.len() >= EVENTS_PER_PAGE as usize)
+    let log_older = (events.len() >= EVENTS_PER_PAGE as usize)
         .then(|| events.last())
         .flatten()
         .map(|last| {
@@ -636,7 +584,7 @@ async fn show_user(
                 super::form::encode(&encode_cursor(&last.cursor()))
             )
         });
-    let newest_events = before.map(|_| format!("{here}#log"));
+    let log_newest = before.map(|_| format!("{here}#log"));
     render(
         status,
         &UserPage {
@@ -648,12 +596,12 @@ async fn show_user(
             state: state_key(account.state),
             disabled: account.state == AccountState::Disabled,
             source: source_label(t, &account.source),
-            created: Stamp::of(account.created_at),
-            last_login: details.last_login_at.map(Stamp::of),
+            created: When::of(account.created_at),
+            last_login: details.last_login_at.map(When::of),
             last_login_method: details
                 .last_login_method
                 .as_deref()
-                .map(|m| text_or(t, &format!("admin.method.{m}"), m)),
+                .map(|m| t.text_or(&format!("admin.method.{m}"), m).to_owned()),
             totp: details.second_factors.totp,
             passkeys: details.second_factors.passkeys,
             recovery_codes_left: details.second_factors.recovery_codes_left,
@@ -665,13 +613,13 @@ async fn show_user(
                 .map(|s| SessionRow {
                     device: device_label(t, &s.device),
                     ip: s.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                    created: Stamp::of(s.created_at),
-                    last_seen: Stamp::of(s.last_seen_at),
+                    created: When::of(s.created_at),
+                    last_seen: When::of(s.last_seen_at),
                 })
                 .collect(),
-            events: events.iter().map(|e| event_row(t, e)).collect(),
-            older_events,
-            newest_events,
+            events: events.iter().map(|e| EventRow::of(t, e)).collect(),
+            log_older,
+            log_newest,
             edit: edit.unwrap_or_else(|| EditValues {
                 display_name: account.display_name.as_str().to_owned(),
                 email: account.email.as_str().to_owned(),
@@ -696,22 +644,6 @@ fn device_label(t: Tr, device: &account_core::device::DeviceDetails) -> String {
         t.get("admin.session.unknown_device").to_owned()
     } else {
         parts.join(" · ")
-    }
-}
-
-fn event_row(t: Tr, event: &SecurityEvent) -> EventRow {
-    EventRow {
-        at: Stamp::of(event.at),
-        label: event_label(t, event.kind),
-        ip: event.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        // The details are the log's own facts (a method, a count, who did it), never a
-        // secret; shown as they are for the administrator who reads them.
-        details: event
-            .details
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
     }
 }
 
@@ -1182,17 +1114,6 @@ async fn save_policy(
 mod tests {
     use super::*;
     use crate::ui::Lang;
-
-    #[test]
-    fn every_security_event_kind_has_a_label() {
-        for lang in Lang::ALL {
-            let t = Tr::new(lang);
-            for kind in SecurityEventKind::ALL {
-                let key = format!("admin.event.{}", kind.as_str());
-                assert_ne!(t.get(&key), key, "{} lacks {key}", lang.tag());
-            }
-        }
-    }
 
     #[test]
     fn every_rule_the_policy_check_names_has_a_text() {

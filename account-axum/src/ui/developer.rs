@@ -23,6 +23,7 @@ use account_core::model::{
 use account_core::{Error, NewApiToken, parse_network};
 
 use super::form::act;
+use super::view::When;
 use super::{Ctx, Notice, Page, PageForm, Ui, Viewer, render};
 use crate::extract::ClientInfo;
 
@@ -60,22 +61,6 @@ const APP_PASSWORD_NEW: &str = "app-password-new";
 const APP_PASSWORDS: &str = "app-passwords";
 const SSH_KEY_NEW: &str = "ssh-key-new";
 const SSH_KEYS: &str = "ssh-keys";
-
-/// A moment as the page shows it: machine-readable for `<time>`, and in words. The pages
-/// have no time zone of the viewer, so both are UTC, and say so.
-struct When {
-    iso: String,
-    text: String,
-}
-
-impl When {
-    fn of(at: DateTime<Utc>) -> When {
-        When {
-            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }
-    }
-}
 
 /// A token in the list.
 struct TokenRow {

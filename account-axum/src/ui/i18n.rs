@@ -21,6 +21,7 @@ macro_rules! catalog_files {
             include_str!(concat!("../../locales/", $lang, "/security.txt")),
             include_str!(concat!("../../locales/", $lang, "/developer.txt")),
             include_str!(concat!("../../locales/", $lang, "/admin.txt")),
+            include_str!(concat!("../../locales/", $lang, "/events.txt")),
         ]
     };
 }
@@ -161,6 +162,15 @@ impl Tr {
             text = text.replace(&format!("{{{name}}}"), value);
         }
         text
+    }
+
+    /// The message under `key`, or `fallback` when no catalog has one (a key made at run
+    /// time from a kind a newer core added before the catalogs knew it).
+    pub(crate) fn text_or<'a>(&self, key: &'a str, fallback: &'a str) -> &'a str {
+        match self.get(key) {
+            text if text == key => fallback,
+            text => text,
+        }
     }
 
     #[cfg(test)]

@@ -18,6 +18,7 @@ mod i18n;
 mod profile;
 mod security;
 mod signin;
+mod view;
 
 use std::fmt;
 use std::sync::Arc;
@@ -572,8 +573,12 @@ impl Notice {
 }
 
 /// A refusal as a page shows it: the status the API would answer, and the notice.
-pub(crate) fn refusal(t: Tr, form: &'static str, error: Error) -> (StatusCode, Notice) {
-    let error = ApiError::from(error);
+pub(crate) fn refusal(
+    t: Tr,
+    form: &'static str,
+    error: impl Into<ApiError>,
+) -> (StatusCode, Notice) {
+    let error = error.into();
     (error.status(), Notice::error(t, form, error))
 }
 

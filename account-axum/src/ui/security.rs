@@ -13,16 +13,13 @@ use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, SecondsFormat, Utc};
 
-use account_core::device::{ClientHints, parse_device};
 use account_core::domain::Password;
-use account_core::model::{
-    EventCursor, EventFilter, EventPage, PasskeyId, SecurityEvent, SecurityEventKind, SessionId,
-};
+use account_core::model::{EventCursor, EventFilter, EventPage, PasskeyId, SessionId};
 use account_core::{EnrollingSession, Error, RequestInfo, SessionView};
 
 use super::form::act;
+use super::view::{EventRow, When, device_summary};
 use super::{Ctx, Notice, Page, PageForm, Tr, Ui, Viewer, render, with_cookie};
 use crate::error::ApiError;
 use crate::extract::ClientInfo;
@@ -47,21 +44,6 @@ pub(crate) fn routes(prefix: &str) -> Router<Ui> {
         .route(&at("/sessions/{id}/close"), post(close_session))
         .route(&at("/sessions/close-others"), post(close_other_sessions))
         .route(&at("/delete"), post(delete_account))
-}
-
-/// A moment as the pages show it: readable text, and the exact time for `<time datetime>`.
-struct When {
-    iso: String,
-    text: String,
-}
-
-impl When {
-    fn of(at: DateTime<Utc>) -> When {
-        When {
-            iso: at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        }
-    }
 }
 
 struct PasskeyRow {
@@ -91,14 +73,6 @@ struct SessionRow {
     last_authenticated: Option<When>,
 }
 
-struct EventRow {
-    when: When,
-    /// The catalog key of the event's kind.
-    label: String,
-    ip: String,
-    device: String,
-}
-
 #[derive(Template)]
 #[template(path = "ui/security.html")]
 struct SecurityPage {
@@ -119,9 +93,9 @@ struct SecurityPage {
     sessions: Vec<SessionRow>,
     events: Vec<EventRow>,
     /// The link to the next, older page of the log.
-    older: Option<String>,
-    /// Whether this is an older page of the log (then a link leads back to the newest).
-    paged: bool,
+    log_older: Option<String>,
+    /// On an older page, the link back to the newest.
+    log_newest: Option<String>,
 }
 
 #[derive(Template)]
@@ -249,7 +223,7 @@ async fn load(ctx: &Ctx, viewer: &Viewer, view: View) -> Result<(StatusCode, Sec
                 encode_cursor(&last.cursor())
             ));
         }
-        events = found.iter().map(|e| event_row(t, e)).collect();
+        events = found.iter().map(|e| EventRow::of(t, e)).collect();
     }
     let codes_left = match factors.recovery_codes_left {
         1 => t.get("security.codes_left_one").to_owned(),
@@ -268,8 +242,8 @@ async fn load(ctx: &Ctx, viewer: &Viewer, view: View) -> Result<(StatusCode, Sec
             confirming: view.confirming,
             sessions,
             events,
-            older,
-            paged: view.before.is_some(),
+            log_older: older,
+            log_newest: view.before.map(|_| format!("{}/security#log", ctx.base)),
             p: page,
         },
     ))
@@ -285,11 +259,7 @@ fn session_row(t: Tr, view: SessionView) -> SessionRow {
     let expires = s.expires_at();
     let last_authenticated = s.last_authenticated_at();
     let device = s.device;
-    let summary = match (&device.browser, &device.os) {
-        (Some(browser), Some(os)) => format!("{browser}, {os}"),
-        (Some(one), None) | (None, Some(one)) => one.clone(),
-        (None, None) => t.get("security.unknown_device").to_owned(),
-    };
+    let summary = device_summary(t, device.browser.as_deref(), device.os.as_deref());
     SessionRow {
         id: s.id.to_string(),
         current: view.current,
@@ -304,28 +274,6 @@ fn session_row(t: Tr, view: SessionView) -> SessionRow {
         last_active: When::of(s.last_seen_at),
         expires: When::of(expires),
         last_authenticated: last_authenticated.map(When::of),
-    }
-}
-
-/// The catalog key of an event's kind.
-fn event_label(kind: SecurityEventKind) -> String {
-    format!("security.event.{}", kind.as_str())
-}
-
-fn event_row(t: Tr, event: &SecurityEvent) -> EventRow {
-    // The log keeps the user agent; the same parser as the sessions' names its browser
-    // and system.
-    let device = parse_device(event.user_agent.as_deref(), &ClientHints::default());
-    let device = match (device.browser, device.os) {
-        (Some(browser), Some(os)) => format!("{browser}, {os}"),
-        (Some(one), None) | (None, Some(one)) => one,
-        (None, None) => t.get("security.unknown").to_owned(),
-    };
-    EventRow {
-        when: When::of(event.at),
-        label: event_label(event.kind),
-        ip: or_unknown(t, event.ip.map(|ip| ip.to_string())),
-        device,
     }
 }
 
@@ -722,18 +670,6 @@ async fn delete_account(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::Lang;
-
-    #[test]
-    fn every_kind_of_event_has_a_label_in_each_language() {
-        for lang in Lang::ALL {
-            let keys: std::collections::BTreeSet<_> = Tr::new(lang).catalog().keys().collect();
-            for kind in SecurityEventKind::ALL {
-                let key = event_label(*kind);
-                assert!(keys.contains(key.as_str()), "{lang:?} lacks {key}");
-            }
-        }
-    }
 
     #[test]
     fn download_text_is_percent_encoded() {

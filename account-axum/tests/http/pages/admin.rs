@@ -156,7 +156,7 @@ async fn the_administrator_searches_filters_and_pages_through_the_users() {
             "ada@example.com",
             "Not verified",
             "Security log",
-            "Signed up",
+            "Account created",
             "Authenticator app (TOTP)",
         ],
     );
@@ -191,7 +191,7 @@ async fn an_invited_user_gets_a_setup_link_and_refusals_keep_the_form() {
             "Invitation sent.",
             "Dora Explorer",
             "dora@example.com",
-            "Created by an administrator",
+            "Account created by an administrator",
         ],
     );
     assert_eq!(dora.role, Role::User);
@@ -412,7 +412,7 @@ async fn resetting_two_factor_removes_every_factor_and_ends_the_sessions() {
             200,
             &[
                 "Two-factor authentication was reset",
-                "Two-factor authentication reset",
+                "Second factors reset by an administrator",
                 "<dd>Off</dd>",
             ],
         );
@@ -439,7 +439,7 @@ async fn ending_the_sessions_signs_the_user_out_everywhere() {
             &[
                 "All sessions of the user ended.",
                 "Signed-in sessions: 0",
-                "All sessions ended by an administrator",
+                "Sessions ended by an administrator",
             ],
         );
     assert!(app.sessions_of("ada").await.is_empty());
@@ -631,7 +631,7 @@ async fn a_german_administrator_gets_german_labels() {
         200,
         &[
             "Sicherheitsprotokoll",
-            "Registriert",
+            "Konto erstellt",
             "Angemeldet",
             "Alle Sitzungen beenden",
             "Benutzer löschen",
