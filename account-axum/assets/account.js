@@ -23,21 +23,15 @@
     for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
     return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
-  function creationOptions(options) {
+  // The options of a ceremony with its binary fields (the challenge, the user's id, the
+  // credentials to allow or exclude) decoded from base64url.
+  function decodeOptions(options) {
     const pk = Object.assign({}, options.publicKey);
+    const ids = (list) => list && list.map((c) => Object.assign({}, c, { id: fromB64u(c.id) }));
     pk.challenge = fromB64u(pk.challenge);
-    pk.user = Object.assign({}, pk.user, { id: fromB64u(pk.user.id) });
-    if (pk.excludeCredentials) {
-      pk.excludeCredentials = pk.excludeCredentials.map((c) => Object.assign({}, c, { id: fromB64u(c.id) }));
-    }
-    return { publicKey: pk };
-  }
-  function requestOptions(options) {
-    const pk = Object.assign({}, options.publicKey);
-    pk.challenge = fromB64u(pk.challenge);
-    if (pk.allowCredentials) {
-      pk.allowCredentials = pk.allowCredentials.map((c) => Object.assign({}, c, { id: fromB64u(c.id) }));
-    }
+    if (pk.user) pk.user = Object.assign({}, pk.user, { id: fromB64u(pk.user.id) });
+    if (pk.excludeCredentials) pk.excludeCredentials = ids(pk.excludeCredentials);
+    if (pk.allowCredentials) pk.allowCredentials = ids(pk.allowCredentials);
     return { publicKey: pk };
   }
   function registrationJson(cred) {
@@ -111,9 +105,9 @@
     const begun = await post(start, payload);
     let credential;
     if (how === "create") {
-      credential = registrationJson(await navigator.credentials.create(creationOptions(begun.options)));
+      credential = registrationJson(await navigator.credentials.create(decodeOptions(begun.options)));
     } else {
-      const options = requestOptions(begun.options);
+      const options = decodeOptions(begun.options);
       if (mediation) options.mediation = mediation;
       if (signal) options.signal = signal;
       credential = assertionJson(await navigator.credentials.get(options));

@@ -267,6 +267,10 @@ impl TestApp {
 
     /// Posts an HTML form (`application/x-www-form-urlencoded`) as a browser without
     /// JavaScript does, from this site's own page.
+    #[cfg_attr(
+        not(feature = "ui"),
+        allow(dead_code, reason = "only the pages' tests use it")
+    )]
     pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let body = fields
             .iter()
@@ -285,12 +289,20 @@ impl TestApp {
 
     /// Posts a form and follows its redirect (POST-redirect-GET), as a browser does;
     /// answers the page it lands on. A refusal (no redirect) is answered as it is.
+    #[cfg_attr(
+        not(feature = "ui"),
+        allow(dead_code, reason = "only the pages' tests use it")
+    )]
     pub async fn submit_and_follow(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let reply = self.submit(path, fields).await;
         self.follow(reply).await
     }
 
     /// Follows a 303 to the page it names.
+    #[cfg_attr(
+        not(feature = "ui"),
+        allow(dead_code, reason = "only the pages' tests use it")
+    )]
     pub async fn follow(&mut self, reply: Reply) -> Reply {
         if reply.status != StatusCode::SEE_OTHER {
             return reply;
@@ -471,18 +483,30 @@ pub fn token_of(link: &url::Url) -> String {
 }
 
 /// `text` encoded for an `application/x-www-form-urlencoded` body.
+#[cfg_attr(
+    not(feature = "ui"),
+    allow(dead_code, reason = "only the pages' tests use it")
+)]
 pub fn form_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 impl Reply {
     /// The body as text (an HTML page).
+    #[cfg_attr(
+        not(feature = "ui"),
+        allow(dead_code, reason = "only the pages' tests use it")
+    )]
     pub fn html(&self) -> &str {
         std::str::from_utf8(&self.bytes).expect("utf-8")
     }
 
     /// Asserts an HTML page with this status that contains every one of `texts`.
     #[track_caller]
+    #[cfg_attr(
+        not(feature = "ui"),
+        allow(dead_code, reason = "only the pages' tests use it")
+    )]
     pub fn page(&self, status: u16, texts: &[&str]) -> &str {
         let html = self.html();
         assert_eq!(self.status.as_u16(), status, "{html}");
@@ -501,6 +525,10 @@ impl Reply {
 
     /// Asserts a 303 to a location that starts with `to`.
     #[track_caller]
+    #[cfg_attr(
+        not(feature = "ui"),
+        allow(dead_code, reason = "only the pages' tests use it")
+    )]
     pub fn redirects_to(&self, to: &str) -> &str {
         assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.html());
         let location = self.headers[header::LOCATION].to_str().expect("ascii");
