@@ -42,6 +42,7 @@ await run(async (page) => {
   await page.keyboard.type(ADMIN_PASSWORD);
   await page.keyboard.press("Enter");
   await page.waitForURL(/\/account\/profile/);
+  const loggedInAt = Date.now();
   // The avatar menu opens from the keyboard too.
   const menu = page.getByLabel(t("shell.menu_for", "en", { name: "rosa" }));
   await tabTo(page, menu);
@@ -76,8 +77,12 @@ await run(async (page) => {
     await page.getByRole("link", { name: t("admin.policy.title"), exact: true }).click();
     await check(page, "admin-policy");
     await page.getByLabel(t("admin.policy.require_second_factor"), { exact: true }).check();
+    // The shortest re-authentication window, so that the administrator's own session goes
+    // stale during this journey and the prompt can be seen (and checked) in the browser.
+    await page.getByLabel(t("admin.policy.reauthentication_window"), { exact: true }).fill("30");
     await page.getByRole("button", { name: t("admin.policy.save"), exact: true }).click();
     await expectText(page, t("done.policy_saved"));
+    const staleAt = loggedInAt + 31000;
 
     // Grace logs in and lands on the set-up, where only the second factors are offered.
     await g.getByLabel(t("login.login")).fill("grace");
@@ -131,8 +136,14 @@ await run(async (page) => {
     await g.getByRole("link", { name: t("login.forgot"), exact: true }).click();
     await check(g, "forgot-password");
 
-    // Deletion.
+    // Deletion, once the administrator's sign-in is older than the window: the prompt asks
+    // for the password, and then the deletion happens.
+    await page.waitForTimeout(Math.max(0, staleAt - Date.now()));
     await page.getByRole("button", { name: t("admin.user.delete_named", "en", { username: "grace" }), exact: true }).click();
+    await expectText(page, t("reauth.heading"));
+    await check(page, "reauthenticate");
+    await page.getByLabel(t("reauth.password"), { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByRole("button", { name: t("reauth.confirm"), exact: true }).click();
     await expectText(page, t("done.user_deleted"));
   } finally {
     await grace.browser.close();
