@@ -1,8 +1,10 @@
-//! The starter server: the whole account API on a SQLite file, with zero configuration.
-//! Copy this crate to begin a new service.
+//! The starter server: the whole account API and the account-settings pages on a SQLite
+//! file, with zero configuration. Copy this crate to begin a new service.
 //!
 //! ```sh
 //! cargo run -p starter
+//!
+//! # The pages: open http://localhost:8080/account in a browser.
 //!
 //! # Sign up, log in (the cookie jar keeps the session), and look at the account:
 //! curl -i http://127.0.0.1:8080/api/auth/signup -H 'content-type: application/json' \
@@ -122,7 +124,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     match admin_login {
         Some(line) => println!("{line}"),
         None => println!(
-            "sign up with POST {public_url}api/auth/signup, then log in with POST {public_url}api/auth/login"
+            "sign up at {public_url}account/signup (or POST {public_url}api/auth/signup), then log in at {public_url}account/login"
         ),
     }
 
