@@ -4,8 +4,8 @@
 //!
 //! Every page needs a signed-in administrator with a full session, as the API's admin
 //! routes do; anyone else gets 403. Every change needs a recent authentication (the API
-//! checks `require_fresh` before each), so each post runs through [`act`], which asks for
-//! the password when the session is stale and then finishes the change.
+//! checks `require_fresh` before each), so each post runs through [`fresh_act`], which
+//! asks for the password when the session is stale and then finishes the change.
 
 use std::str::FromStr;
 
@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use account_core::domain::{DisplayName, EmailAddress, Username, ValidationError};
 use account_core::model::{
     Account, AccountId, AccountQuery, AccountSource, AccountState, EventCursor, EventFilter,
-    EventPage, Role, SessionStage, SourceKind,
+    EventPage, RequestInfo, Role, SessionStage, SourceKind,
 };
 use account_core::password::PasswordRules;
 use account_core::policy::{Policy, SessionPolicy};
@@ -87,13 +87,32 @@ fn admin_only(ctx: &Ctx, viewer: &Viewer) -> Result<(), Response> {
     Ok(())
 }
 
-/// The account an address names; an id that is no account's is simply not found.
+/// The account an address names, for an administrator only (see [`admin_only`]); an id
+/// that is no account's is simply not found.
 #[allow(
     clippy::result_large_err,
     reason = "the error is the page to answer with"
 )]
-fn account_id(ctx: &Ctx, viewer: &Viewer, id: &str) -> Result<AccountId, Response> {
+fn admin_target(ctx: &Ctx, viewer: &Viewer, id: &str) -> Result<AccountId, Response> {
+    admin_only(ctx, viewer)?;
     AccountId::from_str(id).map_err(|_| ctx.error_page(Some(viewer), ApiError::NotFound))
+}
+
+/// Runs an administrator's change through [`act`], after the one check of a recent
+/// authentication: the admin services leave that check to their caller (the API's routes
+/// make it too), and `act` turns its refusal into the re-authentication prompt.
+async fn fresh_act(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    info: &RequestInfo,
+    form: &PageForm,
+    action: impl AsyncFnOnce() -> Result<Response, Error>,
+) -> Result<Response, Error> {
+    act(ctx, viewer, info, form, async |session| {
+        ctx.accounts().require_fresh(session.record()).await?;
+        action().await
+    })
+    .await
 }
 
 /// The catalog key of a role.
@@ -433,8 +452,7 @@ async fn invite(
             return invite_refused(&ctx, &viewer, InviteValues::of(&form), refused).await;
         }
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
+    let outcome = fresh_act(&ctx, &viewer, &info, &form, async || {
         let account = ctx
             .accounts()
             .create_account(viewer.account.id, new, &info)
@@ -524,10 +542,7 @@ async fn user_page(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(response) = admin_only(&ctx, &viewer) {
-        return response;
-    }
-    let id = match account_id(&ctx, &viewer, &id) {
+    let id = match admin_target(&ctx, &viewer, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
@@ -647,15 +662,38 @@ fn device_label(t: Tr, device: &account_core::device::DeviceDetails) -> String {
     }
 }
 
-/// Shows the account's page again with a refusal next to `form`.
+/// Shows the account's page again with a refusal next to the form it is about; a refused
+/// edit form keeps what was typed into it. An account that is gone (deleted meanwhile)
+/// has no page, so the answer is then the not-found page.
 async fn user_refused(
     ctx: &Ctx,
     viewer: &Viewer,
     id: AccountId,
-    edit: Option<EditValues>,
+    form: &PageForm,
     (status, notice): (StatusCode, Notice),
 ) -> Response {
+    let edit = (notice.form == "edit").then(|| EditValues::of(form));
     show_user(ctx, viewer, id, None, edit, Some(notice), status).await
+}
+
+/// Runs a change to the account `id` posted by its page's form `form_id` (see
+/// [`fresh_act`]); a refusal is shown next to that form.
+async fn user_action(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    info: &RequestInfo,
+    id: AccountId,
+    form: &PageForm,
+    form_id: &'static str,
+    action: impl AsyncFnOnce() -> Result<Response, Error>,
+) -> Response {
+    match fresh_act(ctx, viewer, info, form, action).await {
+        Ok(response) => response,
+        Err(e) => {
+            let t = ctx.tr(Some(viewer));
+            user_refused(ctx, viewer, id, form, refusal(t, form_id, e)).await
+        }
+    }
 }
 
 /// The change the edit form asks for: only the fields that differ from the account, so
@@ -691,10 +729,7 @@ async fn edit_user(
     Path(id): Path<String>,
     form: PageForm,
 ) -> Response {
-    if let Err(response) = admin_only(&ctx, &viewer) {
-        return response;
-    }
-    let id = match account_id(&ctx, &viewer, &id) {
+    let id = match admin_target(&ctx, &viewer, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
@@ -705,35 +740,19 @@ async fn edit_user(
     let t = ctx.tr(Some(&viewer));
     let change = match account_change(t, &form, &account) {
         Ok(change) => change,
-        Err(refused) => {
-            return user_refused(&ctx, &viewer, id, Some(EditValues::of(&form)), refused).await;
-        }
+        Err(refused) => return user_refused(&ctx, &viewer, id, &form, refused).await,
     };
     let path = format!("/admin/users/{id}");
     if change.display_name.is_none() && change.email.is_none() && change.role.is_none() {
         return ctx.done(&path, "nothing_changed", "edit");
     }
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
+    user_action(&ctx, &viewer, &info, id, &form, "edit", async || {
         ctx.accounts()
             .change_account(viewer.account.id, id, change, &info)
             .await?;
         Ok(ctx.done(&path, "user_saved", "edit"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => {
-            user_refused(
-                &ctx,
-                &viewer,
-                id,
-                Some(EditValues::of(&form)),
-                refusal(t, "edit", e),
-            )
-            .await
-        }
-    }
+    .await
 }
 
 /// Disables (ending every session at once) or enables the account.
@@ -744,37 +763,29 @@ async fn set_state(
     Path(id): Path<String>,
     form: PageForm,
 ) -> Response {
-    if let Err(response) = admin_only(&ctx, &viewer) {
-        return response;
-    }
-    let id = match account_id(&ctx, &viewer, &id) {
+    let id = match admin_target(&ctx, &viewer, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
-    let t = ctx.tr(Some(&viewer));
     let Some(state) = AccountState::parse(form.text("state")) else {
-        return user_refused(&ctx, &viewer, id, None, bad_choice(t, "state")).await;
+        let t = ctx.tr(Some(&viewer));
+        return user_refused(&ctx, &viewer, id, &form, bad_choice(t, "state")).await;
     };
     let done = match state {
         AccountState::Active => "user_enabled",
         AccountState::Disabled => "user_disabled",
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
-        let change = AccountChangeByAdmin {
-            state: Some(state),
-            ..AccountChangeByAdmin::default()
-        };
+    let change = AccountChangeByAdmin {
+        state: Some(state),
+        ..AccountChangeByAdmin::default()
+    };
+    user_action(&ctx, &viewer, &info, id, &form, "state", async || {
         ctx.accounts()
             .change_account(viewer.account.id, id, change, &info)
             .await?;
         Ok(ctx.done(&format!("/admin/users/{id}"), done, "state"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => user_refused(&ctx, &viewer, id, None, refusal(t, "state", e)).await,
-    }
+    .await
 }
 
 /// Removes every second factor of the account and ends its sessions.
@@ -785,32 +796,18 @@ async fn reset_second_factors(
     Path(id): Path<String>,
     form: PageForm,
 ) -> Response {
-    if let Err(response) = admin_only(&ctx, &viewer) {
-        return response;
-    }
-    let id = match account_id(&ctx, &viewer, &id) {
+    let id = match admin_target(&ctx, &viewer, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
+    user_action(&ctx, &viewer, &info, id, &form, "factors", async || {
         ctx.accounts()
             .reset_second_factors(viewer.account.id, id, &info)
             .await?;
-        Ok(ctx.done(
-            &format!("/admin/users/{id}"),
-            "user_factors_reset",
-            "factors",
-        ))
+        let path = format!("/admin/users/{id}");
+        Ok(ctx.done(&path, "user_factors_reset", "factors"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => {
-            let t = ctx.tr(Some(&viewer));
-            user_refused(&ctx, &viewer, id, None, refusal(t, "factors", e)).await
-        }
-    }
+    .await
 }
 
 /// Ends every session of the account (its tokens and app passwords stay).
@@ -821,32 +818,18 @@ async fn end_sessions(
     Path(id): Path<String>,
     form: PageForm,
 ) -> Response {
-    if let Err(response) = admin_only(&ctx, &viewer) {
-        return response;
-    }
-    let id = match account_id(&ctx, &viewer, &id) {
+    let id = match admin_target(&ctx, &viewer, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
+    user_action(&ctx, &viewer, &info, id, &form, "sessions", async || {
         ctx.accounts()
             .revoke_sessions_as_admin(viewer.account.id, id, &info)
             .await?;
-        Ok(ctx.done(
-            &format!("/admin/users/{id}"),
-            "user_sessions_ended",
-            "sessions",
-        ))
+        let path = format!("/admin/users/{id}");
+        Ok(ctx.done(&path, "user_sessions_ended", "sessions"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => {
-            let t = ctx.tr(Some(&viewer));
-            user_refused(&ctx, &viewer, id, None, refusal(t, "sessions", e)).await
-        }
-    }
+    .await
 }
 
 /// Deletes the account, then goes back to the list.
@@ -857,30 +840,17 @@ async fn delete_user(
     Path(id): Path<String>,
     form: PageForm,
 ) -> Response {
-    if let Err(response) = admin_only(&ctx, &viewer) {
-        return response;
-    }
-    let id = match account_id(&ctx, &viewer, &id) {
+    let id = match admin_target(&ctx, &viewer, &id) {
         Ok(id) => id,
         Err(response) => return response,
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
+    user_action(&ctx, &viewer, &info, id, &form, "delete", async || {
         ctx.accounts()
             .delete_account_as_admin(viewer.account.id, id, &info)
             .await?;
         Ok(ctx.done("/admin/users", "user_deleted", ""))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        // An account that is gone has no page to show the refusal on.
-        Err(Error::NotFound) => ctx.error_page(Some(&viewer), Error::NotFound),
-        Err(e) => {
-            let t = ctx.tr(Some(&viewer));
-            user_refused(&ctx, &viewer, id, None, refusal(t, "delete", e)).await
-        }
-    }
+    .await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1073,8 +1043,7 @@ async fn save_policy(
             );
         }
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        ctx.accounts().require_fresh(session.record()).await?;
+    let outcome = fresh_act(&ctx, &viewer, &info, &form, async || {
         ctx.accounts()
             .set_policy(viewer.account.id, policy, &info)
             .await?;

@@ -3,9 +3,10 @@
 //! ending sessions, deletion), the policy form, re-authentication, and German labels.
 
 use account_core::model::{AccountState, Role, SecurityEventKind};
+use account_core::policy::Policy;
 
 use crate::second_factors::{add_passkey, enrol_totp, new_device};
-use crate::support::{PASSWORD, TestApp};
+use crate::support::{PASSWORD, Reply, TestApp};
 
 /// `ada` (a user, signed in on another client) and `rosa` (the administrator, signed in
 /// on `app`).
@@ -21,6 +22,51 @@ async fn with_ada_and_rosa() -> (TestApp, TestApp) {
 
 async fn user_path(app: &TestApp, username: &str) -> String {
     format!("/account/admin/users/{}", app.account(username).await.id)
+}
+
+/// The account page at `path`: a 200 with every one of `texts`, and no catalog key left
+/// untranslated (the forms that ask first fill their texts from keys they are given).
+async fn user_page(app: &mut TestApp, path: &str, texts: &[&str]) -> String {
+    let html = app.get(path).await.page(200, texts).to_owned();
+    assert!(!html.contains("admin.user"), "an untranslated key: {html}");
+    html
+}
+
+/// Asserts a refusal with `status` shown as an alert next to the form `form`, with every
+/// one of `texts`.
+#[track_caller]
+fn refused_next_to(reply: &Reply, status: u16, form: &str, texts: &[&str]) {
+    let html = reply.page(status, &[&format!("{form}-notice"), "role=\"alert\""]);
+    for text in texts {
+        assert!(html.contains(text), "the page lacks {text:?}: {html}");
+    }
+}
+
+/// The fields of an account's edit form.
+fn edit_form<'a>(display_name: &'a str, email: &'a str, role: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("display_name", display_name),
+        ("email", email),
+        ("role", role),
+    ]
+}
+
+/// Asserts that `ada` has no session left and that her browser is signed out.
+async fn ada_is_signed_out(app: &TestApp, ada_client: &mut TestApp) {
+    assert!(app.sessions_of("ada").await.is_empty());
+    ada_client
+        .get("/account/profile")
+        .await
+        .redirects_to("/account/login");
+}
+
+/// Whether `username`'s security log holds an event of `kind`.
+async fn logged(app: &TestApp, username: &str, kind: SecurityEventKind) -> bool {
+    app.events(username).await.iter().any(|e| e.kind == kind)
+}
+
+async fn policy(app: &TestApp) -> Policy {
+    app.accounts.policy().await.expect("policy")
 }
 
 /// The `href` of the link whose text is `text`, unescaped.
@@ -77,7 +123,7 @@ async fn a_user_who_is_not_an_administrator_gets_403_everywhere() {
     assert_eq!(bob.state, AccountState::Active);
     assert_eq!(bob.display_name.as_str(), "bob");
     assert!(app.find_account("eve").await.is_none());
-    assert!(app.accounts.policy().await.expect("policy").allow_signup);
+    assert!(policy(&app).await.allow_signup);
     // Someone signed out is sent to the login first.
     app.cookie = None;
     app.get("/account/admin/users")
@@ -143,15 +189,15 @@ async fn the_administrator_searches_filters_and_pages_through_the_users() {
     assert!(!second.contains("Next page"));
 
     // A filter the list does not know is refused next to the search, as the API's 422.
-    app.get("/account/admin/users?state=asleep")
-        .await
-        .page(422, &["role=\"alert\"", "search-notice"]);
+    let reply = app.get("/account/admin/users?state=asleep").await;
+    refused_next_to(&reply, 422, "search", &[]);
 
     // Each username leads to the user's page.
     let ada = user_path(&app, "ada").await;
     assert!(first.contains(&format!("href=\"{ada}\"")));
-    app.get(&ada).await.page(
-        200,
+    user_page(
+        &mut app,
+        &ada,
         &[
             "ada@example.com",
             "Not verified",
@@ -159,7 +205,8 @@ async fn the_administrator_searches_filters_and_pages_through_the_users() {
             "Account created",
             "Authenticator app (TOTP)",
         ],
-    );
+    )
+    .await;
     app.get("/account/admin/users/not-an-id")
         .await
         .page(404, &[]);
@@ -199,35 +246,38 @@ async fn an_invited_user_gets_a_setup_link_and_refusals_keep_the_form() {
     assert!(link.as_str().contains("token="));
 
     // The same username again: refused next to the form, which keeps what was typed.
-    app.submit(
-        "/account/admin/users",
-        &[
-            ("username", "dora"),
-            ("email", "dora2@example.com"),
-            ("display_name", ""),
-            ("role", "admin"),
-        ],
-    )
-    .await
-    .page(
+    let reply = app
+        .submit(
+            "/account/admin/users",
+            &[
+                ("username", "dora"),
+                ("email", "dora2@example.com"),
+                ("display_name", ""),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    refused_next_to(
+        &reply,
         409,
+        "invite",
         &[
-            "invite-notice",
             "This username is taken.",
             "value=\"dora2@example.com\"",
             "<option value=\"admin\" selected>",
         ],
     );
-    app.submit(
-        "/account/admin/users",
-        &[
-            ("username", "erin"),
-            ("email", "not an address"),
-            ("role", "user"),
-        ],
-    )
-    .await
-    .page(422, &["invite-notice", "Email address:", "value=\"erin\""]);
+    let reply = app
+        .submit(
+            "/account/admin/users",
+            &[
+                ("username", "erin"),
+                ("email", "not an address"),
+                ("role", "user"),
+            ],
+        )
+        .await;
+    refused_next_to(&reply, 422, "invite", &["Email address:", "value=\"erin\""]);
     assert!(app.find_account("erin").await.is_none());
 
     // An administrator may be invited as one.
@@ -248,16 +298,8 @@ async fn an_invited_user_gets_a_setup_link_and_refusals_keep_the_form() {
 async fn the_profile_and_role_are_edited_and_a_taken_address_is_refused() {
     let (mut app, _ada) = with_ada_and_rosa().await;
     let ada = user_path(&app, "ada").await;
-    app.submit_and_follow(
-        &ada,
-        &[
-            ("display_name", "Ada Lovelace"),
-            ("email", "ada@new.example"),
-            ("role", "admin"),
-        ],
-    )
-    .await
-    .page(
+    let lovelace = edit_form("Ada Lovelace", "ada@new.example", "admin");
+    app.submit_and_follow(&ada, &lovelace).await.page(
         200,
         &[
             "The changes were saved.",
@@ -273,35 +315,19 @@ async fn the_profile_and_role_are_edited_and_a_taken_address_is_refused() {
     app.link_sent_to("ada@new.example", "verify_email").await;
 
     // Nothing different: nothing changes.
-    app.submit_and_follow(
-        &ada,
-        &[
-            ("display_name", "Ada Lovelace"),
-            ("email", "ada@new.example"),
-            ("role", "admin"),
-        ],
-    )
-    .await
-    .page(200, &["Nothing was changed."]);
+    app.submit_and_follow(&ada, &lovelace)
+        .await
+        .page(200, &["Nothing was changed."]);
 
     // Another account's address: refused, the typed values stay, nothing is saved.
-    app.submit(
-        &ada,
-        &[
-            ("display_name", "Someone"),
-            ("email", "rosa@example.com"),
-            ("role", "user"),
-        ],
-    )
-    .await
-    .page(
+    let reply = app
+        .submit(&ada, &edit_form("Someone", "rosa@example.com", "user"))
+        .await;
+    refused_next_to(
+        &reply,
         422,
-        &[
-            "edit-notice",
-            "role=\"alert\"",
-            "value=\"rosa@example.com\"",
-            "value=\"Someone\"",
-        ],
+        "edit",
+        &["value=\"rosa@example.com\"", "value=\"Someone\""],
     );
     let account = app.account("ada").await;
     assert_eq!(account.display_name.as_str(), "Ada Lovelace");
@@ -313,9 +339,12 @@ async fn disabling_ends_the_sessions_and_enabling_lets_the_user_back_in() {
     let (mut app, mut ada_client) = with_ada_and_rosa().await;
     assert!(!app.sessions_of("ada").await.is_empty());
     let ada = user_path(&app, "ada").await;
-    app.get(&ada)
-        .await
-        .page(200, &["Signed-in sessions: 1", "198.51.100.1", "Disable"]);
+    user_page(
+        &mut app,
+        &ada,
+        &["Signed-in sessions: 1", "198.51.100.1", "Disable"],
+    )
+    .await;
     app.submit_and_follow(&format!("{ada}/state"), &[("state", "disabled")])
         .await
         .page(
@@ -328,11 +357,8 @@ async fn disabling_ends_the_sessions_and_enabling_lets_the_user_back_in() {
             ],
         );
     assert_eq!(app.account("ada").await.state, AccountState::Disabled);
-    assert!(app.sessions_of("ada").await.is_empty());
-    ada_client
-        .get("/account/profile")
-        .await
-        .redirects_to("/account/login");
+    ada_is_signed_out(&app, &mut ada_client).await;
+    user_page(&mut app, &ada, &["Enable"]).await;
     app.submit_and_follow(&format!("{ada}/state"), &[("state", "active")])
         .await
         .page(200, &["The account is enabled again.", "Account enabled"]);
@@ -345,42 +371,18 @@ async fn the_last_administrator_cannot_disable_demote_or_delete_themselves() {
     let mut app = TestApp::unlimited();
     app.admin("rosa").await;
     let rosa = user_path(&app, "rosa").await;
-    app.get(&rosa)
-        .await
-        .page(200, &["This is your own account."]);
-    app.submit(&format!("{rosa}/state"), &[("state", "disabled")])
-        .await
-        .page(
-            409,
-            &[
-                "state-notice",
-                "role=\"alert\"",
-                "You cannot do this to your own account here.",
-            ],
-        );
-    app.submit(
-        &rosa,
-        &[
-            ("display_name", "rosa"),
-            ("email", "rosa@example.com"),
-            ("role", "user"),
-        ],
-    )
-    .await
-    .page(
-        409,
-        &[
-            "edit-notice",
-            "You cannot do this to your own account here.",
-        ],
-    );
-    app.submit(&format!("{rosa}/delete"), &[]).await.page(
-        409,
-        &[
-            "delete-notice",
-            "You cannot do this to your own account here.",
-        ],
-    );
+    user_page(&mut app, &rosa, &["This is your own account."]).await;
+    let own = ["You cannot do this to your own account here."];
+    let reply = app
+        .submit(&format!("{rosa}/state"), &[("state", "disabled")])
+        .await;
+    refused_next_to(&reply, 409, "state", &own);
+    let reply = app
+        .submit(&rosa, &edit_form("rosa", "rosa@example.com", "user"))
+        .await;
+    refused_next_to(&reply, 409, "edit", &own);
+    let reply = app.submit(&format!("{rosa}/delete"), &[]).await;
+    refused_next_to(&reply, 409, "delete", &own);
     let account = app.account("rosa").await;
     assert_eq!(account.state, AccountState::Active);
     assert_eq!(account.role, Role::Admin);
@@ -399,13 +401,15 @@ async fn resetting_two_factor_removes_every_factor_and_ends_the_sessions() {
     app.admin("rosa").await;
     let ada = user_path(&app, "ada").await;
     let ada_id = app.account("ada").await.id;
-    app.get(&ada).await.page(
-        200,
+    user_page(
+        &mut app,
+        &ada,
         &[
             "<dd><span class=\"badge badge-ok\">On</span></dd>",
             "<dd>1</dd>",
         ],
-    );
+    )
+    .await;
     app.submit_and_follow(&format!("{ada}/reset-2fa"), &[])
         .await
         .page(
@@ -442,12 +446,8 @@ async fn ending_the_sessions_signs_the_user_out_everywhere() {
                 "Sessions ended by an administrator",
             ],
         );
-    assert!(app.sessions_of("ada").await.is_empty());
     assert_eq!(app.account("ada").await.state, AccountState::Active);
-    ada_client
-        .get("/account/profile")
-        .await
-        .redirects_to("/account/login");
+    ada_is_signed_out(&app, &mut ada_client).await;
 }
 
 #[tokio::test]
@@ -464,12 +464,7 @@ async fn a_deleted_user_is_gone_from_the_list() {
     assert!(!html.contains(">ada</a>"));
     assert!(app.find_account("ada").await.is_none());
     app.get(&ada).await.page(404, &[]);
-    let deleted = app.events("rosa").await;
-    assert!(
-        deleted
-            .iter()
-            .any(|e| e.kind == SecurityEventKind::DeletedAccount)
-    );
+    assert!(logged(&app, "rosa", SecurityEventKind::DeletedAccount).await);
 }
 
 /// Every field of the policy form, as a browser sends it: ticked boxes only.
@@ -527,38 +522,38 @@ async fn the_policy_form_saves_every_field_and_refuses_a_bad_value_without_savin
     app.submit_and_follow("/account/admin/policy", &fields)
         .await
         .page(200, &["The policy was saved.", "value=\"1800\""]);
-    let policy = app.accounts.policy().await.expect("policy");
-    assert!(!policy.allow_signup);
-    assert!(policy.lock_profiles);
-    assert!(policy.sign_in_notices);
-    assert!(!policy.require_second_factor);
-    assert!(policy.passwords.strict_single_factor);
-    assert_eq!(policy.sessions.idle_timeout_secs, 1800);
-    assert_eq!(policy.passwords.min_length, 10);
-    assert!(
-        app.events("rosa")
-            .await
-            .iter()
-            .any(|e| e.kind == SecurityEventKind::PolicyChanged)
-    );
+    let saved = policy(&app).await;
+    assert!(!saved.allow_signup);
+    assert!(saved.lock_profiles);
+    assert!(saved.sign_in_notices);
+    assert!(!saved.require_second_factor);
+    assert!(saved.passwords.strict_single_factor);
+    assert_eq!(saved.sessions.idle_timeout_secs, 1800);
+    assert_eq!(saved.passwords.min_length, 10);
+    assert!(logged(&app, "rosa", SecurityEventKind::PolicyChanged).await);
 
     // Out of range: refused with the rule, the typed value shown again, nothing saved.
     let fields = policy_form(&["allow_signup"], &[("idle_timeout_secs", "0")]);
-    app.submit("/account/admin/policy", &fields).await.page(
+    let reply = app.submit("/account/admin/policy", &fields).await;
+    refused_next_to(
+        &reply,
         422,
+        "policy",
         &[
-            "policy-notice",
             "These policy settings cannot be used.",
             "The idle timeout must be between 60 and 31622400 seconds",
             "name=\"idle_timeout_secs\" type=\"number\" inputmode=\"numeric\" min=\"60\" max=\"31622400\" step=\"1\" value=\"0\"",
         ],
     );
     let fields = policy_form(&["allow_signup"], &[("max_length", "many")]);
-    app.submit("/account/admin/policy", &fields).await.page(
+    let reply = app.submit("/account/admin/policy", &fields).await;
+    refused_next_to(
+        &reply,
         422,
+        "policy",
         &["Maximum length (characters): please enter a whole number."],
     );
-    assert_eq!(app.accounts.policy().await.expect("policy"), policy);
+    assert_eq!(policy(&app).await, saved);
 }
 
 #[tokio::test]
@@ -600,13 +595,13 @@ async fn a_stale_administrator_confirms_with_the_password_and_the_change_then_fi
     app.submit("/account/admin/policy", &fields)
         .await
         .page(403, &["Confirm your identity"]);
-    assert!(app.accounts.policy().await.expect("policy").allow_signup);
+    assert!(policy(&app).await.allow_signup);
     let mut with_password = fields.clone();
     with_password.push(("reauth_password", PASSWORD));
     app.submit_and_follow("/account/admin/policy", &with_password)
         .await
         .page(200, &["The policy was saved."]);
-    assert!(!app.accounts.policy().await.expect("policy").allow_signup);
+    assert!(!policy(&app).await.allow_signup);
 }
 
 #[tokio::test]
@@ -627,8 +622,9 @@ async fn a_german_administrator_gets_german_labels() {
         ],
     );
     let ada = user_path(&app, "ada").await;
-    app.get(&ada).await.page(
-        200,
+    user_page(
+        &mut app,
+        &ada,
         &[
             "Sicherheitsprotokoll",
             "Konto erstellt",
@@ -636,7 +632,8 @@ async fn a_german_administrator_gets_german_labels() {
             "Alle Sitzungen beenden",
             "Benutzer löschen",
         ],
-    );
+    )
+    .await;
     app.get("/account/admin/policy").await.page(
         200,
         &[
