@@ -7,6 +7,8 @@
 //! or 200, never a redirect, so that the secret is in no URL and in no history entry);
 //! every other action redirects to the page with a notice.
 
+use std::str::FromStr;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::Path;
@@ -17,10 +19,9 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use account_core::domain::{Field, Rule, ValidationError};
 use account_core::model::{
-    ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord, SshKeyId, SshKeyRecord,
-    TokenScope,
+    ApiTokenId, ApiTokenRecord, AppPasswordRecord, SshKeyRecord, TokenScope,
 };
-use account_core::{Error, NewApiToken, parse_network};
+use account_core::{CreatedApiToken, Error, NewApiToken, SignedInSession, parse_network};
 
 use super::form::act;
 use super::view::When;
@@ -153,8 +154,8 @@ impl SshKeyRow {
 struct Revealed {
     name: String,
     secret: String,
-    /// Whether it replaced an older secret (a regenerated token).
-    regenerated: bool,
+    /// The catalog key of the notice that says it was made (or replaced an older one).
+    key: &'static str,
 }
 
 /// What the token form had, to show it again with a refusal instead of making the person
@@ -178,6 +179,20 @@ struct Shown {
     ssh_key: String,
     new_token: Option<Revealed>,
     new_app_password: Option<Revealed>,
+}
+
+impl Shown {
+    /// A token just made or regenerated, shown once.
+    fn new_token(created: &CreatedApiToken, key: &'static str) -> Shown {
+        Shown {
+            new_token: Some(Revealed {
+                name: created.token.name.clone(),
+                secret: created.secret.expose().to_owned(),
+                key,
+            }),
+            ..Shown::default()
+        }
+    }
 }
 
 #[derive(Template)]
@@ -279,42 +294,72 @@ fn expiry(text: &str) -> Result<Option<DateTime<Utc>>, ValidationError> {
     Ok(Some(day.and_time(end).and_utc()))
 }
 
+/// The answer of an action run through [`act`]: its own response, or the page again with
+/// the refusal next to `form_id`, keeping what `keep` holds of the forms.
+async fn answer(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    outcome: Result<Response, Error>,
+    form_id: &'static str,
+    keep: Shown,
+) -> Response {
+    match outcome {
+        Ok(response) => response,
+        Err(e) => refused(ctx, viewer, form_id, e, keep).await,
+    }
+}
+
+/// Deletes one thing of a list: with a full session (a recent authentication is not
+/// needed), the id of the path, and the list's section (`list` is both the form the
+/// notices name and the anchor) for the notice `done` or the refusal.
+async fn delete<Id: FromStr>(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    id: &str,
+    list: &'static str,
+    done: &str,
+    action: impl AsyncFnOnce(&SignedInSession, Id) -> Result<(), Error>,
+) -> Response {
+    let Some(session) = viewer.signed_in() else {
+        return ctx.see_other("/security#two-factor");
+    };
+    let Ok(id) = id.parse::<Id>() else {
+        return refused(ctx, viewer, list, Error::NotFound, Shown::default()).await;
+    };
+    match action(session, id).await {
+        Ok(()) => ctx.done("/developer", done, list),
+        Err(e) => refused(ctx, viewer, list, e, Shown::default()).await,
+    }
+}
+
 async fn create_token(
     ctx: Ctx,
     viewer: Viewer,
     ClientInfo(info): ClientInfo,
     form: PageForm,
 ) -> Response {
-    let draft = token_draft(&form);
-    let keep = |draft: TokenDraft| Shown {
-        token: draft,
+    let keep = Shown {
+        token: token_draft(&form),
         ..Shown::default()
     };
-    let scope = match form
+    let scope = form
         .optional("scope")
         .unwrap_or("read")
-        .parse::<TokenScope>()
-    {
-        Ok(scope) => scope,
-        Err(_) => {
-            let t = ctx.tr(Some(&viewer));
-            let mut shown = keep(draft);
-            shown.notice = Some(Notice::message(
-                t,
-                TOKEN_NEW,
-                "developer.scope_invalid",
-                true,
-            ));
-            return show(&ctx, &viewer, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
+        .parse::<TokenScope>();
+    let Ok(scope) = scope else {
+        let t = ctx.tr(Some(&viewer));
+        let notice = Notice::message(t, TOKEN_NEW, "developer.scope_invalid", true);
+        let shown = Shown {
+            notice: Some(notice),
+            ..keep
+        };
+        return show(&ctx, &viewer, shown, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
-    let allowed_networks = match networks(form.text("allowed_networks")) {
-        Ok(networks) => networks,
-        Err(e) => return refused(&ctx, &viewer, TOKEN_NEW, e.into(), keep(draft)).await,
-    };
-    let expires_at = match expiry(form.text("expires")) {
-        Ok(at) => at,
-        Err(e) => return refused(&ctx, &viewer, TOKEN_NEW, e.into(), keep(draft)).await,
+    let fields = networks(form.text("allowed_networks"))
+        .and_then(|networks| Ok((networks, expiry(form.text("expires"))?)));
+    let (allowed_networks, expires_at) = match fields {
+        Ok(fields) => fields,
+        Err(e) => return refused(&ctx, &viewer, TOKEN_NEW, e.into(), keep).await,
     };
     let new = NewApiToken {
         name: form.text("name").to_owned(),
@@ -324,21 +369,11 @@ async fn create_token(
     };
     let outcome = act(&ctx, &viewer, &info, &form, async |session| {
         let created = ctx.accounts().create_api_token(session, new, &info).await?;
-        let shown = Shown {
-            new_token: Some(Revealed {
-                name: created.token.name.clone(),
-                secret: created.secret.expose().to_owned(),
-                regenerated: false,
-            }),
-            ..Shown::default()
-        };
+        let shown = Shown::new_token(&created, "developer.token_created");
         Ok(show(&ctx, &viewer, shown, StatusCode::CREATED).await)
     })
     .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, TOKEN_NEW, e, keep(draft)).await,
-    }
+    answer(&ctx, &viewer, outcome, TOKEN_NEW, keep).await
 }
 
 async fn regenerate_token(
@@ -352,25 +387,13 @@ async fn regenerate_token(
         return refused(&ctx, &viewer, TOKENS, Error::NotFound, Shown::default()).await;
     };
     let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        let created = ctx
-            .accounts()
-            .regenerate_api_token(session, id, &info)
-            .await?;
-        let shown = Shown {
-            new_token: Some(Revealed {
-                name: created.token.name.clone(),
-                secret: created.secret.expose().to_owned(),
-                regenerated: true,
-            }),
-            ..Shown::default()
-        };
+        let accounts = ctx.accounts();
+        let created = accounts.regenerate_api_token(session, id, &info).await?;
+        let shown = Shown::new_token(&created, "developer.token_regenerated");
         Ok(show(&ctx, &viewer, shown, StatusCode::OK).await)
     })
     .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, TOKENS, e, Shown::default()).await,
-    }
+    answer(&ctx, &viewer, outcome, TOKENS, Shown::default()).await
 }
 
 async fn delete_token(
@@ -379,16 +402,15 @@ async fn delete_token(
     ClientInfo(info): ClientInfo,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(session) = viewer.signed_in() else {
-        return ctx.see_other("/security#two-factor");
-    };
-    let Ok(id) = id.parse::<ApiTokenId>() else {
-        return refused(&ctx, &viewer, TOKENS, Error::NotFound, Shown::default()).await;
-    };
-    match ctx.accounts().delete_api_token(session, id, &info).await {
-        Ok(()) => ctx.done("/developer", "token_deleted", "tokens"),
-        Err(e) => refused(&ctx, &viewer, TOKENS, e, Shown::default()).await,
-    }
+    delete(
+        &ctx,
+        &viewer,
+        &id,
+        TOKENS,
+        "token_deleted",
+        async |session, id| ctx.accounts().delete_api_token(session, id, &info).await,
+    )
+    .await
 }
 
 async fn create_app_password(
@@ -397,33 +419,26 @@ async fn create_app_password(
     ClientInfo(info): ClientInfo,
     form: PageForm,
 ) -> Response {
-    let name = form.text("name").to_owned();
+    let name = form.text("name");
+    let keep = Shown {
+        app_password_name: name.to_owned(),
+        ..Shown::default()
+    };
     let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        let created = ctx
-            .accounts()
-            .create_app_password(session, &name, &info)
-            .await?;
+        let accounts = ctx.accounts();
+        let created = accounts.create_app_password(session, name, &info).await?;
         let shown = Shown {
             new_app_password: Some(Revealed {
                 name: created.app_password.name.clone(),
                 secret: created.secret.expose().to_owned(),
-                regenerated: false,
+                key: "developer.app_password_created",
             }),
             ..Shown::default()
         };
         Ok(show(&ctx, &viewer, shown, StatusCode::CREATED).await)
     })
     .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => {
-            let shown = Shown {
-                app_password_name: name,
-                ..Shown::default()
-            };
-            refused(&ctx, &viewer, APP_PASSWORD_NEW, e, shown).await
-        }
-    }
+    answer(&ctx, &viewer, outcome, APP_PASSWORD_NEW, keep).await
 }
 
 async fn delete_app_password(
@@ -432,23 +447,15 @@ async fn delete_app_password(
     ClientInfo(info): ClientInfo,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(session) = viewer.signed_in() else {
-        return ctx.see_other("/security#two-factor");
-    };
-    let Ok(id) = id.parse::<AppPasswordId>() else {
-        return refused(
-            &ctx,
-            &viewer,
-            APP_PASSWORDS,
-            Error::NotFound,
-            Shown::default(),
-        )
-        .await;
-    };
-    match ctx.accounts().revoke_app_password(session, id, &info).await {
-        Ok(()) => ctx.done("/developer", "app_password_deleted", "app-passwords"),
-        Err(e) => refused(&ctx, &viewer, APP_PASSWORDS, e, Shown::default()).await,
-    }
+    delete(
+        &ctx,
+        &viewer,
+        &id,
+        APP_PASSWORDS,
+        "app_password_deleted",
+        async |session, id| ctx.accounts().revoke_app_password(session, id, &info).await,
+    )
+    .await
 }
 
 async fn add_ssh_key(
@@ -457,28 +464,23 @@ async fn add_ssh_key(
     ClientInfo(info): ClientInfo,
     form: PageForm,
 ) -> Response {
-    let name = form.text("name").to_owned();
+    let name = form.text("name");
     // A pasted key often ends with the newline of the file it came from; the key is the
     // one line without it.
-    let public_key = form.text("public_key").trim().to_owned();
+    let public_key = form.text("public_key").trim();
+    let keep = Shown {
+        ssh_name: name.to_owned(),
+        ssh_key: public_key.to_owned(),
+        ..Shown::default()
+    };
     let outcome = act(&ctx, &viewer, &info, &form, async |session| {
         ctx.accounts()
-            .add_ssh_key(session, &name, &public_key, &info)
+            .add_ssh_key(session, name, public_key, &info)
             .await?;
-        Ok(ctx.done("/developer", "ssh_key_added", "ssh-keys"))
+        Ok(ctx.done("/developer", "ssh_key_added", SSH_KEYS))
     })
     .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => {
-            let shown = Shown {
-                ssh_name: name,
-                ssh_key: public_key,
-                ..Shown::default()
-            };
-            refused(&ctx, &viewer, SSH_KEY_NEW, e, shown).await
-        }
-    }
+    answer(&ctx, &viewer, outcome, SSH_KEY_NEW, keep).await
 }
 
 async fn delete_ssh_key(
@@ -487,16 +489,15 @@ async fn delete_ssh_key(
     ClientInfo(info): ClientInfo,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(session) = viewer.signed_in() else {
-        return ctx.see_other("/security#two-factor");
-    };
-    let Ok(id) = id.parse::<SshKeyId>() else {
-        return refused(&ctx, &viewer, SSH_KEYS, Error::NotFound, Shown::default()).await;
-    };
-    match ctx.accounts().delete_ssh_key(session, id, &info).await {
-        Ok(()) => ctx.done("/developer", "ssh_key_deleted", "ssh-keys"),
-        Err(e) => refused(&ctx, &viewer, SSH_KEYS, e, Shown::default()).await,
-    }
+    delete(
+        &ctx,
+        &viewer,
+        &id,
+        SSH_KEYS,
+        "ssh_key_deleted",
+        async |session, id| ctx.accounts().delete_ssh_key(session, id, &info).await,
+    )
+    .await
 }
 
 #[cfg(test)]

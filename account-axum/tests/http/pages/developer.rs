@@ -2,6 +2,7 @@
 //! `Authorization: Bearer`, regenerated, deleted, refused, behind a re-authentication when
 //! the session is stale), app passwords, SSH keys, and the API documentation page.
 
+use account_core::model::{ApiTokenRecord, SshKeyRecord};
 use axum::http::Method;
 
 use crate::support::{PASSWORD, Reply, TestApp, empty, with};
@@ -13,6 +14,11 @@ const ED25519: &str =
 const ED25519_FINGERPRINT: &str = "SHA256:Wqqa2HlfGas9Bxg8NHvhdio9M58jg/DUklhxAypGetQ";
 /// A 1024-bit RSA key: too weak.
 const RSA_1024: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCh1eb8RXDynFtrms5Ie5+1WBUpsZkVWQ4OAT88J9mUIHH5HMaBU22XNmJJ2gnl6E03/FYDOX+bkfrH2QTJK9Hfrgf4xR/4Vl4/02d9IQ4UtAdPW+HejXXLhRIZ3deVDklUcJ2ww/N+c8UdJf/debBI1hmSR7MmxR1l29ipOJRbVQ== vec-rsa1024";
+
+const PAGE: &str = "/account/developer";
+const TOKENS: &str = "/account/developer/tokens";
+const APP_PASSWORDS: &str = "/account/developer/app-passwords";
+const SSH_KEYS: &str = "/account/developer/ssh-keys";
 
 const ONCE: &str = "Copy this token now. You will not be able to see it again.";
 const REGENERATE_WARNING: &str = "Generating a new API key will replace the existing API key. API calls made with the old API key will fail.";
@@ -53,26 +59,59 @@ async fn account_with_token(app: &mut TestApp, token: &str) -> Reply {
     reply
 }
 
-async fn token_count(app: &TestApp, username: &str) -> usize {
-    let id = app.account(username).await.id;
-    app.accounts.api_tokens(id).await.expect("tokens").len()
+/// The developer page as it is now, which has these texts.
+async fn developer_page(app: &mut TestApp, texts: &[&str]) -> String {
+    app.get(PAGE).await.page(200, texts).to_owned()
+}
+
+/// Ada's tokens as they are stored.
+async fn tokens(app: &TestApp) -> Vec<ApiTokenRecord> {
+    let id = app.account("ada").await.id;
+    app.accounts.api_tokens(id).await.expect("tokens")
+}
+
+/// Ada's SSH keys as they are stored.
+async fn ssh_keys(app: &TestApp) -> Vec<SshKeyRecord> {
+    let id = app.account("ada").await.id;
+    app.accounts.ssh_keys(id).await.expect("keys")
 }
 
 /// Creates a token through the page; answers the token.
 async fn create_token(app: &mut TestApp, name: &str, scope: &str) -> String {
-    let reply = app
-        .submit(
-            "/account/developer/tokens",
-            &[
-                ("name", name),
-                ("scope", scope),
-                ("allowed_networks", ""),
-                ("expires", ""),
-            ],
-        )
-        .await;
-    let html = reply.page(201, &[ONCE, "data-copy=\"new-token\""]);
-    secret_in(html, "new-token")
+    let fields = [
+        ("name", name),
+        ("scope", scope),
+        ("allowed_networks", ""),
+        ("expires", ""),
+    ];
+    let reply = app.submit(TOKENS, &fields).await;
+    secret_in(
+        reply.page(201, &[ONCE, "data-copy=\"new-token\""]),
+        "new-token",
+    )
+}
+
+/// Posts `fields` to `path` with a stale session: the answer is the prompt to confirm the
+/// identity, which keeps the form (`kept`).
+async fn asks_for_the_password(
+    app: &mut TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+    kept: &[&str],
+) {
+    let texts = [&["Confirm your identity", "reauth_password"], kept].concat();
+    app.submit(path, fields).await.page(403, &texts);
+}
+
+/// Posts `fields` to `path` again with this answer to the password prompt.
+async fn with_password(
+    app: &mut TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+    password: &str,
+) -> Reply {
+    let answer = [fields, &[("reauth_password", password)]].concat();
+    app.submit(path, &answer).await
 }
 
 #[tokio::test]
@@ -86,8 +125,8 @@ async fn a_visitor_is_sent_to_the_login() {
 #[tokio::test]
 async fn a_new_token_is_shown_once_and_works_as_a_bearer_token() {
     let mut app = signed_in("ada").await;
-    app.get("/account/developer").await.page(
-        200,
+    developer_page(
+        &mut app,
         &[
             "Personal API tokens let scripts and other programs use the API as you.",
             "href=\"/account/api-docs\"",
@@ -96,7 +135,8 @@ async fn a_new_token_is_shown_once_and_works_as_a_bearer_token() {
             "You have no API tokens yet.",
             "aria-current=\"page\"",
         ],
-    );
+    )
+    .await;
     let token = create_token(&mut app, "deploy script", "read").await;
     assert!(token.starts_with("acct_"), "{token}");
 
@@ -104,9 +144,8 @@ async fn a_new_token_is_shown_once_and_works_as_a_bearer_token() {
     assert_eq!(reply.ok(200)["username"], "ada");
 
     let last_four = &token[token.len() - 4..];
-    let page = app.get("/account/developer").await;
-    let html = page.page(
-        200,
+    let html = developer_page(
+        &mut app,
         &[
             "deploy script",
             "Read only",
@@ -115,7 +154,8 @@ async fn a_new_token_is_shown_once_and_works_as_a_bearer_token() {
             "from 198.51.100.1",
             REGENERATE_WARNING,
         ],
-    );
+    )
+    .await;
     assert!(!html.contains(&token), "the token is shown once only");
     assert!(!html.contains(ONCE));
 }
@@ -123,21 +163,16 @@ async fn a_new_token_is_shown_once_and_works_as_a_bearer_token() {
 #[tokio::test]
 async fn a_token_with_networks_and_an_expiry_keeps_them() {
     let mut app = signed_in("ada").await;
-    let reply = app
-        .submit(
-            "/account/developer/tokens",
-            &[
-                ("name", "ci"),
-                ("scope", "write"),
-                (
-                    "allowed_networks",
-                    "10.0.0.5/24\r\n2001:db8::/48, 198.51.100.0/24",
-                ),
-                ("expires", "2026-03-31"),
-            ],
-        )
-        .await;
-    reply.page(
+    let fields = [
+        ("name", "ci"),
+        ("scope", "write"),
+        (
+            "allowed_networks",
+            "10.0.0.5/24\r\n2001:db8::/48, 198.51.100.0/24",
+        ),
+        ("expires", "2026-03-31"),
+    ];
+    app.submit(TOKENS, &fields).await.page(
         201,
         &[
             ONCE,
@@ -146,8 +181,7 @@ async fn a_token_with_networks_and_an_expiry_keeps_them() {
             "2026-03-31 23:59 UTC",
         ],
     );
-    let id = app.account("ada").await.id;
-    let tokens = app.accounts.api_tokens(id).await.expect("tokens");
+    let tokens = tokens(&app).await;
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0].scope.as_str(), "write");
     assert_eq!(tokens[0].allowed_networks.len(), 3);
@@ -160,18 +194,14 @@ async fn a_token_with_networks_and_an_expiry_keeps_them() {
 #[tokio::test]
 async fn a_refused_token_is_explained_next_to_the_form_and_nothing_is_made() {
     let mut app = signed_in("ada").await;
-    let html = app
-        .submit(
-            "/account/developer/tokens",
-            &[
-                ("name", "  "),
-                ("scope", "write"),
-                ("allowed_networks", "10.0.0.0/8"),
-                ("expires", ""),
-            ],
-        )
-        .await;
-    let html = html.page(
+    let fields = [
+        ("name", "  "),
+        ("scope", "write"),
+        ("allowed_networks", "10.0.0.0/8"),
+        ("expires", ""),
+    ];
+    let reply = app.submit(TOKENS, &fields).await;
+    let html = reply.page(
         422,
         &[
             "role=\"alert\"",
@@ -186,7 +216,7 @@ async fn a_refused_token_is_explained_next_to_the_form_and_nothing_is_made() {
     );
 
     app.submit(
-        "/account/developer/tokens",
+        TOKENS,
         &[
             ("name", "ci"),
             ("scope", "read"),
@@ -203,43 +233,33 @@ async fn a_refused_token_is_explained_next_to_the_form_and_nothing_is_made() {
     );
 
     app.submit(
-        "/account/developer/tokens",
+        TOKENS,
         &[("name", "ci"), ("scope", "read"), ("expires", "2025-12-31")],
     )
     .await
     .page(422, &["Expiry date: must be in the future."]);
 
-    app.submit(
-        "/account/developer/tokens",
-        &[("name", "ci"), ("scope", "admin")],
-    )
-    .await
-    .page(422, &["Choose “Read only” or “Read and write”."]);
+    app.submit(TOKENS, &[("name", "ci"), ("scope", "admin")])
+        .await
+        .page(422, &["Choose “Read only” or “Read and write”."]);
 
-    assert_eq!(token_count(&app, "ada").await, 0);
+    assert!(tokens(&app).await.is_empty());
 }
 
 #[tokio::test]
 async fn regenerating_a_token_replaces_it() {
     let mut app = signed_in("ada").await;
     let old = create_token(&mut app, "deploy", "read").await;
-    let id = app
-        .accounts
-        .api_tokens(app.account("ada").await.id)
-        .await
-        .expect("tokens")[0]
-        .id;
-    let page = app.get("/account/developer").await;
-    page.page(
-        200,
+    let id = tokens(&app).await[0].id;
+    developer_page(
+        &mut app,
         &[&format!(
-            "action=\"/account/developer/tokens/{id}/regenerate\" data-confirm=\"{REGENERATE_WARNING}\""
+            "action=\"{TOKENS}/{id}/regenerate\" data-confirm=\"{REGENERATE_WARNING}\""
         )],
-    );
+    )
+    .await;
 
-    let reply = app
-        .submit(&format!("/account/developer/tokens/{id}/regenerate"), &[])
-        .await;
+    let reply = app.submit(&format!("{TOKENS}/{id}/regenerate"), &[]).await;
     let html = reply.page(
         200,
         &[
@@ -254,32 +274,26 @@ async fn regenerating_a_token_replaces_it() {
         .await
         .problem(401, "unauthenticated");
     account_with_token(&mut app, &new).await.ok(200);
-    assert_eq!(token_count(&app, "ada").await, 1);
+    assert_eq!(tokens(&app).await.len(), 1);
 }
 
 #[tokio::test]
 async fn deleting_a_token_stops_it_at_once() {
     let mut app = signed_in("ada").await;
     let token = create_token(&mut app, "deploy", "read").await;
-    let id = app
-        .accounts
-        .api_tokens(app.account("ada").await.id)
-        .await
-        .expect("tokens")[0]
-        .id;
-    app.submit_and_follow(&format!("/account/developer/tokens/{id}/delete"), &[])
-        .await
-        .page(
-            200,
-            &["The API token was deleted.", "You have no API tokens yet."],
-        );
+    let id = tokens(&app).await[0].id;
+    let delete = format!("{TOKENS}/{id}/delete");
+    app.submit_and_follow(&delete, &[]).await.page(
+        200,
+        &["The API token was deleted.", "You have no API tokens yet."],
+    );
     account_with_token(&mut app, &token)
         .await
         .problem(401, "unauthenticated");
-    app.submit(&format!("/account/developer/tokens/{id}/delete"), &[])
+    app.submit(&delete, &[])
         .await
         .page(404, &["id=\"tokens-notice\"", "It no longer exists."]);
-    app.submit("/account/developer/tokens/not-an-id/delete", &[])
+    app.submit(&format!("{TOKENS}/not-an-id/delete"), &[])
         .await
         .page(404, &["It no longer exists."]);
 }
@@ -294,57 +308,47 @@ async fn a_stale_session_confirms_the_password_and_then_the_token_is_made() {
         ("allowed_networks", "198.51.100.0/24"),
         ("expires", ""),
     ];
-    app.submit("/account/developer/tokens", &fields).await.page(
-        403,
-        &[
-            "Confirm your identity",
-            "action=\"/account/developer/tokens\"",
-            "name=\"name\" value=\"deploy\"",
-            "name=\"scope\" value=\"write\"",
-            "reauth_password",
-        ],
-    );
-    assert_eq!(token_count(&app, "ada").await, 0);
+    let kept = [
+        "action=\"/account/developer/tokens\"",
+        "name=\"name\" value=\"deploy\"",
+        "name=\"scope\" value=\"write\"",
+    ];
+    asks_for_the_password(&mut app, TOKENS, &fields, &kept).await;
+    assert!(tokens(&app).await.is_empty());
 
-    let mut answer = fields.to_vec();
-    answer.push(("reauth_password", "wrong"));
-    app.submit("/account/developer/tokens", &answer).await.page(
-        403,
-        &["The username, email address or password is not right."],
-    );
-    assert_eq!(token_count(&app, "ada").await, 0);
+    with_password(&mut app, TOKENS, &fields, "wrong")
+        .await
+        .page(
+            403,
+            &["The username, email address or password is not right."],
+        );
+    assert!(tokens(&app).await.is_empty());
 
-    let mut answer = fields.to_vec();
-    answer.push(("reauth_password", PASSWORD));
-    let reply = app.submit("/account/developer/tokens", &answer).await;
+    let reply = with_password(&mut app, TOKENS, &fields, PASSWORD).await;
     let token = secret_in(reply.page(201, &[ONCE, "Read and write"]), "new-token");
     account_with_token(&mut app, &token).await.ok(200);
     // The re-authenticated session is the cookie the browser keeps: the page works on.
-    app.get("/account/developer").await.page(200, &["deploy"]);
+    developer_page(&mut app, &["deploy"]).await;
 }
 
 #[tokio::test]
 async fn app_passwords_are_shown_once_listed_and_deleted() {
     let mut app = signed_in("ada").await;
-    app.get("/account/developer").await.page(
-        200,
+    developer_page(
+        &mut app,
         &[
             "mail, calendar and git clients that cannot use passkeys or two-factor",
             "You have no app passwords yet.",
         ],
+    )
+    .await;
+    app.submit(APP_PASSWORDS, &[("name", "")]).await.page(
+        422,
+        &["id=\"app-password-new-notice\"", "Name: must not be empty."],
     );
-    app.submit("/account/developer/app-passwords", &[("name", "")])
-        .await
-        .page(
-            422,
-            &["id=\"app-password-new-notice\"", "Name: must not be empty."],
-        );
 
     let reply = app
-        .submit(
-            "/account/developer/app-passwords",
-            &[("name", "Mail on my laptop")],
-        )
+        .submit(APP_PASSWORDS, &[("name", "Mail on my laptop")])
         .await;
     let html = reply.page(
         201,
@@ -363,26 +367,23 @@ async fn app_passwords_are_shown_once_listed_and_deleted() {
         .expect("the app password works");
     assert_eq!(login.app_password.name, "Mail on my laptop");
 
-    let page = app.get("/account/developer").await;
-    let html = page.page(
-        200,
+    let html = developer_page(
+        &mut app,
         &["Mail on my laptop", "Last used", "2026-01-01 00:00 UTC"],
-    );
+    )
+    .await;
     assert!(!html.contains(&password), "the password is shown once only");
 
     let id = login.app_password.id;
-    app.submit_and_follow(
-        &format!("/account/developer/app-passwords/{id}/delete"),
-        &[],
-    )
-    .await
-    .page(
-        200,
-        &[
-            "The app password was deleted.",
-            "You have no app passwords yet.",
-        ],
-    );
+    app.submit_and_follow(&format!("{APP_PASSWORDS}/{id}/delete"), &[])
+        .await
+        .page(
+            200,
+            &[
+                "The app password was deleted.",
+                "You have no app passwords yet.",
+            ],
+        );
     assert!(
         app.accounts
             .authenticate_app_password("ada", &password)
@@ -395,18 +396,10 @@ async fn app_passwords_are_shown_once_listed_and_deleted() {
 async fn an_app_password_after_a_stale_session_needs_the_password() {
     let mut app = signed_in("ada").await;
     app.go_stale();
-    app.submit("/account/developer/app-passwords", &[("name", "Mail")])
-        .await
-        .page(
-            403,
-            &["Confirm your identity", "name=\"name\" value=\"Mail\""],
-        );
-    let reply = app
-        .submit(
-            "/account/developer/app-passwords",
-            &[("name", "Mail"), ("reauth_password", PASSWORD)],
-        )
-        .await;
+    let fields = [("name", "Mail")];
+    let kept = ["name=\"name\" value=\"Mail\""];
+    asks_for_the_password(&mut app, APP_PASSWORDS, &fields, &kept).await;
+    let reply = with_password(&mut app, APP_PASSWORDS, &fields, PASSWORD).await;
     let password = secret_in(
         reply.page(201, &["Your app password “Mail” was created."]),
         "new-app-password",
@@ -417,15 +410,16 @@ async fn an_app_password_after_a_stale_session_needs_the_password() {
 #[tokio::test]
 async fn ssh_keys_are_added_listed_refused_and_deleted() {
     let mut app = signed_in("ada").await;
-    app.get("/account/developer").await.page(
-        200,
+    developer_page(
+        &mut app,
         &[
             "Begins with ssh-ed25519, ecdsa-sha2-nistp256",
             "You have no SSH keys yet.",
         ],
-    );
+    )
+    .await;
     app.submit(
-        "/account/developer/ssh-keys",
+        SSH_KEYS,
         &[("name", "laptop"), ("public_key", "ssh-ed25519 AAAA")],
     )
     .await
@@ -437,50 +431,37 @@ async fn ssh_keys_are_added_listed_refused_and_deleted() {
             ">ssh-ed25519 AAAA</textarea>",
         ],
     );
-    app.submit(
-        "/account/developer/ssh-keys",
-        &[("name", "old"), ("public_key", RSA_1024)],
-    )
-    .await
-    .page(422, &["RSA keys must have at least 2048 bits."]);
-    app.submit(
-        "/account/developer/ssh-keys",
-        &[("name", ""), ("public_key", ED25519)],
-    )
-    .await
-    .page(422, &["Name: must not be empty."]);
-    let id = app.account("ada").await.id;
-    assert!(app.accounts.ssh_keys(id).await.expect("keys").is_empty());
+    app.submit(SSH_KEYS, &[("name", "old"), ("public_key", RSA_1024)])
+        .await
+        .page(422, &["RSA keys must have at least 2048 bits."]);
+    app.submit(SSH_KEYS, &[("name", ""), ("public_key", ED25519)])
+        .await
+        .page(422, &["Name: must not be empty."]);
+    assert!(ssh_keys(&app).await.is_empty());
 
     let key_line = format!("{ED25519}\r\n");
-    app.submit_and_follow(
-        "/account/developer/ssh-keys",
-        &[("name", "laptop"), ("public_key", &key_line)],
-    )
-    .await
-    .page(
-        200,
-        &[
-            "Your SSH key was added.",
-            "laptop",
-            "ssh-ed25519 (256 bits)",
-            ED25519_FINGERPRINT,
-            "vec-ed25519",
-        ],
-    );
-    let keys = app.accounts.ssh_keys(id).await.expect("keys");
+    app.submit_and_follow(SSH_KEYS, &[("name", "laptop"), ("public_key", &key_line)])
+        .await
+        .page(
+            200,
+            &[
+                "Your SSH key was added.",
+                "laptop",
+                "ssh-ed25519 (256 bits)",
+                ED25519_FINGERPRINT,
+                "vec-ed25519",
+            ],
+        );
+    let keys = ssh_keys(&app).await;
     assert_eq!(keys.len(), 1);
 
-    app.submit_and_follow(
-        &format!("/account/developer/ssh-keys/{}/delete", keys[0].id),
-        &[],
-    )
-    .await
-    .page(
-        200,
-        &["The SSH key was deleted.", "You have no SSH keys yet."],
-    );
-    assert!(app.accounts.ssh_keys(id).await.expect("keys").is_empty());
+    app.submit_and_follow(&format!("{SSH_KEYS}/{}/delete", keys[0].id), &[])
+        .await
+        .page(
+            200,
+            &["The SSH key was deleted.", "You have no SSH keys yet."],
+        );
+    assert!(ssh_keys(&app).await.is_empty());
 }
 
 #[tokio::test]
