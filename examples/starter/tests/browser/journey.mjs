@@ -75,7 +75,7 @@ await run(async (page) => {
   // Log out from the avatar menu and log in with the passkey alone.
   await page.getByLabel(t("shell.menu_for", "en", { name: "Ada Lovelace" })).click();
   await page.getByRole("button", { name: t("shell.logout"), exact: true }).click();
-  await expectText(page, t("done.logged_out"));
+  await page.waitForURL(/\/account\/login/);
   // The page also offers the passkey to the browser's autofill (conditional mediation),
   // which the virtual authenticator may answer before the button is pressed; either way
   // no password is typed.

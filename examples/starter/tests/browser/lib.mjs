@@ -73,8 +73,7 @@ export async function virtualAuthenticator(page) {
 
 const checked = [];
 
-/** axe-core on the page as it is, then a screenshot at a phone's and a desktop's width. */
-export async function check(page, name) {
+async function axe(page, name) {
   await page.evaluate(AXE);
   const result = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
@@ -92,11 +91,16 @@ export async function check(page, name) {
   if (serious.length) {
     throw new Error(`axe found serious violations on ${name}: ${JSON.stringify(serious, null, 1)}`);
   }
+}
+
+/** axe-core and a screenshot at a phone's width, then at a desktop's. */
+export async function check(page, name) {
   const size = page.viewportSize();
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}-desktop.png`), fullPage: true });
+  for (const [width, height, label] of [[390, 844, "phone"], [1280, 900, "desktop"]]) {
+    await page.setViewportSize({ width, height });
+    await axe(page, `${name} (${label})`);
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${label}.png`), fullPage: true });
+  }
   await page.setViewportSize(size);
   checked.push(name);
   console.log(`checked ${name}: ${page.url()}`);
