@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -12,6 +12,7 @@ use account_core::{Error, RequestInfo, SignedInSession};
 
 use super::{Ctx, Notice, Page, Ui, Viewer, render, with_cookie};
 use crate::cookie::SetSessionCookie;
+use crate::extract::ClientInfo;
 
 /// The fields a page's form posted, in order. A missing field reads as empty: each
 /// service says what it needs, in the same words as for the API.
@@ -63,6 +64,31 @@ impl FromRequest<Ui> for PageForm {
     }
 }
 
+/// What the action of a signed-in viewer's form starts from, in the order it is read: the
+/// request's context, the viewer (without one, the login page answers), where the request
+/// came from, and the form's fields.
+pub(crate) struct Posted(
+    pub(crate) Ctx,
+    pub(crate) Viewer,
+    pub(crate) RequestInfo,
+    pub(crate) PageForm,
+);
+
+impl FromRequest<Ui> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, ui: &Ui) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Ok(ctx) = Ctx::from_request_parts(&mut parts, ui).await;
+        let viewer = Viewer::from_request_parts(&mut parts, ui)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Ok(ClientInfo(info)) = ClientInfo::from_request_parts(&mut parts, ui).await;
+        let form = PageForm::from_request(Request::from_parts(parts, body), ui).await?;
+        Ok(Posted(ctx, viewer, info, form))
+    }
+}
+
 /// `text` percent-encoded for a query value.
 pub(crate) fn encode(text: &str) -> String {
     serde_urlencoded::to_string([("", text)])
@@ -77,6 +103,71 @@ pub(crate) fn local_path<'a>(next: Option<&'a str>, default: &'a str) -> &'a str
             path
         }
         _ => default,
+    }
+}
+
+/// Where a session that may only enrol a second factor goes from every other action: the
+/// set-up.
+pub(crate) const SET_UP: &str = "/security#two-factor";
+
+/// What the answer to a re-authentication that a form carries came to.
+pub(crate) enum Reauthentication {
+    /// The form carries no answer: the session stays as it is.
+    Unasked,
+    /// The session re-authenticated: the viewer on its new token (boxed: it is large), and
+    /// the cookie that takes the token to the browser.
+    Renewed(Box<Viewer>, SetSessionCookie),
+    /// The answer was refused; nothing changed.
+    Refused(Error),
+    /// The token was rotated but the new session could not be read: the error page, with
+    /// the cookie all the same, or the browser would keep a token that no longer works.
+    Failed(Response),
+}
+
+/// Re-authenticates the viewer's session, full or enrolment-only, with the answer the form
+/// carries: the password in `reauth_password`, or a code from the authenticator app in
+/// `reauth_code`.
+pub(crate) async fn reauthenticate(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    info: &RequestInfo,
+    form: &PageForm,
+) -> Reauthentication {
+    let accounts = ctx.accounts();
+    let answer = if let Some(password) = form.optional("reauth_password") {
+        let password = Password::new(password);
+        accounts
+            .reauthenticate(&viewer.session, &password, info)
+            .await
+    } else if let Some(code) = form.optional("reauth_code") {
+        accounts
+            .reauthenticate_with_totp(&viewer.session, code, info)
+            .await
+    } else {
+        return Reauthentication::Unasked;
+    };
+    let signed_in = match answer {
+        Ok(signed_in) => signed_in,
+        Err(e) => return Reauthentication::Refused(e),
+    };
+    let cookie = ctx
+        .ui
+        .state
+        .session_cookie(&signed_in.session, &signed_in.token);
+    match accounts
+        .authenticate_enrolling(signed_in.token.expose())
+        .await
+    {
+        Ok(session) => Reauthentication::Renewed(
+            Box::new(Viewer {
+                account: signed_in.account,
+                session,
+            }),
+            cookie,
+        ),
+        Err(e) => {
+            Reauthentication::Failed(with_cookie(Some(cookie), ctx.error_page(Some(viewer), e)))
+        }
     }
 }
 
@@ -97,44 +188,24 @@ pub(crate) async fn act(
     form: &PageForm,
     action: impl AsyncFnOnce(&SignedInSession) -> Result<Response, Error>,
 ) -> Result<Response, Error> {
-    let Some(session) = viewer.signed_in() else {
-        return Ok(ctx.see_other("/security#two-factor"));
-    };
-    let mut session = session.clone();
-    let mut cookie: Option<SetSessionCookie> = None;
-    let password = form.optional("reauth_password");
-    let code = form.optional("reauth_code");
-    if password.is_some() || code.is_some() {
-        let current = account_core::EnrollingSession::from(session.clone());
-        let answer = if let Some(password) = password {
-            ctx.accounts()
-                .reauthenticate(&current, &Password::new(password), info)
-                .await
-        } else {
-            ctx.accounts()
-                .reauthenticate_with_totp(&current, code.unwrap_or_default(), info)
-                .await
-        };
-        match answer {
-            Ok(signed_in) => {
-                session = ctx
-                    .accounts()
-                    .authenticate(signed_in.token.expose())
-                    .await?;
-                cookie = Some(
-                    ctx.ui
-                        .state
-                        .session_cookie(&signed_in.session, &signed_in.token),
-                );
-            }
-            Err(e @ (Error::InvalidCredentials | Error::InvalidSecondFactor)) => {
-                let t = ctx.tr(Some(viewer));
-                return Ok(prompt(ctx, viewer, form, Some(Notice::error(t, "reauth", e))).await);
-            }
-            Err(e) => return Err(e),
-        }
+    if viewer.signed_in().is_none() {
+        return Ok(ctx.see_other(SET_UP));
     }
-    match action(&session).await {
+    let (renewed, cookie) = match reauthenticate(ctx, viewer, info, form).await {
+        Reauthentication::Unasked => (None, None),
+        Reauthentication::Renewed(renewed, cookie) => (Some(renewed), Some(cookie)),
+        Reauthentication::Refused(e @ (Error::InvalidCredentials | Error::InvalidSecondFactor)) => {
+            let t = ctx.tr(Some(viewer));
+            return Ok(prompt(ctx, viewer, form, Some(Notice::error(t, "reauth", e))).await);
+        }
+        Reauthentication::Refused(e) => return Err(e),
+        Reauthentication::Failed(response) => return Ok(response),
+    };
+    // A full session stays one when it re-authenticates.
+    let Some(session) = renewed.as_deref().unwrap_or(viewer).signed_in() else {
+        return Ok(with_cookie(cookie, ctx.see_other(SET_UP)));
+    };
+    match action(session).await {
         Ok(response) => Ok(with_cookie(cookie, response)),
         Err(Error::ReauthenticationRequired) => {
             Ok(with_cookie(cookie, prompt(ctx, viewer, form, None).await))
@@ -147,6 +218,54 @@ pub(crate) async fn act(
             }
             Err(e)
         }
+    }
+}
+
+/// A settings page: an action answers with a redirect (or a page of its own), or shows the
+/// page again with the refusal next to the form that was sent, as the API's status.
+pub(crate) trait SettingsPage {
+    /// Shows the page again with `error` next to the form `form_id`.
+    async fn refused(ctx: &Ctx, viewer: &Viewer, form_id: &'static str, error: Error) -> Response;
+
+    /// The action's answer, or the page again with its refusal next to the form `form_id`.
+    async fn or_refused(
+        ctx: &Ctx,
+        viewer: &Viewer,
+        form_id: &'static str,
+        outcome: Result<Response, Error>,
+    ) -> Response {
+        match outcome {
+            Ok(response) => response,
+            Err(e) => Self::refused(ctx, viewer, form_id, e).await,
+        }
+    }
+
+    /// Runs an action of the page that needs a full session but no recent authentication
+    /// (a session that may only enrol a second factor goes to the set-up).
+    async fn answer(
+        ctx: &Ctx,
+        viewer: &Viewer,
+        form_id: &'static str,
+        action: impl AsyncFnOnce(&SignedInSession) -> Result<Response, Error>,
+    ) -> Response {
+        let Some(session) = viewer.signed_in() else {
+            return ctx.see_other(SET_UP);
+        };
+        let outcome = action(session).await;
+        Self::or_refused(ctx, viewer, form_id, outcome).await
+    }
+
+    /// Runs an action of the page through [`act`], with its re-authentication prompt.
+    async fn act(
+        ctx: &Ctx,
+        viewer: &Viewer,
+        info: &RequestInfo,
+        form: &PageForm,
+        form_id: &'static str,
+        action: impl AsyncFnOnce(&SignedInSession) -> Result<Response, Error>,
+    ) -> Response {
+        let outcome = act(ctx, viewer, info, form, action).await;
+        Self::or_refused(ctx, viewer, form_id, outcome).await
     }
 }
 

@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 
 use account_core::domain::{DisplayName, EmailAddress, Language};
 use account_core::model::{AccountSource, ProfileChange};
-use account_core::{Error, FieldAccess};
+use account_core::{Error, FieldAccess, RequestInfo};
 
-use super::form::act;
-use super::{Ctx, Lang, Notice, Page, PageForm, Ui, Viewer, avatar_url, initials, render};
+use super::form::{Posted, SET_UP, SettingsPage};
+use super::{Ctx, Lang, Notice, Page, Ui, Viewer, avatar_url, initials, render};
 use crate::extract::ClientInfo;
 
 pub(crate) fn routes(prefix: &str) -> Router<Ui> {
@@ -74,7 +74,7 @@ async fn profile_page(ctx: Ctx, viewer: Viewer) -> Response {
 
 async fn show(ctx: &Ctx, viewer: &Viewer, notice: Option<Notice>, status: StatusCode) -> Response {
     if viewer.signed_in().is_none() {
-        return ctx.see_other("/security#two-factor");
+        return ctx.see_other(SET_UP);
     }
     let fields = match ctx.accounts().editable_fields(&viewer.account).await {
         Ok(fields) => fields,
@@ -118,126 +118,102 @@ async fn show(ctx: &Ctx, viewer: &Viewer, notice: Option<Notice>, status: Status
     )
 }
 
-/// Shows the page again with a refusal next to `form`, as the API's status.
-async fn refused(ctx: &Ctx, viewer: &Viewer, form: &'static str, error: Error) -> Response {
-    let (status, notice) = super::refusal(ctx.tr(Some(viewer)), form, error);
-    show(ctx, viewer, Some(notice), status).await
+impl SettingsPage for ProfilePage {
+    async fn refused(ctx: &Ctx, viewer: &Viewer, form_id: &'static str, error: Error) -> Response {
+        let (status, notice) = super::refusal(ctx.tr(Some(viewer)), form_id, error);
+        show(ctx, viewer, Some(notice), status).await
+    }
 }
 
-async fn update(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    if viewer.signed_in().is_none() {
-        return ctx.see_other("/security#two-factor");
-    }
-    let display_name = match DisplayName::parse(form.text("display_name")) {
-        Ok(name) => name,
-        Err(e) => return refused(&ctx, &viewer, "name", e.into()).await,
-    };
-    if display_name == viewer.account.display_name {
-        return ctx.done("/profile", "nothing_changed", "name");
-    }
-    let change = ProfileChange {
-        display_name: Some(display_name),
-        language: None,
-    };
-    match ctx
-        .accounts()
-        .update_profile(viewer.account.id, change, &info)
-        .await
-    {
-        Ok(_) => ctx.done("/profile", "profile_saved", "name"),
-        Err(e) => refused(&ctx, &viewer, "name", e).await,
-    }
+/// Saves a change of the profile; then the page again, at the section `anchor`, with the
+/// notice `done.<key>`.
+async fn save(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    info: &RequestInfo,
+    change: ProfileChange,
+    key: &str,
+    anchor: &str,
+) -> Result<Response, Error> {
+    ctx.accounts()
+        .update_profile(viewer.account.id, change, info)
+        .await?;
+    Ok(ctx.done("/profile", key, anchor))
+}
+
+async fn update(Posted(ctx, viewer, info, form): Posted) -> Response {
+    ProfilePage::answer(&ctx, &viewer, "name", async |_| {
+        let display_name = DisplayName::parse(form.text("display_name"))?;
+        if display_name == viewer.account.display_name {
+            return Ok(ctx.done("/profile", "nothing_changed", "name"));
+        }
+        let change = ProfileChange {
+            display_name: Some(display_name),
+            language: None,
+        };
+        save(&ctx, &viewer, &info, change, "profile_saved", "name").await
+    })
+    .await
 }
 
 /// The language selector: the pages switch to it at once (the redirect renders in it).
-async fn language(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    if viewer.signed_in().is_none() {
-        return ctx.see_other("/security#two-factor");
-    }
-    let language = match form.optional("language") {
-        Some(tag) => match Language::parse(tag) {
-            Ok(language) => Some(language),
-            Err(e) => return refused(&ctx, &viewer, "language", e.into()).await,
-        },
-        None => None,
-    };
-    let change = ProfileChange {
-        display_name: None,
-        language: Some(language),
-    };
-    match ctx
-        .accounts()
-        .update_profile(viewer.account.id, change, &info)
-        .await
-    {
-        Ok(_) => ctx.done("/profile", "language_saved", "language"),
-        Err(e) => refused(&ctx, &viewer, "language", e).await,
-    }
+async fn language(Posted(ctx, viewer, info, form): Posted) -> Response {
+    ProfilePage::answer(&ctx, &viewer, "language", async |_| {
+        let language = form.optional("language").map(Language::parse).transpose()?;
+        let change = ProfileChange {
+            display_name: None,
+            language: Some(language),
+        };
+        save(&ctx, &viewer, &info, change, "language_saved", "language").await
+    })
+    .await
 }
 
-async fn change_email(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
+async fn change_email(Posted(ctx, viewer, info, form): Posted) -> Response {
     let email = match EmailAddress::parse(form.text("email")) {
         Ok(email) => email,
-        Err(e) => return refused(&ctx, &viewer, "email", e.into()).await,
+        Err(e) => return ProfilePage::refused(&ctx, &viewer, "email", e.into()).await,
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+    ProfilePage::act(&ctx, &viewer, &info, &form, "email", async |session| {
         ctx.accounts()
             .request_email_change(session, email, &info)
             .await?;
         Ok(ctx.done("/profile", "email_pending", "email"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "email", e).await,
-    }
+    .await
 }
 
-async fn recovery_email(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
+async fn recovery_email(Posted(ctx, viewer, info, form): Posted) -> Response {
     // An empty address, or the primary one, means "use the primary address".
-    let email = match form.optional("email") {
-        None => None,
-        Some(text) => match EmailAddress::parse(text) {
-            Ok(email) if email == viewer.account.email => None,
-            Ok(email) => Some(email),
-            Err(e) => return refused(&ctx, &viewer, "recovery", e.into()).await,
-        },
+    let email = match form.optional("email").map(EmailAddress::parse).transpose() {
+        Ok(email) => email.filter(|email| *email != viewer.account.email),
+        Err(e) => return ProfilePage::refused(&ctx, &viewer, "recovery", e.into()).await,
     };
     let done = if email.is_some() {
         "recovery_pending"
     } else {
         "recovery_primary"
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+    ProfilePage::act(&ctx, &viewer, &info, &form, "recovery", async |session| {
         ctx.accounts()
             .set_recovery_email(session, email, &info)
             .await?;
         Ok(ctx.done("/profile", done, "recovery"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "recovery", e).await,
+    .await
+}
+
+/// The file in the form's field `avatar`, if it sent one that is not empty.
+async fn avatar_upload(mut multipart: Multipart) -> Option<Vec<u8>> {
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("avatar") => {
+                let bytes = field.bytes().await.ok()?;
+                return (!bytes.is_empty()).then(|| bytes.to_vec());
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return None,
+        }
     }
 }
 
@@ -245,52 +221,29 @@ async fn upload_avatar(
     ctx: Ctx,
     viewer: Viewer,
     ClientInfo(info): ClientInfo,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Response {
-    if viewer.signed_in().is_none() {
-        return ctx.see_other("/security#two-factor");
-    }
-    let mut upload = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) if field.name() == Some("avatar") => match field.bytes().await {
-                Ok(bytes) => {
-                    upload = Some(bytes.to_vec());
-                    break;
-                }
-                Err(_) => break,
-            },
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
-        }
-    }
-    let Some(upload) = upload.filter(|bytes| !bytes.is_empty()) else {
-        let t = ctx.tr(Some(&viewer));
-        let notice = Notice::message(t, "avatar", "profile.avatar_missing", true);
-        return show(
-            &ctx,
-            &viewer,
-            Some(notice),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    };
-    match ctx
-        .accounts()
-        .set_avatar(viewer.account.id, upload, &info)
-        .await
-    {
-        Ok(_) => ctx.done("/profile", "avatar_saved", "avatar"),
-        Err(e) => refused(&ctx, &viewer, "avatar", e).await,
-    }
+    ProfilePage::answer(&ctx, &viewer, "avatar", async |_| {
+        let Some(upload) = avatar_upload(multipart).await else {
+            let t = ctx.tr(Some(&viewer));
+            let notice = Notice::message(t, "avatar", "profile.avatar_missing", true);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return Ok(show(&ctx, &viewer, Some(notice), status).await);
+        };
+        ctx.accounts()
+            .set_avatar(viewer.account.id, upload, &info)
+            .await?;
+        Ok(ctx.done("/profile", "avatar_saved", "avatar"))
+    })
+    .await
 }
 
 async fn remove_avatar(ctx: Ctx, viewer: Viewer, ClientInfo(info): ClientInfo) -> Response {
-    if viewer.signed_in().is_none() {
-        return ctx.see_other("/security#two-factor");
-    }
-    match ctx.accounts().remove_avatar(viewer.account.id, &info).await {
-        Ok(_) => ctx.done("/profile", "avatar_removed", "avatar"),
-        Err(e) => refused(&ctx, &viewer, "avatar", e).await,
-    }
+    ProfilePage::answer(&ctx, &viewer, "avatar", async |_| {
+        ctx.accounts()
+            .remove_avatar(viewer.account.id, &info)
+            .await?;
+        Ok(ctx.done("/profile", "avatar_removed", "avatar"))
+    })
+    .await
 }

@@ -7,6 +7,8 @@
 //! Secrets (the TOTP secret, recovery codes) appear only in the answer of the action that
 //! made them, never after a redirect.
 
+use std::str::FromStr;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, RawQuery};
@@ -18,11 +20,10 @@ use account_core::domain::Password;
 use account_core::model::{EventCursor, EventFilter, EventPage, PasskeyId, SessionId};
 use account_core::{EnrollingSession, Error, RequestInfo, SessionView};
 
-use super::form::act;
+use super::form::{Posted, Reauthentication, SettingsPage, reauthenticate};
 use super::view::{EventRow, When, device_summary};
 use super::{Ctx, Notice, Page, PageForm, Tr, Ui, Viewer, render, with_cookie};
 use crate::error::ApiError;
-use crate::extract::ClientInfo;
 use crate::views::{decode_cursor, encode_cursor};
 
 /// How many events one page of the security log shows.
@@ -167,14 +168,11 @@ async fn show(ctx: &Ctx, viewer: &Viewer, view: View) -> Response {
     }
 }
 
-/// Shows the page again with a refusal next to `form`, as the API's status.
-async fn refused(ctx: &Ctx, viewer: &Viewer, form: &'static str, error: Error) -> Response {
-    show(
-        ctx,
-        viewer,
-        View::refusal(ctx.tr(Some(viewer)), form, error),
-    )
-    .await
+impl SettingsPage for SecurityPage {
+    async fn refused(ctx: &Ctx, viewer: &Viewer, form_id: &'static str, error: Error) -> Response {
+        let view = View::refusal(ctx.tr(Some(viewer)), form_id, error);
+        show(ctx, viewer, view).await
+    }
 }
 
 async fn load(ctx: &Ctx, viewer: &Viewer, view: View) -> Result<(StatusCode, SecurityPage), Error> {
@@ -309,97 +307,64 @@ fn codes_page(ctx: &Ctx, viewer: &Viewer, codes: &[String], done: &str) -> Respo
 }
 
 /// Runs an enrolment step that needs a fresh session: starting a TOTP set-up, or confirming
-/// the identity before adding a passkey.
+/// the identity before adding a passkey. The action gets the viewer on the session it runs
+/// on. Refusals show next to the form `form_id`.
 ///
-/// A full session goes through [`act`] and its re-authentication prompt. That prompt
+/// A full session goes through [`act`](super::form::act) and its re-authentication prompt. That prompt
 /// takes only full sessions, so a session the "require 2FA" policy restricts to enrolling
 /// sends its password with the form itself: the page adds a password field to these forms
-/// when such a session is not fresh. Refusals show next to the form `form_id`.
+/// when such a session is not fresh.
 async fn act_enrolling(
     ctx: &Ctx,
     viewer: &Viewer,
     info: &RequestInfo,
     form: &PageForm,
     form_id: &'static str,
-    action: impl AsyncFnOnce(&EnrollingSession, &Viewer) -> Result<Response, Error>,
+    action: impl AsyncFnOnce(&Viewer) -> Result<Response, Error>,
 ) -> Response {
     if viewer.signed_in().is_some() {
-        let outcome = act(ctx, viewer, info, form, async move |session| {
-            action(&EnrollingSession::from(session.clone()), viewer).await
+        return SecurityPage::act(ctx, viewer, info, form, form_id, async |session| {
+            let on_session = Viewer {
+                account: viewer.account.clone(),
+                session: EnrollingSession::from(session.clone()),
+            };
+            action(&on_session).await
         })
         .await;
-        return match outcome {
-            Ok(response) => response,
-            Err(e) => refused(ctx, viewer, form_id, e).await,
-        };
     }
-    let Some(password) = form.optional("reauth_password") else {
-        return match action(&viewer.session, viewer).await {
-            Ok(response) => response,
-            Err(e) => refused(ctx, viewer, form_id, e).await,
-        };
+    let (renewed, cookie) = match reauthenticate(ctx, viewer, info, form).await {
+        Reauthentication::Unasked => (None, None),
+        Reauthentication::Renewed(renewed, cookie) => (Some(renewed), Some(cookie)),
+        Reauthentication::Refused(e) => {
+            return SecurityPage::refused(ctx, viewer, form_id, e).await;
+        }
+        Reauthentication::Failed(response) => return response,
     };
-    let signed_in = match ctx
-        .accounts()
-        .reauthenticate(&viewer.session, &Password::new(password), info)
-        .await
-    {
-        Ok(signed_in) => signed_in,
-        Err(e) => return refused(ctx, viewer, form_id, e).await,
-    };
-    // The re-authentication rotated the token: from here on every answer sets the cookie,
-    // or the browser would keep a token that no longer works.
-    let cookie = Some(
-        ctx.ui
-            .state
-            .session_cookie(&signed_in.session, &signed_in.token),
-    );
-    let session = match ctx
-        .accounts()
-        .authenticate_enrolling(signed_in.token.expose())
-        .await
-    {
-        Ok(session) => session,
-        Err(e) => return with_cookie(cookie, ctx.error_page(Some(viewer), e)),
-    };
-    let renewed = Viewer {
-        account: viewer.account.clone(),
-        session: session.clone(),
-    };
-    let response = match action(&session, &renewed).await {
-        Ok(response) => response,
-        Err(e) => refused(ctx, &renewed, form_id, e).await,
-    };
+    let viewer = renewed.as_deref().unwrap_or(viewer);
+    let outcome = action(viewer).await;
+    let response = SecurityPage::or_refused(ctx, viewer, form_id, outcome).await;
     with_cookie(cookie, response)
 }
 
-async fn change_password(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    let Some(session) = viewer.signed_in() else {
-        return ctx.see_other("/security#two-factor");
-    };
-    let current = Password::new(form.text("current_password"));
-    let new = Password::new(form.text("new_password"));
-    match ctx
-        .accounts()
-        .change_password(session, &current, &new, &info)
-        .await
-    {
+async fn change_password(Posted(ctx, viewer, info, form): Posted) -> Response {
+    SecurityPage::answer(&ctx, &viewer, "password", async |session| {
+        let current = Password::new(form.text("current_password"));
+        let new = Password::new(form.text("new_password"));
+        let signed_in = ctx
+            .accounts()
+            .change_password(session, &current, &new, &info)
+            .await?;
         // Every other session ended and this one has a new token.
-        Ok(signed_in) => with_cookie(
-            Some(
-                ctx.ui
-                    .state
-                    .session_cookie(&signed_in.session, &signed_in.token),
-            ),
+        let cookie = ctx
+            .ui
+            .state
+            .session_cookie(&signed_in.session, &signed_in.token);
+        Ok(with_cookie(
+            Some(cookie),
             ctx.done("/security", "password_changed", "password"),
-        ),
-        Err(e) => refused(&ctx, &viewer, "password", e).await,
-    }
+        ))
+    })
+    .await
 }
 
 /// The registration form's action without JavaScript: a passkey ceremony needs the script.
@@ -419,109 +384,73 @@ async fn passkey_needs_js(ctx: Ctx, viewer: Viewer) -> Response {
 /// Makes the session fresh before adding a passkey: the registration (through the API,
 /// from the script) refuses a stale session, and the script cannot ask for the password.
 /// This form goes through the re-authentication prompt and comes back to the passkeys.
-async fn confirm_identity(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    act_enrolling(
-        &ctx,
-        &viewer,
-        &info,
-        &form,
-        "passkeys",
-        async |session, _| {
-            ctx.accounts().require_fresh(session).await?;
-            Ok(ctx.done("/security", "identity_confirmed", "passkeys"))
-        },
-    )
+async fn confirm_identity(Posted(ctx, viewer, info, form): Posted) -> Response {
+    act_enrolling(&ctx, &viewer, &info, &form, "passkeys", async |viewer| {
+        ctx.accounts().require_fresh(&viewer.session).await?;
+        Ok(ctx.done("/security", "identity_confirmed", "passkeys"))
+    })
     .await
 }
 
+/// The passkey or session an address names; an id that cannot be one names nothing.
+fn named<T: FromStr>(id: &str) -> Result<T, Error> {
+    id.parse().map_err(|_| Error::NotFound)
+}
+
 async fn rename_passkey(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
     Path(id): Path<String>,
-    form: PageForm,
+    Posted(ctx, viewer, info, form): Posted,
 ) -> Response {
-    let Some(session) = viewer.signed_in() else {
-        return ctx.see_other("/security#two-factor");
-    };
-    let Ok(id) = id.parse::<PasskeyId>() else {
-        return refused(&ctx, &viewer, "passkeys", Error::NotFound).await;
-    };
-    match ctx
-        .accounts()
-        .rename_passkey(session, id, form.text("name"), &info)
-        .await
-    {
-        Ok(()) => ctx.done("/security", "passkey_renamed", "passkeys"),
-        Err(e) => refused(&ctx, &viewer, "passkeys", e).await,
-    }
+    SecurityPage::answer(&ctx, &viewer, "passkeys", async |session| {
+        let id = named::<PasskeyId>(&id)?;
+        ctx.accounts()
+            .rename_passkey(session, id, form.text("name"), &info)
+            .await?;
+        Ok(ctx.done("/security", "passkey_renamed", "passkeys"))
+    })
+    .await
 }
 
 async fn delete_passkey(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
     Path(id): Path<String>,
-    form: PageForm,
+    Posted(ctx, viewer, info, form): Posted,
 ) -> Response {
-    let Ok(id) = id.parse::<PasskeyId>() else {
-        return refused(&ctx, &viewer, "passkeys", Error::NotFound).await;
+    let id = match named::<PasskeyId>(&id) {
+        Ok(id) => id,
+        Err(e) => return SecurityPage::refused(&ctx, &viewer, "passkeys", e).await,
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+    SecurityPage::act(&ctx, &viewer, &info, &form, "passkeys", async |session| {
         ctx.accounts().delete_passkey(session, id, &info).await?;
         Ok(ctx.done("/security", "passkey_deleted", "passkeys"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "passkeys", e).await,
-    }
+    .await
 }
 
 /// Starts the TOTP set-up: the QR code and the secret, shown once, with the form for the
 /// first code.
-async fn totp_start(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    act_enrolling(
-        &ctx,
-        &viewer,
-        &info,
-        &form,
-        "two-factor",
-        async |session, viewer| {
-            let enrollment = ctx.accounts().start_totp_enrollment(session).await?;
-            Ok(render(
-                StatusCode::OK,
-                &TotpSetupPage {
-                    p: ctx.page(Some(viewer), "security.title"),
-                    qr_png: enrollment.qr_png.clone(),
-                    otpauth_uri: enrollment.otpauth_uri.clone(),
-                    secret: enrollment.secret.clone(),
-                },
-            ))
-        },
-    )
+async fn totp_start(Posted(ctx, viewer, info, form): Posted) -> Response {
+    act_enrolling(&ctx, &viewer, &info, &form, "two-factor", async |viewer| {
+        let enrollment = ctx
+            .accounts()
+            .start_totp_enrollment(&viewer.session)
+            .await?;
+        Ok(render(
+            StatusCode::OK,
+            &TotpSetupPage {
+                p: ctx.page(Some(viewer), "security.title"),
+                qr_png: enrollment.qr_png.clone(),
+                otpauth_uri: enrollment.otpauth_uri.clone(),
+                secret: enrollment.secret.clone(),
+            },
+        ))
+    })
     .await
 }
 
 /// Confirms the set-up with a code from the app: TOTP is on, and the recovery codes are
 /// shown once. The session gets a new token (and, under the "require 2FA" policy, becomes a
 /// full one).
-async fn totp_confirm(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
+async fn totp_confirm(Posted(ctx, viewer, info, form): Posted) -> Response {
     match ctx
         .accounts()
         .confirm_totp_enrollment(&viewer.session, form.text("code"), &info)
@@ -546,50 +475,26 @@ async fn totp_confirm(
             view.confirming = true;
             show(&ctx, &viewer, view).await
         }
-        Err(e) => refused(&ctx, &viewer, "two-factor", e).await,
+        Err(e) => SecurityPage::refused(&ctx, &viewer, "two-factor", e).await,
     }
 }
 
-async fn totp_disable(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+async fn totp_disable(Posted(ctx, viewer, info, form): Posted) -> Response {
+    SecurityPage::act(&ctx, &viewer, &info, &form, "two-factor", async |session| {
         ctx.accounts().disable_totp(session, &info).await?;
         Ok(ctx.done("/security", "totp_disabled", "two-factor"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "two-factor", e).await,
-    }
+    .await
 }
 
-async fn regenerate_codes(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
-        let codes = ctx
-            .accounts()
-            .regenerate_recovery_codes(session, &info)
-            .await?;
-        Ok(codes_page(
-            &ctx,
-            &viewer,
-            codes.expose(),
-            "done.recovery_codes_regenerated",
-        ))
+async fn regenerate_codes(Posted(ctx, viewer, info, form): Posted) -> Response {
+    SecurityPage::act(&ctx, &viewer, &info, &form, "two-factor", async |session| {
+        let accounts = ctx.accounts();
+        let codes = accounts.regenerate_recovery_codes(session, &info).await?;
+        let done = "done.recovery_codes_regenerated";
+        Ok(codes_page(&ctx, &viewer, codes.expose(), done))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "two-factor", e).await,
-    }
+    .await
 }
 
 /// The answer that signs the browser out: the cookie cleared (and, as the API does,
@@ -607,16 +512,14 @@ fn signed_out(ctx: &Ctx, path: &str) -> Response {
 }
 
 async fn close_session(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
     Path(id): Path<String>,
-    form: PageForm,
+    Posted(ctx, viewer, info, form): Posted,
 ) -> Response {
-    let Ok(id) = id.parse::<SessionId>() else {
-        return refused(&ctx, &viewer, "sessions", Error::NotFound).await;
+    let id = match named::<SessionId>(&id) {
+        Ok(id) => id,
+        Err(e) => return SecurityPage::refused(&ctx, &viewer, "sessions", e).await,
     };
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+    SecurityPage::act(&ctx, &viewer, &info, &form, "sessions", async |session| {
         ctx.accounts().revoke_session(session, id, &info).await?;
         // Closing this very session is logging out.
         if id == session.id {
@@ -624,47 +527,26 @@ async fn close_session(
         }
         Ok(ctx.done("/security", "session_closed", "sessions"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "sessions", e).await,
-    }
+    .await
 }
 
-async fn close_other_sessions(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+async fn close_other_sessions(Posted(ctx, viewer, info, form): Posted) -> Response {
+    SecurityPage::act(&ctx, &viewer, &info, &form, "sessions", async |session| {
         ctx.accounts().revoke_other_sessions(session, &info).await?;
         Ok(ctx.done("/security", "other_sessions_closed", "sessions"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "sessions", e).await,
-    }
+    .await
 }
 
-async fn delete_account(
-    ctx: Ctx,
-    viewer: Viewer,
-    ClientInfo(info): ClientInfo,
-    form: PageForm,
-) -> Response {
-    let outcome = act(&ctx, &viewer, &info, &form, async |session| {
+async fn delete_account(Posted(ctx, viewer, info, form): Posted) -> Response {
+    SecurityPage::act(&ctx, &viewer, &info, &form, "delete", async |session| {
+        let username = form.text("confirm_username");
         ctx.accounts()
-            .delete_own_account(session, form.text("confirm_username"), &info)
+            .delete_own_account(session, username, &info)
             .await?;
         Ok(signed_out(&ctx, "/login?done=account_deleted"))
     })
-    .await;
-    match outcome {
-        Ok(response) => response,
-        Err(e) => refused(&ctx, &viewer, "delete", e).await,
-    }
+    .await
 }
 
 #[cfg(test)]

@@ -85,6 +85,14 @@ struct NextQuery {
 }
 
 impl NextQuery {
+    /// The `next` a form carries on from the page that showed it.
+    fn posted(form: &PageForm) -> Self {
+        NextQuery {
+            next: form.optional("next").map(str::to_owned),
+            token: None,
+        }
+    }
+
     /// Where to go after signing in: the page that sent the visitor here, if it is one of
     /// this site's, else the settings.
     fn next(&self, ctx: &Ctx) -> String {
@@ -133,10 +141,7 @@ async fn login_form(
 }
 
 async fn login(ctx: Ctx, ClientInfo(info): ClientInfo, form: PageForm) -> Response {
-    let q = NextQuery {
-        next: form.optional("next").map(str::to_owned),
-        token: None,
-    };
+    let q = NextQuery::posted(&form);
     let password = Password::new(form.text("password"));
     match ctx
         .accounts()
@@ -258,10 +263,7 @@ async fn finish_second_factor(
     form: PageForm,
     method: SecondFactorMethod,
 ) -> Response {
-    let q = NextQuery {
-        next: form.optional("next").map(str::to_owned),
-        token: None,
-    };
+    let q = NextQuery::posted(&form);
     let Some(pending) = pending(&ctx, &headers).await else {
         return ctx.see_other("/login?done=login_expired");
     };
@@ -378,10 +380,14 @@ struct ForgotPage {
 }
 
 async fn forgot_page(ctx: Ctx) -> Response {
+    forgot_form(&ctx, None, StatusCode::OK)
+}
+
+fn forgot_form(ctx: &Ctx, notice: Option<Notice>, status: StatusCode) -> Response {
     render(
-        StatusCode::OK,
+        status,
         &ForgotPage {
-            p: ctx.page(None, "forgot.title"),
+            p: ctx.page(None, "forgot.title").with_notice(notice),
         },
     )
 }
@@ -391,12 +397,7 @@ async fn forgot(ctx: Ctx, ClientInfo(info): ClientInfo, form: PageForm) -> Respo
         Ok(email) => email,
         Err(e) => {
             let notice = Notice::error(ctx.tr(None), "forgot", Error::from(e));
-            return render(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &ForgotPage {
-                    p: ctx.page(None, "forgot.title").with_notice(Some(notice)),
-                },
-            );
+            return forgot_form(&ctx, Some(notice), StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
     // Every address gets the same answer, known or not (no enumeration).
@@ -462,11 +463,22 @@ struct VerifyPage {
 /// The link in a verification mail opens this page, which asks for one click: a link
 /// scanner that fetches every URL of a mail must not verify an address on its own.
 async fn verify_page(ctx: Ctx, viewer: Option<Viewer>, Query(q): Query<NextQuery>) -> Response {
+    let token = q.token.unwrap_or_default();
+    verify_form(&ctx, viewer.as_ref(), token, None, StatusCode::OK)
+}
+
+fn verify_form(
+    ctx: &Ctx,
+    viewer: Option<&Viewer>,
+    token: String,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
     render(
-        StatusCode::OK,
+        status,
         &VerifyPage {
-            p: ctx.page(viewer.as_ref(), "verify.title"),
-            token: q.token.unwrap_or_default(),
+            p: ctx.page(viewer, "verify.title").with_notice(notice),
+            token,
         },
     )
 }
@@ -482,16 +494,8 @@ async fn verify(
         Ok(_) => ctx.see_other("/login?done=email_verified"),
         Err(e) => {
             let (status, notice) = super::refusal(ctx.tr(viewer.as_ref()), "verify", e);
-            let notice = Some(notice);
-            render(
-                status,
-                &VerifyPage {
-                    p: ctx
-                        .page(viewer.as_ref(), "verify.title")
-                        .with_notice(notice),
-                    token: form.text("token").to_owned(),
-                },
-            )
+            let token = form.text("token").to_owned();
+            verify_form(&ctx, viewer.as_ref(), token, Some(notice), status)
         }
     }
 }

@@ -1,19 +1,8 @@
 //! The profile page without JavaScript: display name, email change through the link,
 //! recovery address, avatar, language, and the read-only fields of a locked profile.
 
-use crate::support::{PASSWORD, TestApp, png, token_of};
-
-async fn signed_in(username: &str) -> TestApp {
-    let mut app = TestApp::unlimited();
-    app.user(username).await;
-    app.submit(
-        "/account/login",
-        &[("login", username), ("password", PASSWORD)],
-    )
-    .await
-    .redirects_to("/account/profile");
-    app
-}
+use super::signin::signed_in;
+use crate::support::{PASSWORD, png, token_of};
 
 #[tokio::test]
 async fn the_display_name_is_saved_and_a_refusal_names_the_rule() {

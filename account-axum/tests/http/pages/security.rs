@@ -8,24 +8,29 @@ use axum::http::Method;
 use chrono::Duration;
 use serde_json::json;
 
+use super::signin::{log_in, signed_in};
 use crate::second_factors::{add_passkey, enrol_totp, new_device};
-use crate::support::{NEW_PASSWORD, PASSWORD, TestApp, empty, json_request, with};
+use crate::support::{NEW_PASSWORD, PASSWORD, Reply, TestApp, empty, json_request, with};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36";
 
-/// A browser signed in through the login page.
-async fn signed_in(username: &str) -> TestApp {
-    let mut app = TestApp::unlimited();
-    app.sign_up(username, &format!("{username}@example.com"))
-        .await;
-    app.submit(
-        "/account/login",
-        &[("login", username), ("password", PASSWORD)],
-    )
-    .await
-    .redirects_to("/account/profile");
-    app
+/// The password form sent with the current and the new password.
+async fn change_password(app: &mut TestApp, current: &str, new: &str) -> Reply {
+    let fields = [("current_password", current), ("new_password", new)];
+    app.submit("/account/security/password", &fields).await
+}
+
+/// Asserts that a new browser logs in as Ada with the password `works`, and not with
+/// `refused`.
+async fn ada_logs_in_only_with(app: &TestApp, works: &str, refused: &str) {
+    let mut check = app.clone_handle();
+    check.cookie = None;
+    check
+        .login("ada", refused)
+        .await
+        .problem(401, "invalid_credentials");
+    check.login("ada", works).await.ok(200);
 }
 
 /// Another browser of the same application, logged in as `username` through the API with
@@ -110,15 +115,7 @@ async fn the_password_changes_the_old_one_stops_working_and_the_cookie_is_rotate
         ],
     );
     let before = app.cookie.clone();
-    let reply = app
-        .submit(
-            "/account/security/password",
-            &[
-                ("current_password", PASSWORD),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
-        .await;
+    let reply = change_password(&mut app, PASSWORD, NEW_PASSWORD).await;
     reply.redirects_to("/account/security?done=password_changed");
     assert_ne!(app.cookie, before, "the session gets a new token");
     app.follow(reply)
@@ -129,25 +126,13 @@ async fn the_password_changes_the_old_one_stops_working_and_the_cookie_is_rotate
         .get("/api/account")
         .await
         .problem(401, "unauthenticated");
-    elsewhere.cookie = None;
-    elsewhere
-        .login("ada", PASSWORD)
-        .await
-        .problem(401, "invalid_credentials");
-    elsewhere.login("ada", NEW_PASSWORD).await.ok(200);
+    ada_logs_in_only_with(&app, NEW_PASSWORD, PASSWORD).await;
 }
 
 #[tokio::test]
 async fn a_wrong_current_password_or_a_weak_new_one_is_refused_next_to_the_form() {
     let mut app = signed_in("ada").await;
-    let html = app
-        .submit(
-            "/account/security/password",
-            &[
-                ("current_password", "not my password"),
-                ("new_password", NEW_PASSWORD),
-            ],
-        )
+    let html = change_password(&mut app, "not my password", NEW_PASSWORD)
         .await
         .page(
             403,
@@ -159,12 +144,7 @@ async fn a_wrong_current_password_or_a_weak_new_one_is_refused_next_to_the_form(
         )
         .to_owned();
     assert!(html.find("password-notice") < html.find("id=\"current-password\""));
-    app.submit(
-        "/account/security/password",
-        &[("current_password", PASSWORD), ("new_password", "short")],
-    )
-    .await
-    .page(
+    change_password(&mut app, PASSWORD, "short").await.page(
         422,
         &[
             "This password cannot be used.",
@@ -172,13 +152,7 @@ async fn a_wrong_current_password_or_a_weak_new_one_is_refused_next_to_the_form(
         ],
     );
     // Nothing changed: the password still logs in, the new one does not.
-    let mut check = app.clone_handle();
-    check.cookie = None;
-    check
-        .login("ada", NEW_PASSWORD)
-        .await
-        .problem(401, "invalid_credentials");
-    check.login("ada", PASSWORD).await.ok(200);
+    ada_logs_in_only_with(&app, PASSWORD, NEW_PASSWORD).await;
 }
 
 #[tokio::test]
@@ -610,12 +584,7 @@ async fn an_enrolment_only_session_sees_only_the_second_factors_and_sets_one_up(
     let mut app = TestApp::unlimited();
     app.sign_up("ada", "ada@example.com").await;
     app.set_policy(|p| p.require_second_factor = true).await;
-    let login = app
-        .submit(
-            "/account/login",
-            &[("login", "ada"), ("password", PASSWORD)],
-        )
-        .await;
+    let login = log_in(&mut app, "ada", PASSWORD).await;
     let profile = app.follow(login).await;
     profile.redirects_to("/account/security#two-factor");
     let page = app.get("/account/security").await;
@@ -639,15 +608,9 @@ async fn an_enrolment_only_session_sees_only_the_second_factors_and_sets_one_up(
         assert!(!html.contains(absent), "{absent} is shown: {html}");
     }
     // The other sections' actions send it back to the set-up.
-    app.submit(
-        "/account/security/password",
-        &[
-            ("current_password", PASSWORD),
-            ("new_password", NEW_PASSWORD),
-        ],
-    )
-    .await
-    .redirects_to("/account/security#two-factor");
+    change_password(&mut app, PASSWORD, NEW_PASSWORD)
+        .await
+        .redirects_to("/account/security#two-factor");
     app.submit("/account/security/delete", &[("confirm_username", "ada")])
         .await
         .redirects_to("/account/security#two-factor");

@@ -1,12 +1,59 @@
 //! Signing in and out, sign-up, forgot and reset password, email verification: each
 //! form without JavaScript.
 
-use crate::support::{NEW_PASSWORD, PASSWORD, TestApp, token_of};
+use crate::support::{NEW_PASSWORD, PASSWORD, Reply, TestApp, token_of};
+
+/// Logs in through the login page, as a browser without JavaScript does.
+pub(super) async fn log_in(app: &mut TestApp, login: &str, password: &str) -> Reply {
+    app.submit(
+        "/account/login",
+        &[("login", login), ("password", password)],
+    )
+    .await
+}
+
+/// A browser signed in through the login page as `username`, a new user whose address is
+/// `<username>@example.com`; no other session.
+pub(super) async fn signed_in(username: &str) -> TestApp {
+    let mut app = TestApp::unlimited();
+    app.sign_up(username, &format!("{username}@example.com"))
+        .await;
+    log_in(&mut app, username, PASSWORD)
+        .await
+        .redirects_to("/account/profile");
+    app
+}
+
+/// A browser that is not signed in, of an application where Ada has signed up.
+async fn ada_signed_up() -> TestApp {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    app
+}
+
+/// Grace signs up through the sign-up page with this address.
+async fn grace_signs_up(app: &mut TestApp, email: &str) -> Reply {
+    let fields = [
+        ("username", "grace"),
+        ("email", email),
+        ("password", PASSWORD),
+    ];
+    app.submit("/account/signup", &fields).await
+}
+
+/// The reset-password form sent with the new password and its confirmation.
+async fn reset_password(app: &mut TestApp, token: &str, confirm: &str) -> Reply {
+    let fields = [
+        ("token", token),
+        ("new_password", NEW_PASSWORD),
+        ("confirm_password", confirm),
+    ];
+    app.submit("/account/reset-password", &fields).await
+}
 
 #[tokio::test]
 async fn a_visitor_is_sent_to_the_login_and_back_after_it() {
-    let mut app = TestApp::new();
-    app.sign_up("ada", "ada@example.com").await;
+    let mut app = ada_signed_up().await;
     app.get("/account/profile")
         .await
         .redirects_to("/account/login?next=%2Faccount%2Fprofile");
@@ -42,14 +89,8 @@ async fn a_visitor_is_sent_to_the_login_and_back_after_it() {
 
 #[tokio::test]
 async fn a_wrong_password_is_shown_next_to_the_form_and_next_never_leaves_the_site() {
-    let mut app = TestApp::new();
-    app.sign_up("ada", "ada@example.com").await;
-    let page = app
-        .submit(
-            "/account/login",
-            &[("login", "ada"), ("password", "wrong password")],
-        )
-        .await;
+    let mut app = ada_signed_up().await;
+    let page = log_in(&mut app, "ada", "wrong password").await;
     page.page(401, &["role=\"alert\"", "is not right", "value=\"ada\""]);
     app.submit(
         "/account/login",
@@ -65,13 +106,8 @@ async fn a_wrong_password_is_shown_next_to_the_form_and_next_never_leaves_the_si
 
 #[tokio::test]
 async fn logging_out_ends_the_session_and_clears_the_cookie() {
-    let mut app = TestApp::new();
-    app.sign_up("ada", "ada@example.com").await;
-    app.submit(
-        "/account/login",
-        &[("login", "ada"), ("password", PASSWORD)],
-    )
-    .await;
+    let mut app = ada_signed_up().await;
+    log_in(&mut app, "ada", PASSWORD).await;
     let out = app.submit("/account/logout", &[]).await;
     out.redirects_to("/account/login?done=logged_out");
     assert!(app.sessions_of("ada").await.is_empty());
@@ -80,8 +116,7 @@ async fn logging_out_ends_the_session_and_clears_the_cookie() {
 
 #[tokio::test]
 async fn a_form_from_another_site_is_refused() {
-    let mut app = TestApp::new();
-    app.sign_up("ada", "ada@example.com").await;
+    let mut app = ada_signed_up().await;
     let request = crate::support::with(
         crate::support::raw(
             axum::http::Method::POST,
@@ -102,13 +137,10 @@ async fn a_form_from_another_site_is_refused() {
 
 #[tokio::test]
 async fn too_many_logins_get_a_page_that_says_when_to_come_back() {
-    let mut app = TestApp::new();
-    app.sign_up("ada", "ada@example.com").await;
+    let mut app = ada_signed_up().await;
     let mut last = None;
     for _ in 0..40 {
-        let reply = app
-            .submit("/account/login", &[("login", "ada"), ("password", "wrong")])
-            .await;
+        let reply = log_in(&mut app, "ada", "wrong").await;
         if reply.status.as_u16() == 429 {
             last = Some(reply);
             break;
@@ -125,27 +157,13 @@ async fn sign_up_then_verify_the_address_through_the_link() {
     app.get("/account/signup")
         .await
         .page(200, &["Create an account", "Username"]);
-    let refused = app
-        .submit(
-            "/account/signup",
-            &[
-                ("username", "grace"),
-                ("email", "not an address"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    refused.page(422, &["Email address:", "value=\"grace\""]);
-    app.submit_and_follow(
-        "/account/signup",
-        &[
-            ("username", "grace"),
-            ("email", "grace@example.com"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await
-    .page(200, &["Your account was created."]);
+    grace_signs_up(&mut app, "not an address")
+        .await
+        .page(422, &["Email address:", "value=\"grace\""]);
+    let created = grace_signs_up(&mut app, "grace@example.com").await;
+    app.follow(created)
+        .await
+        .page(200, &["Your account was created."]);
     let link = app.link_sent_to("grace@example.com", "verify_email").await;
     assert_eq!(link.path(), "/account/verify-email");
     // Opening the link changes nothing until the button is pressed.
@@ -166,23 +184,15 @@ async fn sign_up_closed_says_so() {
     app.get("/account/signup")
         .await
         .page(200, &["Sign-up is closed here."]);
-    app.submit(
-        "/account/signup",
-        &[
-            ("username", "grace"),
-            ("email", "grace@example.com"),
-            ("password", PASSWORD),
-        ],
-    )
-    .await
-    .page(403, &["Sign-up is closed here."]);
+    grace_signs_up(&mut app, "grace@example.com")
+        .await
+        .page(403, &["Sign-up is closed here."]);
     assert!(app.find_account("grace").await.is_none());
 }
 
 #[tokio::test]
 async fn forgot_and_reset_password_through_the_mailed_link() {
-    let mut app = TestApp::new();
-    app.sign_up("ada", "ada@example.com").await;
+    let mut app = ada_signed_up().await;
     app.submit_and_follow("/account/forgot-password", &[("email", "ada@example.com")])
         .await
         .page(200, &["If an account uses that address"]);
@@ -199,32 +209,16 @@ async fn forgot_and_reset_password_through_the_mailed_link() {
     app.get(&format!("/account/reset-password?token={token}"))
         .await
         .page(200, &["Choose a new password", &token]);
-    app.submit(
-        "/account/reset-password",
-        &[
-            ("token", &token),
-            ("new_password", NEW_PASSWORD),
-            ("confirm_password", "other"),
-        ],
-    )
-    .await
-    .page(422, &["The two passwords are not the same."]);
-    app.submit_and_follow(
-        "/account/reset-password",
-        &[
-            ("token", &token),
-            ("new_password", NEW_PASSWORD),
-            ("confirm_password", NEW_PASSWORD),
-        ],
-    )
-    .await
-    .page(200, &["Your password was changed."]);
-    app.submit(
-        "/account/login",
-        &[("login", "ada"), ("password", NEW_PASSWORD)],
-    )
-    .await
-    .redirects_to("/account/profile");
+    reset_password(&mut app, &token, "other")
+        .await
+        .page(422, &["The two passwords are not the same."]);
+    let changed = reset_password(&mut app, &token, NEW_PASSWORD).await;
+    app.follow(changed)
+        .await
+        .page(200, &["Your password was changed."]);
+    log_in(&mut app, "ada", NEW_PASSWORD)
+        .await
+        .redirects_to("/account/profile");
 }
 
 #[tokio::test]
@@ -233,12 +227,9 @@ async fn the_second_factor_step_finishes_a_login_with_a_code() {
     app.user("ada").await;
     let (_, codes) = crate::second_factors::enrol_totp(&mut app).await;
     app.submit("/account/logout", &[]).await;
-    app.submit(
-        "/account/login",
-        &[("login", "ada"), ("password", PASSWORD)],
-    )
-    .await
-    .redirects_to("/account/login/second-factor");
+    log_in(&mut app, "ada", PASSWORD)
+        .await
+        .redirects_to("/account/login/second-factor");
     app.get("/account/login/second-factor").await.page(
         200,
         &[
