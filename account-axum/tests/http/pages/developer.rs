@@ -5,6 +5,7 @@
 use account_core::model::{ApiTokenRecord, SshKeyRecord};
 use axum::http::Method;
 
+use super::signin::signed_in;
 use crate::support::{PASSWORD, Reply, TestApp, empty, with};
 
 /// A fixed Ed25519 key line and its fingerprint (the known-answer vectors of
@@ -22,18 +23,6 @@ const SSH_KEYS: &str = "/account/developer/ssh-keys";
 
 const ONCE: &str = "Copy this token now. You will not be able to see it again.";
 const REGENERATE_WARNING: &str = "Generating a new API key will replace the existing API key. API calls made with the old API key will fail.";
-
-async fn signed_in(username: &str) -> TestApp {
-    let mut app = TestApp::unlimited();
-    app.user(username).await;
-    app.submit(
-        "/account/login",
-        &[("login", username), ("password", PASSWORD)],
-    )
-    .await
-    .redirects_to("/account/profile");
-    app
-}
 
 /// The text of the element with this id (a secret shown once), as the page has it.
 #[track_caller]
