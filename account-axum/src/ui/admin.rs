@@ -1082,7 +1082,7 @@ async fn save_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ui::Lang;
+    use crate::ui::Catalogs;
 
     #[test]
     fn every_rule_the_policy_check_names_has_a_text() {
@@ -1126,7 +1126,11 @@ mod tests {
         for policy in checks {
             let message = policy.check().expect_err("out of range");
             let key = policy_rule(&message).expect("a rule for the message");
-            assert_ne!(Tr::new(Lang::En).get(key), key, "no text for {message}");
+            assert_ne!(
+                Catalogs::built_in().english().get(key),
+                key,
+                "no text for {message}"
+            );
         }
     }
 

@@ -5,6 +5,10 @@
 //! in. The files are compiled into the binary. English is complete by definition and the
 //! fallback of every other language; a test keeps German complete too, and checks that
 //! every key a template asks for exists.
+//!
+//! A host adds a language, or rewords some texts of one, with
+//! [`AccountPages::translation`](super::AccountPages::translation): its catalog is
+//! merged over the built-in ones once, when the router is made.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -26,53 +30,125 @@ macro_rules! catalog_files {
     };
 }
 
-/// A language the pages are translated into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Lang {
-    En,
-    De,
+/// Every language the pages speak, English first: the fallback of every other.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalogs {
+    languages: Vec<Catalog>,
 }
 
-impl Lang {
+/// One language: its tag, its own name, and its messages by key.
+#[derive(Debug, Clone)]
+struct Catalog {
+    tag: String,
+    name: String,
+    messages: HashMap<String, String>,
+}
+
+impl Catalog {
+    fn new(tag: &str, name: &str) -> Catalog {
+        Catalog {
+            tag: tag.to_ascii_lowercase(),
+            name: name.to_owned(),
+            messages: HashMap::new(),
+        }
+    }
+
+    /// Adds the `key = value` lines of `text`, replacing a key it already has. Blank
+    /// lines, `#` comments and lines without ` = ` are not messages.
+    fn merge(&mut self, text: &str) {
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            if let Some((key, value)) = line.split_once(" = ") {
+                self.messages
+                    .insert(key.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+    }
+}
+
+impl Catalogs {
+    /// English and German, as the crate ships them.
+    pub(crate) fn built_in() -> &'static Catalogs {
+        static BUILT_IN: LazyLock<Catalogs> = LazyLock::new(|| {
+            let mut english = Catalog::new("en", "English");
+            let mut german = Catalog::new("de", "Deutsch");
+            for file in catalog_files!("en") {
+                english.merge(file);
+            }
+            for file in catalog_files!("de") {
+                german.merge(file);
+            }
+            Catalogs {
+                languages: vec![english, german],
+            }
+        });
+        &BUILT_IN
+    }
+
+    /// These catalogs with a host's: a new language (named `name` in the selector), or
+    /// texts that replace some of a language the pages already speak.
+    pub(crate) fn with(mut self, tag: &str, name: &str, text: &str) -> Catalogs {
+        let tag = tag.to_ascii_lowercase();
+        match self.languages.iter_mut().find(|c| c.tag == tag) {
+            Some(catalog) => catalog.merge(text),
+            None => {
+                let mut catalog = Catalog::new(&tag, name);
+                catalog.merge(text);
+                self.languages.push(catalog);
+            }
+        }
+        self
+    }
+
+    /// English.
+    pub(crate) fn english(&'static self) -> Tr {
+        Tr {
+            catalogs: self,
+            index: 0,
+        }
+    }
+
     /// Every language, in the order the language selector lists them.
-    pub(crate) const ALL: [Lang; 2] = [Lang::En, Lang::De];
-
-    /// The BCP 47 tag, for `<html lang>` and the account's preference.
-    pub(crate) fn tag(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::De => "de",
-        }
+    pub(crate) fn languages(&'static self) -> impl Iterator<Item = Tr> {
+        (0..self.languages.len()).map(move |index| Tr {
+            catalogs: self,
+            index,
+        })
     }
 
-    /// The language's own name, as the selector shows it whatever the page's language.
-    pub(crate) fn native_name(self) -> &'static str {
-        match self {
-            Lang::En => "English",
-            Lang::De => "Deutsch",
-        }
+    /// The language a tag asks for, if the pages speak it: the tag itself (`pt-br`), else
+    /// its primary language (`de-AT` is German).
+    pub(crate) fn find(&'static self, tag: &str) -> Option<Tr> {
+        let tag = tag.trim().to_ascii_lowercase().replace('_', "-");
+        let primary = tag.split('-').next().unwrap_or_default();
+        let index = self
+            .languages
+            .iter()
+            .position(|c| c.tag == tag)
+            .or_else(|| self.languages.iter().position(|c| c.tag == primary))?;
+        Some(Tr {
+            catalogs: self,
+            index,
+        })
     }
 
-    /// The language a tag asks for (`de-AT` is German), if it is one of ours.
-    pub(crate) fn from_tag(tag: &str) -> Option<Lang> {
-        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "de" => Some(Lang::De),
-            _ => None,
-        }
-    }
-
-    /// The language for a request: the account's preference when it names one of ours,
+    /// The language for a request: the account's preference when the pages speak it,
     /// else the best of `Accept-Language` by its weights, else English.
-    pub(crate) fn negotiate(preference: Option<&str>, accept_language: Option<&str>) -> Lang {
-        if let Some(lang) = preference.and_then(Lang::from_tag) {
-            return lang;
+    pub(crate) fn negotiate(
+        &'static self,
+        preference: Option<&str>,
+        accept_language: Option<&str>,
+    ) -> Tr {
+        if let Some(tr) = preference.and_then(|tag| self.find(tag)) {
+            return tr;
         }
-        let mut best: Option<(f32, Lang)> = None;
+        let mut best: Option<(f32, Tr)> = None;
         for item in accept_language.unwrap_or_default().split(',') {
             let mut parts = item.split(';');
-            let Some(lang) = parts.next().and_then(Lang::from_tag) else {
+            let Some(tr) = parts.next().and_then(|tag| self.find(tag)) else {
                 continue;
             };
             let weight = parts
@@ -81,48 +157,10 @@ impl Lang {
                 .unwrap_or(1.0);
             // The first of equal weights wins: the browser lists them in its order.
             if weight > 0.0 && best.is_none_or(|(w, _)| weight > w) {
-                best = Some((weight, lang));
+                best = Some((weight, tr));
             }
         }
-        best.map_or(Lang::En, |(_, lang)| lang)
-    }
-
-    fn catalog(self) -> &'static Catalog {
-        static EN: LazyLock<Catalog> = LazyLock::new(|| Catalog::parse(catalog_files!("en")));
-        static DE: LazyLock<Catalog> = LazyLock::new(|| Catalog::parse(catalog_files!("de")));
-        match self {
-            Lang::En => &EN,
-            Lang::De => &DE,
-        }
-    }
-}
-
-/// One language's messages by key.
-#[derive(Debug)]
-pub(crate) struct Catalog {
-    messages: HashMap<&'static str, &'static str>,
-}
-
-impl Catalog {
-    fn parse(files: &[&'static str]) -> Catalog {
-        let mut messages = HashMap::new();
-        for file in files {
-            for line in file.lines() {
-                let line = line.trim();
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                if let Some((key, value)) = line.split_once(" = ") {
-                    messages.insert(key.trim(), value.trim());
-                }
-            }
-        }
-        Catalog { messages }
-    }
-
-    #[cfg(test)]
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.messages.keys().copied()
+        best.map_or(self.english(), |(_, tr)| tr)
     }
 }
 
@@ -130,25 +168,37 @@ impl Catalog {
 /// call `t`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tr {
-    lang: Lang,
+    catalogs: &'static Catalogs,
+    index: usize,
 }
 
 impl Tr {
-    pub(crate) fn new(lang: Lang) -> Tr {
-        Tr { lang }
+    fn catalog(self) -> &'static Catalog {
+        &self.catalogs.languages[self.index]
     }
 
-    pub(crate) fn lang(self) -> Lang {
-        self.lang
+    /// The BCP 47 tag, for `<html lang>` and the account's preference.
+    pub(crate) fn tag(self) -> &'static str {
+        &self.catalog().tag
+    }
+
+    /// The language's own name, as the selector shows it whatever the page's language.
+    pub(crate) fn native_name(self) -> &'static str {
+        &self.catalog().name
+    }
+
+    /// Every language of the same catalogs, for the language selector.
+    pub(crate) fn languages(self) -> impl Iterator<Item = Tr> {
+        self.catalogs.languages()
     }
 
     /// The message under `key`. A key no catalog has shows as itself, so a missing text is
     /// visible on the page (and the catalog test fails) rather than silently blank.
     pub(crate) fn get<'k>(&self, key: &'k str) -> &'k str {
-        if let Some(text) = self.lang.catalog().messages.get(key) {
+        if let Some(text) = self.catalog().messages.get(key) {
             return text;
         }
-        if let Some(text) = Lang::En.catalog().messages.get(key) {
+        if let Some(text) = self.catalogs.languages[0].messages.get(key) {
             return text;
         }
         tracing::warn!(key, "a page asked for a message no catalog has");
@@ -174,8 +224,13 @@ impl Tr {
     }
 
     #[cfg(test)]
-    pub(crate) fn catalog(self) -> &'static Catalog {
-        self.lang.catalog()
+    pub(crate) fn keys(self) -> impl Iterator<Item = &'static str> {
+        self.catalog().messages.keys().map(String::as_str)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn has(self, key: &str) -> bool {
+        self.catalog().messages.contains_key(key)
     }
 }
 
@@ -183,26 +238,55 @@ impl Tr {
 mod tests {
     use super::*;
 
+    fn tag(tr: Tr) -> &'static str {
+        tr.tag()
+    }
+
     #[test]
     fn the_account_preference_wins_then_accept_language_by_weight() {
-        assert_eq!(Lang::negotiate(Some("de-CH"), Some("en")), Lang::De);
+        let c = Catalogs::built_in();
+        assert_eq!(tag(c.negotiate(Some("de-CH"), Some("en"))), "de");
         assert_eq!(
-            Lang::negotiate(Some("fr"), Some("de;q=0.5, en;q=0.4")),
-            Lang::De
+            tag(c.negotiate(Some("fr"), Some("de;q=0.5, en;q=0.4"))),
+            "de"
         );
         assert_eq!(
-            Lang::negotiate(None, Some("fr, de-DE;q=0.9, en;q=0.8")),
-            Lang::De
+            tag(c.negotiate(None, Some("fr, de-DE;q=0.9, en;q=0.8"))),
+            "de"
         );
-        assert_eq!(Lang::negotiate(None, Some("de;q=0, en;q=0.1")), Lang::En);
-        assert_eq!(Lang::negotiate(None, Some("*;q=oops,,;")), Lang::En);
-        assert_eq!(Lang::negotiate(None, None), Lang::En);
+        assert_eq!(tag(c.negotiate(None, Some("de;q=0, en;q=0.1"))), "en");
+        assert_eq!(tag(c.negotiate(None, Some("*;q=oops,,;"))), "en");
+        assert_eq!(tag(c.negotiate(None, None)), "en");
+    }
+
+    #[test]
+    fn a_host_adds_a_language_and_rewords_english() {
+        let c: &'static Catalogs = Box::leak(Box::new(
+            Catalogs::built_in()
+                .clone()
+                .with(
+                    "fr",
+                    "Français",
+                    "# la connexion\nlogin.title = Connexion\nnot a message",
+                )
+                .with("EN", "ignored", "login.submit = Sign in"),
+        ));
+        let fr = c.negotiate(None, Some("fr-CA, en;q=0.5"));
+        assert_eq!((fr.tag(), fr.native_name()), ("fr", "Français"));
+        assert_eq!(fr.get("login.title"), "Connexion");
+        // What the host did not translate falls back to English.
+        assert_eq!(fr.get("login.password"), "Password");
+        assert_eq!(c.english().get("login.submit"), "Sign in");
+        assert_eq!(c.english().native_name(), "English");
+        let names: Vec<_> = c.english().languages().map(Tr::native_name).collect();
+        assert_eq!(names, ["English", "Deutsch", "Français"]);
     }
 
     #[test]
     fn german_has_every_english_message_and_no_other() {
-        let en: std::collections::BTreeSet<_> = Tr::new(Lang::En).catalog().keys().collect();
-        let de: std::collections::BTreeSet<_> = Tr::new(Lang::De).catalog().keys().collect();
+        let c = Catalogs::built_in();
+        let en: std::collections::BTreeSet<_> = c.english().keys().collect();
+        let de: std::collections::BTreeSet<_> = c.find("de").expect("German").keys().collect();
         let missing: Vec<_> = en.difference(&de).collect();
         let extra: Vec<_> = de.difference(&en).collect();
         assert!(missing.is_empty(), "German lacks {missing:?}");
@@ -211,7 +295,7 @@ mod tests {
 
     #[test]
     fn every_key_a_template_or_handler_names_is_in_the_english_catalog() {
-        let en = Tr::new(Lang::En).catalog();
+        let en = Catalogs::built_in().english();
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/");
         let mut sources = Vec::new();
         for dir in ["templates/ui", "src/ui"] {
@@ -232,7 +316,7 @@ mod tests {
                         && key
                             .bytes()
                             .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.');
-                    if is_key && !en.messages.contains_key(key) {
+                    if is_key && !en.has(key) {
                         missing.push(format!("{}: {key}", path.display()));
                     }
                 }

@@ -41,7 +41,7 @@ use crate::state::AccountsState;
 use crate::{csrf, middleware};
 
 pub(crate) use form::PageForm;
-pub(crate) use i18n::{Lang, Tr};
+pub(crate) use i18n::{Catalogs, Tr};
 
 /// The account-settings pages, to merge into the host's application beside the API.
 ///
@@ -72,7 +72,8 @@ pub(crate) use i18n::{Lang, Tr};
 ///
 /// **Languages.** The texts come from message catalogs compiled into the crate (English
 /// and German); a page is in the account's language when it has chosen one, else in the
-/// best match of the browser's `Accept-Language`.
+/// best match of the browser's `Accept-Language`. [`translation`](Self::translation)
+/// adds a language or rewords texts.
 #[derive(Debug, Clone)]
 pub struct AccountPages {
     state: AccountsState,
@@ -86,6 +87,16 @@ pub(crate) struct PagesConfig {
     header_html: String,
     footer_html: String,
     stylesheets: Vec<String>,
+    /// The host's catalogs, as `(tag, name, text)`, merged when the router is made.
+    translations: Vec<(String, String, String)>,
+    catalogs: &'static Catalogs,
+}
+
+impl PagesConfig {
+    /// The languages of the pages: the built-in ones with the host's merged over them.
+    pub(crate) fn catalogs(&self) -> &'static Catalogs {
+        self.catalogs
+    }
 }
 
 impl fmt::Debug for PagesConfig {
@@ -94,6 +105,7 @@ impl fmt::Debug for PagesConfig {
             .field("prefix", &self.prefix)
             .field("product", &self.product)
             .field("stylesheets", &self.stylesheets)
+            .field("translations", &self.translations.len())
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +121,8 @@ impl AccountPages {
                 header_html: String::new(),
                 footer_html: String::new(),
                 stylesheets: Vec::new(),
+                translations: Vec::new(),
+                catalogs: Catalogs::built_in(),
             },
         }
     }
@@ -149,8 +163,47 @@ impl AccountPages {
         self
     }
 
+    /// Adds a language, or rewords texts of one the pages speak: `text` is a catalog in
+    /// the crate's format, one `key = value` per line (`#` starts a comment), with the
+    /// keys of `account-axum/locales/en/*.txt`. A key it lacks is shown in English, so a
+    /// partial translation works; for a new language, `name` is its own name in the
+    /// language selector (ignored when the pages already speak it).
+    ///
+    /// ```no_run
+    /// # fn demo(state: account_axum::AccountsState) {
+    /// use account_axum::AccountPages;
+    /// use account_core::domain::Language;
+    ///
+    /// let french = Language::parse("fr").expect("a language tag");
+    /// let english = Language::parse("en").expect("a language tag");
+    /// let pages = AccountPages::new(state)
+    ///     .translation(&french, "Français", "login.title = Connexion\nlogin.submit = Se connecter")
+    ///     .translation(&english, "English", "login.submit = Sign in");
+    /// # }
+    /// ```
+    pub fn translation(
+        mut self,
+        language: &account_core::domain::Language,
+        name: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        self.config
+            .translations
+            .push((language.as_str().to_owned(), name.into(), text.into()));
+        self
+    }
+
     /// The router of the pages, ready to merge beside the API's.
-    pub fn into_router(self) -> Router {
+    pub fn into_router(mut self) -> Router {
+        if !self.config.translations.is_empty() {
+            let merged = self.config.translations.iter().fold(
+                Catalogs::built_in().clone(),
+                |catalogs, (tag, name, text)| catalogs.with(tag, name, text),
+            );
+            // Made once for the router, which lives as long as the application: the pages
+            // read it on every request without counting references.
+            self.config.catalogs = Box::leak(Box::new(merged));
+        }
         let prefix = self.config.prefix.clone();
         let state = self.state.clone();
         let ui = Ui {
@@ -214,7 +267,10 @@ async fn html_errors(
         .await
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let t = Tr::new(Lang::negotiate(None, accept_language.as_deref()));
+    let t = ui
+        .config
+        .catalogs()
+        .negotiate(None, accept_language.as_deref());
     let key = format!(
         "error.{}",
         problem.as_ref().map_or("internal", |p| p.code.as_str())
@@ -231,7 +287,7 @@ async fn html_errors(
     let base = format!("{mount}{}", ui.config.prefix);
     let page = Page {
         t,
-        lang: t.lang().tag(),
+        lang: t.tag(),
         title: "error.title",
         css: format!("{base}/assets/{}", assets::STYLESHEET.name),
         js: format!("{base}/assets/{}", assets::SCRIPT.name),
@@ -334,7 +390,10 @@ impl Ctx {
     /// The language for this request and this viewer.
     pub(crate) fn tr(&self, viewer: Option<&Viewer>) -> Tr {
         let preference = viewer.and_then(|v| v.account.language.as_ref().map(|l| l.as_str()));
-        Tr::new(Lang::negotiate(preference, self.accept_language.as_deref()))
+        self.ui
+            .config
+            .catalogs()
+            .negotiate(preference, self.accept_language.as_deref())
     }
 
     /// The common part of a page for this request.
@@ -351,7 +410,7 @@ impl Ctx {
         });
         Page {
             t,
-            lang: t.lang().tag(),
+            lang: t.tag(),
             title,
             base: self.base.clone(),
             api: self.api.clone(),
@@ -766,6 +825,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hosts_translation_is_spoken_to_the_browsers_that_ask_for_it() {
+        let french = account_core::domain::Language::parse("fr").expect("a tag");
+        let app = AccountPages::new(state())
+            .translation(&french, "Français", "login.title = Connexion")
+            .into_router();
+        let request = Request::get("/account/login")
+            .header(header::ACCEPT_LANGUAGE, "fr-FR, en;q=0.5")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("infallible");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let html = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(html.contains("<html lang=\"fr\">"), "{html}");
+        assert!(html.contains("<h1>Connexion</h1>"), "{html}");
+        // What the host did not translate is in English.
+        assert!(html.contains("Forgot Password"), "{html}");
+    }
+
+    #[tokio::test]
     async fn the_pages_may_live_at_the_root_and_old_assets_are_gone() {
         let app = AccountPages::new(state()).prefix("").into_router();
         let (status, location, _) = get(app.clone(), "/").await;
@@ -786,7 +866,7 @@ mod tests {
             .footer_html("<footer>Imprint</footer>");
         let config = Arc::new(pages.config);
         let page = Page {
-            t: Tr::new(Lang::En),
+            t: Catalogs::built_in().english(),
             lang: "en",
             title: "login.title",
             base: "/account".into(),

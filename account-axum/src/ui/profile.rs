@@ -14,7 +14,7 @@ use account_core::model::{AccountSource, ProfileChange};
 use account_core::{Error, FieldAccess, RequestInfo};
 
 use super::form::{Posted, SET_UP, SettingsPage};
-use super::{Ctx, Lang, Notice, Page, Ui, Viewer, avatar_url, initials, render};
+use super::{Ctx, Notice, Page, Ui, Viewer, avatar_url, initials, render};
 use crate::extract::ClientInfo;
 
 pub(crate) fn routes(prefix: &str) -> Router<Ui> {
@@ -82,7 +82,7 @@ async fn show(ctx: &Ctx, viewer: &Viewer, notice: Option<Notice>, status: Status
     };
     let account = &viewer.account;
     let page = ctx.page(Some(viewer), "profile.title").with_notice(notice);
-    let current = page.t.lang();
+    let current = page.t.tag();
     render(
         status,
         &ProfilePage {
@@ -99,12 +99,13 @@ async fn show(ctx: &Ctx, viewer: &Viewer, notice: Option<Notice>, status: Status
             recovery_is_primary: account.recovery_email.is_none(),
             avatar: avatar_url(account, &ctx.api),
             initials: initials(account.display_name.as_str()),
-            languages: Lang::ALL
-                .iter()
+            languages: page
+                .t
+                .languages()
                 .map(|lang| LanguageOption {
                     tag: lang.tag(),
                     name: lang.native_name(),
-                    selected: *lang == current,
+                    selected: lang.tag() == current,
                 })
                 .collect(),
             name_locked: reason(fields.display_name),
