@@ -456,14 +456,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Mount {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Self, std::convert::Infallible> {
-        Ok(Mount(
-            parts
-                .extensions
-                .get::<NestedPath>()
-                .map(|p| p.as_str().trim_end_matches('/').to_owned())
-                .unwrap_or_default(),
-        ))
+        Ok(Mount(mount_of(&parts.extensions)))
     }
+}
+
+/// Where the host nested the router (`/app`), or `""` at the root: the path that links
+/// the router writes start with.
+pub(crate) fn mount_of(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<NestedPath>()
+        .map(|p| p.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

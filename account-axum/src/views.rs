@@ -613,6 +613,19 @@ pub(crate) struct SecondFactorsBody {
     pub(crate) passkeys: u32,
 }
 
+/// The account's avatar under the API at `api` (`/api`, or the host's nesting of it), its
+/// query changing with each upload so that caches never show an old picture; `None` when
+/// the account has none. The JSON and the pages link it alike.
+pub(crate) fn avatar_url(account: &Account, api: &str) -> Option<String> {
+    account.avatar_updated_at.map(|at| {
+        format!(
+            "{api}/users/{}/avatar?v={}",
+            account.id,
+            at.timestamp_millis()
+        )
+    })
+}
+
 impl AccountBody {
     pub(crate) fn new(account: &Account, mount: &Mount) -> Self {
         Self {
@@ -626,14 +639,7 @@ impl AccountBody {
                 .as_ref()
                 .map(|e| e.as_str().to_owned()),
             language: account.language.as_ref().map(|l| l.as_str().to_owned()),
-            avatar_url: account.avatar_updated_at.map(|at| {
-                format!(
-                    "{}/api/users/{}/avatar?v={}",
-                    mount.0,
-                    account.id,
-                    at.timestamp_millis()
-                )
-            }),
+            avatar_url: avatar_url(account, &format!("{}/api", mount.0)),
             created_at: account.created_at,
             source: match &account.source {
                 AccountSource::External { directory } => SourceBody::External {

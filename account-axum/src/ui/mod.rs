@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts, NestedPath};
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -38,6 +38,7 @@ use account_core::{EnrollingSession, Error, SignedInSession};
 use crate::cookie::SetSessionCookie;
 use crate::error::ApiError;
 use crate::state::AccountsState;
+pub(crate) use crate::views::avatar_url;
 use crate::{csrf, middleware};
 
 pub(crate) use form::PageForm;
@@ -249,12 +250,15 @@ async fn html_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let accept_language = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let response = next.run(request).await;
+    // The page is made from the request (its language, where the router is nested); the
+    // answer's own extensions do not say where the router was mounted.
+    let (mut request_parts, body) = request.into_parts();
+    let ctx = Ctx::from_request_parts(&mut request_parts, &ui)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let response = next
+        .run(axum::extract::Request::from_parts(request_parts, body))
+        .await;
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -267,36 +271,16 @@ async fn html_errors(
         .await
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let t = ui
-        .config
-        .catalogs()
-        .negotiate(None, accept_language.as_deref());
+    let mut page = ctx.page(None, "error.title");
+    page.notice = None;
     let key = format!(
         "error.{}",
         problem.as_ref().map_or("internal", |p| p.code.as_str())
     );
-    let text = match t.get(&key) {
-        text if text == key => t.get("error.internal").to_owned(),
-        text => text.to_owned(),
-    };
-    let mount = parts
-        .extensions
-        .get::<NestedPath>()
-        .map(|p| p.as_str().trim_end_matches('/').to_owned())
-        .unwrap_or_default();
-    let base = format!("{mount}{}", ui.config.prefix);
-    let page = Page {
-        t,
-        lang: t.tag(),
-        title: "error.title",
-        css: format!("{base}/assets/{}", assets::STYLESHEET.name),
-        js: format!("{base}/assets/{}", assets::SCRIPT.name),
-        api: format!("{mount}/api"),
-        base,
-        me: None,
-        notice: None,
-        config: ui.config.clone(),
-    };
+    let text = page
+        .t
+        .text_or(&key, page.t.get("error.internal"))
+        .to_owned();
     let html = render(parts.status, &ErrorPage { p: page, text });
     let (html_parts, html_body) = html.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -353,11 +337,7 @@ impl FromRequestParts<Ui> for Ctx {
         parts: &mut Parts,
         ui: &Ui,
     ) -> Result<Self, std::convert::Infallible> {
-        let mount = parts
-            .extensions
-            .get::<NestedPath>()
-            .map(|p| p.as_str().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
+        let mount = crate::extract::mount_of(&parts.extensions);
         let done = parts.uri.query().and_then(|q| {
             q.split('&')
                 .find_map(|pair| pair.strip_prefix("done="))
@@ -581,13 +561,6 @@ impl Me {
     }
 }
 
-/// The avatar's URL, changing with each upload so that caches never show an old one.
-pub(crate) fn avatar_url(account: &Account, api: &str) -> Option<String> {
-    account
-        .avatar_updated_at
-        .map(|at| format!("{api}/users/{}/avatar?v={}", account.id, at.timestamp()))
-}
-
 /// Up to two letters from a name, for an avatar without a picture: "Ada Lovelace" → "AL".
 pub(crate) fn initials(name: &str) -> String {
     let mut letters = name
@@ -715,14 +688,20 @@ impl FromRequestParts<Ui> for Viewer {
     type Rejection = NoViewer;
 
     async fn from_request_parts(parts: &mut Parts, ui: &Ui) -> Result<Self, NoViewer> {
+        let refusal = match Option::<Viewer>::from_request_parts(parts, ui).await {
+            Ok(Some(viewer)) => return Ok(viewer),
+            Ok(None) => None,
+            Err(e) => Some(e),
+        };
+        // Only a refusal needs the page's context: the login to come back from, or the
+        // page that says what failed.
         let ctx = Ctx::from_request_parts(parts, ui)
             .await
             .unwrap_or_else(|never| match never {});
-        match Option::<Viewer>::from_request_parts(parts, ui).await {
-            Ok(Some(viewer)) => Ok(viewer),
-            Ok(None) => Err(NoViewer(ctx.to_login())),
-            Err(e) => Err(NoViewer(ctx.error_page(None, e))),
-        }
+        Err(NoViewer(match refusal {
+            None => ctx.to_login(),
+            Some(e) => ctx.error_page(None, e),
+        }))
     }
 }
 
@@ -819,9 +798,27 @@ mod tests {
             .find(|s| s.starts_with("/app/settings/assets/"))
             .and_then(|s| s.split('"').next())
             .expect("the stylesheet link");
-        let (status, _, css) = get(app, stylesheet).await;
+        let (status, _, css) = get(app.clone(), stylesheet).await;
         assert_eq!(status, StatusCode::OK);
         assert!(css.contains("--account-accent"));
+        // A refusal by a shared layer is a page under the same nesting.
+        let refused = app
+            .oneshot(
+                Request::delete("/app/settings/login")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(refused.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let body = axum::body::to_bytes(refused.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let html = String::from_utf8(body.to_vec()).expect("utf-8");
+        assert!(
+            html.contains("href=\"/app/settings/assets/account."),
+            "{html}"
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 
 const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36";
 
 /// Logs `username` in from a browser, keeping that device's cookie in the app.
-async fn login_from(
+pub async fn login_from(
     app: &mut TestApp,
     username: &str,
     user_agent: &str,

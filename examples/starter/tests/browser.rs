@@ -116,6 +116,8 @@ async fn run_journey(script: &str) {
     let screenshots = workspace
         .join("target/ui-screenshots")
         .join(script.trim_end_matches(".mjs"));
+    // A fresh folder, so that what a person looks at is this run's (no old failure.png).
+    let _ = std::fs::remove_dir_all(&screenshots);
     std::fs::create_dir_all(&screenshots).expect("the screenshot folder");
     let started = Instant::now();
     let output = Command::new("node")

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::signin::{log_in, signed_in};
 use crate::second_factors::{add_passkey, enrol_totp, new_device};
-use crate::support::{NEW_PASSWORD, PASSWORD, Reply, TestApp, empty, json_request, with};
+use crate::support::{NEW_PASSWORD, PASSWORD, Reply, TestApp, empty, with};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
 const CHROME_ANDROID: &str = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36";
@@ -42,20 +42,7 @@ async fn other_browser(
     hints: &[(&'static str, &str)],
 ) -> TestApp {
     let mut other = app.clone_handle();
-    other.cookie = None;
-    let mut request = with(
-        json_request(
-            Method::POST,
-            "/api/auth/login",
-            &json!({"login": username, "password": PASSWORD}),
-        ),
-        "user-agent",
-        user_agent,
-    );
-    for (name, value) in hints {
-        request = with(request, name, value);
-    }
-    other.send(request).await.ok(200);
+    crate::sessions::login_from(&mut other, username, user_agent, hints).await;
     other
 }
 
