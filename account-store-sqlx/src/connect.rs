@@ -10,6 +10,8 @@ use std::str::FromStr;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
+use account_store_sql::Driver as _;
+
 use crate::db::{Db, Pools};
 use crate::{Backend, SetupError, SqlStoreOptions};
 
@@ -110,12 +112,7 @@ impl MigrationSource<'static> for Embedded {
     fn resolve(
         self,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 'static>> {
-        let dialect = match self.0 {
-            Backend::Sqlite => account_schema::Dialect::Sqlite,
-            Backend::Postgres => account_schema::Dialect::Postgres,
-            Backend::MySql => account_schema::Dialect::MySql,
-        };
-        let migrations = account_schema::migrations(dialect)
+        let migrations = account_schema::migrations(self.0.dialect())
             .iter()
             .map(|m| {
                 Migration::new(

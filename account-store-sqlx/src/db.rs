@@ -1,19 +1,14 @@
-//! The one place that talks to sqlx: running statements on a pool or in a transaction,
-//! binding arguments and reading columns the way each backend keeps them, and turning
-//! driver errors into store errors.
+//! The one place that talks to sqlx to run statements: the driver of the shared
+//! operations (`account-store-sql`), which runs a statement on a pool or in a
+//! transaction, binds arguments and reads columns the way each backend keeps them, and
+//! turns driver errors into store errors.
 //!
-//! The store's operations (`ops/`) are written once over [`Db`] and [`Tx`], which take a
-//! statement in the shared SQL of [`crate::dialect`] and a list of [`Arg`]s. A time is
-//! bound and read as integer microseconds on SQLite and as a native time elsewhere; text
-//! comes back from MySQL's binary collation as bytes. Nothing outside this file knows.
+//! A time is bound and read as integer microseconds on SQLite and as a native time
+//! elsewhere; text comes back from MySQL's binary collation as bytes. Nothing outside
+//! this file knows.
 
-use std::future::Future;
-
-use account_core::model::{
-    AccountId, ApiTokenId, AppPasswordId, EventId, PasskeyId, SessionId, SshKeyId,
-};
 use account_core::store::{StoreError, StoreResult};
-use account_core::token::TokenDigest;
+use account_store_sql::{Arg, Backend, Columns, Driver, Refusal, Transaction, corrupt};
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, Row as _, Type};
 use uuid::Uuid;
@@ -24,9 +19,6 @@ use sqlx::mysql::{MySql, MySqlConnection, MySqlPool, MySqlRow};
 use sqlx::postgres::{PgConnection, PgPool, PgRow, Postgres};
 #[cfg(feature = "sqlite")]
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
-
-use crate::Backend;
-use crate::rows::corrupt;
 
 /// The connection pools of a store.
 #[derive(Debug, Clone)]
@@ -50,65 +42,6 @@ pub(crate) enum Pools {
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pub(crate) pools: Pools,
-}
-
-/// One argument of a statement. Each holds an `Option`, so that a null is bound with its
-/// column's type.
-#[derive(Debug, Clone)]
-pub(crate) enum Arg<'a> {
-    Uuid(Option<Uuid>),
-    Text(Option<std::borrow::Cow<'a, str>>),
-    Bytes(Option<&'a [u8]>),
-    Int(Option<i64>),
-    Int32(Option<i32>),
-    Int16(Option<i16>),
-    Bool(Option<bool>),
-    Time(Option<DateTime<Utc>>),
-}
-
-/// A statement's arguments, in the order of its placeholders.
-pub(crate) type Args<'a> = Vec<Arg<'a>>;
-
-/// The arguments `args![a, b, c]` of a statement, each converted with `Arg::from`.
-macro_rules! args {
-    ($($arg:expr),* $(,)?) => { vec![$($crate::db::Arg::from($arg)),*] };
-}
-pub(crate) use args;
-
-/// `From` conversions into [`Arg`]: each type as it and its `Option`.
-macro_rules! arg_from {
-    ($($variant:ident($ty:ty) => |$v:ident| $conv:expr;)*) => {$(
-        impl<'a> From<$ty> for Arg<'a> {
-            fn from($v: $ty) -> Self {
-                Arg::$variant(Some($conv))
-            }
-        }
-        impl<'a> From<Option<$ty>> for Arg<'a> {
-            fn from(value: Option<$ty>) -> Self {
-                Arg::$variant(value.map(|$v| $conv))
-            }
-        }
-    )*};
-}
-
-arg_from! {
-    Uuid(Uuid) => |v| v;
-    Uuid(AccountId) => |v| v.as_uuid();
-    Uuid(SessionId) => |v| v.as_uuid();
-    Uuid(PasskeyId) => |v| v.as_uuid();
-    Uuid(ApiTokenId) => |v| v.as_uuid();
-    Uuid(AppPasswordId) => |v| v.as_uuid();
-    Uuid(SshKeyId) => |v| v.as_uuid();
-    Uuid(EventId) => |v| v.as_uuid();
-    Text(&'a str) => |v| v.into();
-    Text(String) => |v| v.into();
-    Bytes(&'a [u8]) => |v| v;
-    Bytes(&'a TokenDigest) => |v| &v.as_bytes()[..];
-    Int(i64) => |v| v;
-    Int32(i32) => |v| v;
-    Int16(i16) => |v| v;
-    Bool(bool) => |v| v;
-    Time(DateTime<Utc>) => |v| v;
 }
 
 /// Where a statement runs: a pool, which lends it a connection, or the connection of a
@@ -243,18 +176,6 @@ async fn execute(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64
 }
 
 impl Db {
-    /// The backend the pools talk to.
-    pub(crate) fn backend(&self) -> Backend {
-        match self.pools {
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite { .. } => Backend::Sqlite,
-            #[cfg(feature = "postgres")]
-            Pools::Postgres(_) => Backend::Postgres,
-            #[cfg(feature = "mysql")]
-            Pools::MySql(_) => Backend::MySql,
-        }
-    }
-
     fn reader(&self) -> Conn<'_> {
         match &self.pools {
             #[cfg(feature = "sqlite")]
@@ -274,42 +195,57 @@ impl Db {
             _ => self.reader(),
         }
     }
+}
 
-    /// The row `sql` finds, if any, as `decode` makes it.
-    pub(crate) async fn read<T>(
+impl Driver for Db {
+    type Row = Row;
+    type Tx = Tx;
+
+    fn backend(&self) -> Backend {
+        match self.pools {
+            #[cfg(feature = "sqlite")]
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
+            Pools::MySql(_) => Backend::MySql,
+        }
+    }
+
+    async fn fetch_optional(
         &self,
+        write: bool,
         sql: &str,
-        args: Args<'_>,
-        decode: impl Fn(&Row) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        let row = fetch_optional(self.reader(), sql, &args).await?;
-        row.as_ref().map(decode).transpose()
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<Row>> {
+        let conn = if write { self.writer() } else { self.reader() };
+        fetch_optional(conn, sql, args).await
     }
 
-    /// Every row `sql` finds, as `decode` makes it.
-    pub(crate) async fn read_all<T>(
-        &self,
-        sql: &str,
-        args: Args<'_>,
-        decode: impl Fn(&Row) -> StoreResult<T>,
-    ) -> StoreResult<Vec<T>> {
-        let rows = fetch_all(self.reader(), sql, &args).await?;
-        rows.iter().map(decode).collect()
+    async fn fetch_all(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        fetch_all(self.reader(), sql, args).await
     }
 
-    /// Runs a change and returns how many rows it matched.
-    pub(crate) async fn write(&self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
-        execute(self.writer(), sql, &args).await
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        execute(self.writer(), sql, args).await
     }
 
-    /// Runs a change that returns a row (`RETURNING`, `SELECT` of a write), on the writer.
-    async fn write_returning(&self, sql: &str, args: Args<'_>) -> StoreResult<Option<Row>> {
-        fetch_optional(self.writer(), sql, &args).await
+    async fn execute_last_insert_id(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        match &self.pools {
+            #[cfg(feature = "mysql")]
+            Pools::MySql(pool) => bind::<MySql>(sql, args, false)
+                .execute(pool)
+                .await
+                .map(|done| done.last_insert_id())
+                .map_err(|e| store_error(Backend::MySql, e)),
+            #[allow(unreachable_patterns)]
+            _ => Err(StoreError::backend("LAST_INSERT_ID is MySQL's")),
+        }
     }
 
-    /// Starts a transaction. On SQLite it holds the write lock from its first statement
-    /// (`BEGIN IMMEDIATE`), so what it reads stays true until it commits.
-    pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+    /// On SQLite the transaction holds the write lock from its first statement (`BEGIN
+    /// IMMEDIATE`), so what it reads stays true until it commits.
+    async fn begin(&self) -> StoreResult<Tx> {
         let backend = self.backend();
         let conn = match &self.pools {
             #[cfg(feature = "sqlite")]
@@ -328,89 +264,9 @@ impl Db {
             conn: conn.map_err(|e| store_error(backend, e))?,
         })
     }
-
-    /// Runs a change (`UPDATE`, or an upsert) and returns the row it left as `columns`,
-    /// as `decode` makes it: with `RETURNING` where the backend has it. MySQL has not, so
-    /// there it is a transaction: the change locks the row, and `read` (`FROM ... WHERE
-    /// ...` with `read_args`) brings it back under that lock. `None` when the change
-    /// matched no row.
-    pub(crate) async fn change_returning<T>(
-        &self,
-        change: &str,
-        args: Args<'_>,
-        columns: &str,
-        read: &str,
-        read_args: Args<'_>,
-        decode: impl Fn(&Row) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        if self.backend().has_returning() {
-            let sql = format!("{change} RETURNING {columns}");
-            let row = self.write_returning(&sql, args).await?;
-            return row.as_ref().map(decode).transpose();
-        }
-        retry(|| async {
-            let mut tx = self.begin().await?;
-            let found = tx
-                .change_returning(
-                    change,
-                    args.clone(),
-                    columns,
-                    read,
-                    read_args.clone(),
-                    &decode,
-                )
-                .await?;
-            tx.commit().await?;
-            Ok(found)
-        })
-        .await
-    }
-
-    /// Deletes the row of `table` that `filter` finds and returns it as `columns`, as
-    /// `decode` makes it: with `DELETE ... RETURNING` where the backend has it; on MySQL
-    /// in a transaction that reads the row `FOR UPDATE` first, so that of concurrent
-    /// deletes only one gets it.
-    pub(crate) async fn delete_returning<T>(
-        &self,
-        table: &str,
-        columns: &str,
-        filter: &str,
-        args: Args<'_>,
-        decode: impl Fn(&Row) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        if self.backend().has_returning() {
-            let sql = format!("DELETE FROM {table} WHERE {filter} RETURNING {columns}");
-            let row = self.write_returning(&sql, args).await?;
-            return row.as_ref().map(decode).transpose();
-        }
-        retry(|| async {
-            let mut tx = self.begin().await?;
-            let found = tx
-                .delete_returning(table, columns, filter, args.clone(), &decode)
-                .await?;
-            tx.commit().await?;
-            Ok(found)
-        })
-        .await
-    }
-
-    /// Runs an upsert that reports the counter it left as the statement's last insert id
-    /// (`LAST_INSERT_ID(expr)`): how MySQL returns a value from a write in one statement.
-    #[cfg(feature = "mysql")]
-    pub(crate) async fn write_last_insert_id(&self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
-        #[allow(irrefutable_let_patterns)]
-        let Pools::MySql(pool) = &self.pools else {
-            return Err(StoreError::backend("LAST_INSERT_ID is MySQL's"));
-        };
-        bind::<MySql>(sql, &args, false)
-            .execute(pool)
-            .await
-            .map(|done| done.last_insert_id())
-            .map_err(|e| store_error(Backend::MySql, e))
-    }
 }
 
-/// A transaction. Dropped without [`commit`](Tx::commit), it rolls back.
+/// A transaction. Dropped without a commit, sqlx rolls it back.
 pub(crate) struct Tx {
     conn: TxConn,
 }
@@ -425,8 +281,7 @@ enum TxConn {
 }
 
 impl Tx {
-    /// The backend the transaction runs on.
-    pub(crate) fn backend(&self) -> Backend {
+    fn backend(&self) -> Backend {
         match self.conn {
             #[cfg(feature = "sqlite")]
             TxConn::Sqlite(_) => Backend::Sqlite,
@@ -447,92 +302,24 @@ impl Tx {
             TxConn::MySql(tx) => Conn::MySql(tx),
         }
     }
+}
 
-    /// The row `sql` finds, if any.
-    pub(crate) async fn read(&mut self, sql: &str, args: Args<'_>) -> StoreResult<Option<Row>> {
-        fetch_optional(self.conn(), sql, &args).await
+impl Transaction for Tx {
+    type Row = Row;
+
+    async fn fetch_optional(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<Row>> {
+        fetch_optional(self.conn(), sql, args).await
     }
 
-    /// Every row `sql` finds.
-    pub(crate) async fn read_all(&mut self, sql: &str, args: Args<'_>) -> StoreResult<Vec<Row>> {
-        fetch_all(self.conn(), sql, &args).await
+    async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        fetch_all(self.conn(), sql, args).await
     }
 
-    /// Runs a change and returns how many rows it matched.
-    pub(crate) async fn write(&mut self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
-        execute(self.conn(), sql, &args).await
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        execute(self.conn(), sql, args).await
     }
 
-    /// Locks the account's row until the commit (see [`Backend::lock_account`]) and says
-    /// whether the account exists.
-    pub(crate) async fn lock_account(&mut self, account: AccountId) -> StoreResult<bool> {
-        let lock = self.backend().lock_account();
-        Ok(self.read(lock, args![account]).await?.is_some())
-    }
-
-    /// Locks the account's row until the commit, for a transaction that adds a row of
-    /// the account: [`StoreError::NoSuchAccount`] when there is none, before anything is
-    /// written or counted.
-    pub(crate) async fn require_account(&mut self, account: AccountId) -> StoreResult<()> {
-        if self.lock_account(account).await? {
-            Ok(())
-        } else {
-            Err(StoreError::NoSuchAccount)
-        }
-    }
-
-    /// Runs a change inside the transaction and returns the row it left, as
-    /// [`Db::change_returning`] does: with `RETURNING`, or on MySQL the change (which
-    /// locks the row) and then `SELECT {columns} {read}`. `None` when it matched no row.
-    pub(crate) async fn change_returning<T>(
-        &mut self,
-        change: &str,
-        args: Args<'_>,
-        columns: &str,
-        read: &str,
-        read_args: Args<'_>,
-        decode: impl Fn(&Row) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        let row = if self.backend().has_returning() {
-            self.read(&format!("{change} RETURNING {columns}"), args)
-                .await?
-        } else if self.write(change, args).await? == 0 {
-            None
-        } else {
-            self.read(&format!("SELECT {columns} {read}"), read_args)
-                .await?
-        };
-        row.as_ref().map(decode).transpose()
-    }
-
-    /// Deletes the row of `table` that `filter` finds inside the transaction and returns
-    /// it, as [`Db::delete_returning`] does: with `DELETE ... RETURNING`, or on MySQL a
-    /// `SELECT ... FOR UPDATE` and then the `DELETE`.
-    pub(crate) async fn delete_returning<T>(
-        &mut self,
-        table: &str,
-        columns: &str,
-        filter: &str,
-        args: Args<'_>,
-        decode: impl Fn(&Row) -> StoreResult<T>,
-    ) -> StoreResult<Option<T>> {
-        let row = if self.backend().has_returning() {
-            let sql = format!("DELETE FROM {table} WHERE {filter} RETURNING {columns}");
-            self.read(&sql, args).await?
-        } else {
-            let read = format!("SELECT {columns} FROM {table} WHERE {filter} FOR UPDATE");
-            let row = self.read(&read, args.clone()).await?;
-            if row.is_some() {
-                let delete = format!("DELETE FROM {table} WHERE {filter}");
-                self.write(&delete, args).await?;
-            }
-            row
-        };
-        row.as_ref().map(decode).transpose()
-    }
-
-    /// Commits.
-    pub(crate) async fn commit(self) -> StoreResult<()> {
+    async fn commit(self) -> StoreResult<()> {
         let backend = self.backend();
         let done = match self.conn {
             #[cfg(feature = "sqlite")]
@@ -546,61 +333,36 @@ impl Tx {
     }
 }
 
-/// How often work that the database rolled back to break a deadlock (or that failed to
-/// serialize) is tried before its error is returned.
-const ATTEMPTS: u32 = 5;
-
-/// Runs `attempt` again while it fails because the database rolled it back to break a
-/// deadlock (PostgreSQL `40P01`) or a serialization failure (`40001`, which InnoDB also
-/// uses for its deadlock victims). The victim's work was rolled back whole, so doing it
-/// again is safe. SQLite never answers so: its transactions take the write lock first.
-pub(crate) async fn retry<T, F, Fut>(mut attempt: F) -> StoreResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = StoreResult<T>>,
-{
-    let mut tries = 1;
-    loop {
-        match attempt().await {
-            Err(e) if tries < ATTEMPTS && is_retryable(&e) => {
-                tracing::debug!(attempt = tries, "transaction lost a deadlock; trying again");
-                // A short, growing pause lets the winner finish first.
-                tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries) * 2)).await;
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-fn is_retryable(error: &StoreError) -> bool {
-    let StoreError::Backend(inner) = error else {
-        return false;
-    };
-    inner
-        .downcast_ref::<sqlx::Error>()
-        .and_then(sqlx::Error::as_database_error)
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == "40001" || code == "40P01")
-}
-
-/// The one place where driver errors become store errors: a unique violation of a key
-/// that means a taken value is [`StoreError::Conflict`]; a row refused by its foreign
-/// key, whose account is gone, is [`StoreError::NoSuchAccount`]; anything else (a lost
-/// connection, a pool timeout, a failed statement) is [`StoreError::Backend`], with the
-/// driver's error inside for the log.
+/// The one place where sqlx's errors become store errors, through the shared rule
+/// ([`Backend::store_error`]): what the database refused, read from its answer. A
+/// foreign key's refusal is SQLSTATE `23503` on PostgreSQL and the extended code 787
+/// (`SQLITE_CONSTRAINT_FOREIGNKEY`) on SQLite. MySQL's SQLSTATE (`23000`) is shared by
+/// every integrity error, so there it is the error number: 1452
+/// (`ER_NO_REFERENCED_ROW_2`) is the missing parent, where 1451 would be a parent still
+/// referenced, which the cascading keys never report. A deadlock's victim is `40P01`, a
+/// serialization failure `40001` (which InnoDB also uses for its deadlock victims).
 fn store_error(backend: Backend, error: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation()
-            && let Some(conflict) = backend.conflict(db.as_ref())
-        {
-            return StoreError::Conflict(conflict);
-        }
-        if backend.missing_parent(db.as_ref()) {
-            return StoreError::NoSuchAccount;
-        }
-    }
-    StoreError::backend(error)
+    backend.store_error(error, |error| {
+        let db = error.as_database_error()?;
+        let code = db.code();
+        let code = code.as_deref();
+        Some(Refusal {
+            message: db.message(),
+            constraint: db.constraint(),
+            unique_violation: db.is_unique_violation(),
+            missing_parent: match backend {
+                Backend::Sqlite => code == Some("787"),
+                Backend::Postgres => code == Some("23503"),
+                #[cfg(feature = "mysql")]
+                Backend::MySql => db
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|e| e.number() == 1452),
+                #[allow(unreachable_patterns)]
+                _ => false,
+            },
+            rolled_back: matches!(code, Some("40001" | "40P01")),
+        })
+    })
 }
 
 /// A row, as the backend returned it.
@@ -627,17 +389,27 @@ macro_rules! row_from {
 
 row_from!("sqlite": SqliteRow => Sqlite, "postgres": PgRow => Pg, "mysql": MySqlRow => MySql);
 
-/// A type a column can be read as, on every backend.
-pub(crate) trait Column: Sized {
-    /// The value of `column` in `row`.
-    fn read(row: &Row, column: &str) -> sqlx::Result<Self>;
+impl Row {
+    /// The value of `column` as sqlx decodes `T` on the row's backend; a missing column
+    /// or one of another type is a [`StoreError::Backend`].
+    fn get<T>(&self, column: &str) -> StoreResult<Option<T>>
+    where
+        Option<T>: Decodes,
+    {
+        <Option<T>>::decode(self, column).map_err(StoreError::backend)
+    }
 }
 
-/// Implements [`Column`] for types every backend decodes alike.
-macro_rules! column {
+/// A type every backend's row decodes alike.
+trait Decodes: Sized {
+    fn decode(row: &Row, column: &str) -> sqlx::Result<Self>;
+}
+
+/// Implements [`Decodes`] for types every backend decodes alike.
+macro_rules! decodes {
     ($($ty:ty),*) => {$(
-        impl Column for $ty {
-            fn read(row: &Row, column: &str) -> sqlx::Result<Self> {
+        impl Decodes for Option<$ty> {
+            fn decode(row: &Row, column: &str) -> sqlx::Result<Self> {
                 match row {
                     #[cfg(feature = "sqlite")]
                     Row::Sqlite(r) => r.try_get(column),
@@ -651,41 +423,24 @@ macro_rules! column {
     )*};
 }
 
-column!(
-    Uuid,
-    Option<Uuid>,
-    Vec<u8>,
-    Option<Vec<u8>>,
-    String,
-    Option<String>,
-    i64,
-    Option<i64>,
-    i32,
-    i16,
-    bool,
-    Option<DateTime<Utc>>
-);
+decodes!(Uuid, Vec<u8>, String, i64, i32, i16, bool, DateTime<Utc>);
 
-impl Row {
-    /// The value of `column`; a missing column or one of another type is a
-    /// [`StoreError::Backend`].
-    pub(crate) fn get<T: Column>(&self, column: &'static str) -> StoreResult<T> {
-        T::read(self, column).map_err(StoreError::backend)
+impl Columns for Row {
+    fn read_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        self.get(column)
     }
 
-    /// A text column.
-    pub(crate) fn text(&self, column: &'static str) -> StoreResult<String> {
-        self.opt_text(column)?
-            .ok_or_else(|| corrupt(column, "null where text was expected"))
+    fn read_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.get(column)
     }
 
-    /// A nullable text column. MySQL's binary collation makes sqlx see binary strings,
-    /// which it will not decode as text: they are read as bytes there.
-    pub(crate) fn opt_text(&self, column: &'static str) -> StoreResult<Option<String>> {
+    /// MySQL's binary collation makes sqlx see binary strings, which it will not decode
+    /// as text: they are read as bytes there.
+    fn read_text(&self, column: &str) -> StoreResult<Option<String>> {
         match self {
             #[cfg(feature = "mysql")]
             Row::MySql(_) => self
-                .get::<Option<Vec<u8>>>(column)?
+                .get::<Vec<u8>>(column)?
                 .map(|bytes| String::from_utf8(bytes).map_err(|e| corrupt(column, e)))
                 .transpose(),
             #[allow(unreachable_patterns)]
@@ -693,18 +448,28 @@ impl Row {
         }
     }
 
-    /// A point in time.
-    pub(crate) fn time(&self, column: &'static str) -> StoreResult<DateTime<Utc>> {
-        self.opt_time(column)?
-            .ok_or_else(|| corrupt(column, "null where a time was expected"))
+    fn read_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        self.get(column)
     }
 
-    /// A nullable point in time: integer microseconds on SQLite, a native time elsewhere.
-    pub(crate) fn opt_time(&self, column: &'static str) -> StoreResult<Option<DateTime<Utc>>> {
+    fn read_int32(&self, column: &str) -> StoreResult<Option<i32>> {
+        self.get(column)
+    }
+
+    fn read_int16(&self, column: &str) -> StoreResult<Option<i16>> {
+        self.get(column)
+    }
+
+    fn read_bool(&self, column: &str) -> StoreResult<Option<bool>> {
+        self.get(column)
+    }
+
+    /// Integer microseconds on SQLite, a native time elsewhere.
+    fn read_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
         match self {
             #[cfg(feature = "sqlite")]
             Row::Sqlite(_) => self
-                .get::<Option<i64>>(column)?
+                .get::<i64>(column)?
                 .map(|us| {
                     DateTime::from_timestamp_micros(us)
                         .ok_or_else(|| corrupt(column, "out of range"))

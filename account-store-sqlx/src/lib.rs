@@ -44,7 +44,7 @@
 //! # Behaviour
 //!
 //! - **Atomic operations** are one conditional statement or one transaction on every
-//!   backend, never a read and a write from Rust; see [the table](#atomic-operations).
+//!   backend, never a read and a write from Rust; see [the table](account_store_sql#atomic-operations).
 //! - **Secrets** never reach the database: tokens are kept as SHA-256 digests (binary
 //!   columns) and passwords as argon2 PHC strings; the traits hand the store nothing else.
 //! - **Errors**: a taken username, address or id is a
@@ -68,48 +68,13 @@
 //! very same files, so either adapter serves a database the other migrated. sqlx keeps
 //! the migrations it ran in `_sqlx_migrations`.
 //!
-//! # One implementation over a dialect
+//! # One implementation, shared with the diesel adapter
 //!
-//! Each store operation is written once (`src/ops/`), in one SQL that `src/dialect.rs`
-//! turns into each backend's: placeholders, upserts, quoting, the account lock, and
-//! which unique key means which taken value. `src/db.rs` binds and reads values the way
-//! each backend keeps them. What stays backend-specific is where the databases really
-//! behave differently, each place with its reason beside it: MySQL's lack of
-//! `RETURNING`, SQLite's single writer, and the pools each backend opens.
-//!
-//! # Atomic operations
-//!
-//! Every backend runs the same statements; the column "MySQL" says where it differs.
-//! A transaction "takes the account's turn" by locking the account's row first
-//! (PostgreSQL `FOR NO KEY UPDATE`, MySQL `FOR UPDATE`); on SQLite every transaction holds
-//! the only write lock from its start (`BEGIN IMMEDIATE`), and a plain read finds the row.
-//! Taking the turn also says whether the account exists: one that adds a row to an
-//! account that is gone stops there with `NoSuchAccount`, before it counts or writes
-//! anything. A single `INSERT` for a missing account is refused by its foreign key.
-//!
-//! | operation | how | MySQL |
-//! |---|---|---|
-//! | `insert_account` | transaction: the account row, then its `usernames_taken` row; a concurrent insert of the same username or address waits on the unique key, then gets the conflict | |
-//! | `update_profile`, `record_second_factor_attempt`, `replace_api_token_secret` | `UPDATE ... RETURNING` | transaction: `UPDATE` (locks the row), then `SELECT` it back |
-//! | `upgrade_password_hash`, `rotate_session`, `accept_totp_step`, `touch_*` | one conditional `UPDATE ... WHERE` (the current hash, the current token, an older step, an older time) | |
-//! | `set_password_hash` | one `UPDATE` of hash and stamp | |
-//! | `set_avatar` | transaction: the account's times (which lock its row), then the avatar replaced | |
-//! | `insert_challenge` with `replace` | transaction: the account's turn, insert, delete the others | |
-//! | `consume_challenge`, `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |
-//! | `record_failure` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | `ON DUPLICATE KEY UPDATE` in a transaction, then `SELECT` |
-//! | `hit_rate_limit` | `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` | one statement: `count = LAST_INSERT_ID(count + 1)` reports the new count |
-//! | `put_pending_totp`, `confirm_totp`, `replace_recovery_codes` | transaction: the account's turn; then the TOTP row (left alone when confirmed) and the recovery codes replaced | |
-//! | `redeem_recovery_code` | one `DELETE`, checking that it deleted a row | |
-//! | `delete_passkey` | transaction: the account's turn; does the passkey exist, are there others or a password; then `DELETE` | |
-//! | `delete_authenticators` | transaction: the account's turn; TOTP, recovery codes, passkeys | |
-//! | `second_factors` | one `SELECT` of three counts (one snapshot) | |
-//! | `insert_api_token`, `insert_app_password`, `insert_ssh_key` | transaction: the account's turn; count the clashes (SSH key: fingerprint first) and the account's rows; `INSERT` unless at the limit; the unique keys catch a clash with another account's concurrent insert | |
-//! | `change_account` | transaction: lock the account's row and every active administrator's in one `SELECT ... ORDER BY id FOR NO KEY UPDATE` (SQLite: a plain read); refuse to leave no active administrator; `UPDATE ... RETURNING` of the fields given (a taken address fails on the unique key and rolls back); disabling deletes the sessions | the same lock `FOR UPDATE`; `UPDATE`, then `SELECT` it back |
-//! | `delete_account` | transaction: the same lock, `FOR UPDATE` (a concurrent deletion waits, then finds no row); refuse the last active administrator; `DELETE ... RETURNING` the account, which cascades to every table of it but `usernames_taken` and `security_events`; delete its events; insert the deletion record | `SELECT ... FOR UPDATE`, then `DELETE` |
-//!
-//! On PostgreSQL and MySQL a transaction that the server rolls back to break a deadlock,
-//! or that fails to serialize (`40P01`, `40001`), is tried again a few times: it left
-//! nothing behind.
+//! Every store operation is written once, in the crate `account-store-sql`, in one SQL
+//! for the three backends; its documentation has the table of how each atomic
+//! operation is done. This crate gives it a driver: sqlx's pools, binding and rows.
+//! `account-store-diesel` runs the very same statements through diesel, so either
+//! adapter serves a database the other wrote.
 //!
 //! # Feature flags
 //!
@@ -129,68 +94,14 @@ compile_error!(
 
 mod connect;
 mod db;
-mod dialect;
-mod ops;
-mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use std::fmt;
 use std::time::Duration;
 
-/// A database kind this crate can store accounts in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Backend {
-    /// SQLite (feature `sqlite`).
-    Sqlite,
-    /// PostgreSQL (feature `postgres`).
-    Postgres,
-    /// MySQL or MariaDB (feature `mysql`).
-    MySql,
-}
-
-impl Backend {
-    /// The backend a database URL names by its scheme (`sqlite:`, `postgres:` or
-    /// `postgresql:`, `mysql:` or `mariadb:`), whether or not its feature is enabled.
-    pub fn from_url(url: &str) -> Option<Self> {
-        let scheme = url.split_once(':')?.0.to_ascii_lowercase();
-        match scheme.as_str() {
-            "sqlite" => Some(Backend::Sqlite),
-            "postgres" | "postgresql" => Some(Backend::Postgres),
-            "mysql" | "mariadb" => Some(Backend::MySql),
-            _ => None,
-        }
-    }
-
-    /// The feature of this crate that compiles the backend in.
-    pub fn feature(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-            Backend::MySql => "mysql",
-        }
-    }
-
-    /// Whether this build has the backend.
-    pub fn is_enabled(self) -> bool {
-        match self {
-            Backend::Sqlite => cfg!(feature = "sqlite"),
-            Backend::Postgres => cfg!(feature = "postgres"),
-            Backend::MySql => cfg!(feature = "mysql"),
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-            Backend::MySql => "MySQL",
-        })
-    }
-}
+pub use account_store_sql::Backend;
+use account_store_sql::{Driver as _, SqlOps};
 
 /// How [`SqlStore::connect_with`] sets up its connection pool.
 ///
@@ -283,7 +194,7 @@ pub enum SetupError {
 /// the pool's size, never the URL or its credentials.
 #[derive(Clone)]
 pub struct SqlStore {
-    db: db::Db,
+    ops: std::sync::Arc<SqlOps<db::Db>>,
     /// Drops a test database when the last clone goes.
     #[cfg(feature = "testing")]
     _test_database: Option<std::sync::Arc<testing::DropDatabase>>,
@@ -346,7 +257,7 @@ impl SqlStore {
 
     fn from_pools(pools: db::Pools) -> Self {
         Self {
-            db: db::Db { pools },
+            ops: std::sync::Arc::new(SqlOps::new(db::Db { pools })),
             #[cfg(feature = "testing")]
             _test_database: None,
         }
@@ -364,24 +275,32 @@ impl SqlStore {
     /// [`SetupError::Migrate`] when a migration fails, or when the database holds a
     /// migration this version of the crate does not know or one whose text changed.
     pub async fn migrate(&self) -> Result<(), SetupError> {
-        self.db.migrate().await
+        self.ops.driver().migrate().await
     }
 
     /// The backend this store talks to.
     pub fn backend(&self) -> Backend {
-        self.db.backend()
+        self.ops.driver().backend()
     }
 
     /// Closes the pool: new calls fail with `StoreError::Backend`, and this waits until
     /// the connections in use are returned and closed. For a clean shutdown.
     pub async fn close(&self) {
-        self.db.close().await;
+        self.ops.driver().close().await;
+    }
+}
+
+/// The store traits are the shared operations of `account-store-sql` on this crate's
+/// driver, every call passed straight on.
+impl account_core::store::StoreLayer for SqlStore {
+    fn inner(&self) -> &dyn account_core::store::Store {
+        &*self.ops
     }
 }
 
 impl fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (open, idle) = self.db.pool_sizes();
+        let (open, idle) = self.ops.driver().pool_sizes();
         f.debug_struct("SqlStore")
             .field("backend", &self.backend())
             .field("connections", &open)

@@ -568,6 +568,7 @@ async fn scan(db: &TestDatabase) -> Scan {
         Backend::Postgres => postgres_scan(db.url()).await,
         #[cfg(feature = "mysql")]
         Backend::MySql => mysql_scan(db.url()).await,
+        #[allow(unreachable_patterns)]
         other => panic!("{other} is not compiled in"),
     }
 }

@@ -6,12 +6,12 @@ use account_core::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::SqlStore;
 use crate::db::{args, retry};
 use crate::rows::{self, columns};
+use crate::{Driver, SqlOps};
 
 #[async_trait]
-impl ChallengeStore for SqlStore {
+impl<D: Driver> ChallengeStore for SqlOps<D> {
     async fn insert_challenge(&self, c: &Challenge, replace: bool) -> StoreResult<()> {
         let replaces = c.account_id.filter(|_| replace);
         retry(|| async move {

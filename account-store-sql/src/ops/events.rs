@@ -5,10 +5,11 @@ use account_core::policy::Policy;
 use account_core::store::{PolicyStore, SecurityEventStore, StoreResult};
 use async_trait::async_trait;
 
-use crate::SqlStore;
+use crate::db::RowExt as _;
 use crate::db::{Arg, Args, args};
 use crate::ops::Conditions;
 use crate::rows::{self, columns};
+use crate::{Driver, SqlOps};
 
 /// The statement that adds an event, with [`event_args`]; `delete_account` writes the
 /// deletion record with it too.
@@ -29,7 +30,7 @@ pub(super) fn event_args(e: &SecurityEvent) -> StoreResult<Args<'_>> {
 }
 
 #[async_trait]
-impl SecurityEventStore for SqlStore {
+impl<D: Driver> SecurityEventStore for SqlOps<D> {
     async fn record_event(&self, e: &SecurityEvent) -> StoreResult<()> {
         self.db.write(INSERT_EVENT, event_args(e)?).await?;
         Ok(())
@@ -74,7 +75,7 @@ impl SecurityEventStore for SqlStore {
 }
 
 #[async_trait]
-impl PolicyStore for SqlStore {
+impl<D: Driver> PolicyStore for SqlOps<D> {
     async fn policy(&self) -> StoreResult<Option<Policy>> {
         let sql = "SELECT body FROM policy WHERE id = 1";
         self.db

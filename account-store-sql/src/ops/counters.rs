@@ -6,12 +6,13 @@ use account_core::store::{RateLimitStore, StoreResult, ThrottleStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::SqlStore;
+use crate::db::RowExt as _;
 use crate::db::args;
 use crate::rows;
+use crate::{Driver, SqlOps};
 
 #[async_trait]
-impl ThrottleStore for SqlStore {
+impl<D: Driver> ThrottleStore for SqlOps<D> {
     async fn record_failure(
         &self,
         account: AccountId,
@@ -52,9 +53,8 @@ impl ThrottleStore for SqlStore {
 }
 
 #[async_trait]
-impl RateLimitStore for SqlStore {
+impl<D: Driver> RateLimitStore for SqlOps<D> {
     async fn hit_rate_limit(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<u32> {
-        #[cfg(feature = "mysql")]
         if self.db.backend() == crate::Backend::MySql {
             // MySQL cannot return the count it left, but `LAST_INSERT_ID(expr)` makes the
             // server report `expr` as the statement's last insert id: still one statement,

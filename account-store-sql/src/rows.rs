@@ -21,7 +21,7 @@ use account_core::token::TokenDigest;
 use chrono::Duration;
 use uuid::Uuid;
 
-use crate::db::Row;
+use crate::db::{Row, RowExt as _};
 
 /// The columns of a table that the record of the same name below reads, in one string
 /// (`columns!(sessions)`), for statements written with `concat!`.
@@ -68,15 +68,16 @@ pub(crate) use columns;
 /// since it may be personal data.
 #[derive(Debug, thiserror::Error)]
 #[error("the stored value of {column} is not valid: {reason}")]
-pub(crate) struct CorruptValue {
-    column: &'static str,
+pub struct CorruptValue {
+    column: String,
     reason: String,
 }
 
-/// A [`StoreError::Backend`] for a stored value that does not parse.
-pub(crate) fn corrupt(column: &'static str, reason: impl ToString) -> StoreError {
+/// A [`StoreError::Backend`] for a stored value that does not parse: a driver's answer
+/// for a column whose value is not what the schema keeps there.
+pub fn corrupt(column: &str, reason: impl ToString) -> StoreError {
     StoreError::backend(CorruptValue {
-        column,
+        column: column.to_owned(),
         reason: reason.to_string(),
     })
 }

@@ -6,12 +6,13 @@ use account_core::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::SqlStore;
+use crate::db::RowExt as _;
 use crate::db::{args, retry};
 use crate::rows::{self, columns};
+use crate::{Driver, SqlOps};
 
 #[async_trait]
-impl SessionStore for SqlStore {
+impl<D: Driver> SessionStore for SqlOps<D> {
     async fn insert_session(&self, s: &SessionRecord) -> StoreResult<()> {
         self.db
             .write(

@@ -8,12 +8,13 @@ use account_core::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::SqlStore;
+use crate::db::RowExt as _;
 use crate::db::{Arg, Tx, args, retry};
 use crate::rows::{self, columns};
+use crate::{Driver, SqlOps, Transaction};
 
 #[async_trait]
-impl AuthenticatorStore for SqlStore {
+impl<D: Driver> AuthenticatorStore for SqlOps<D> {
     async fn totp(&self, account: AccountId) -> StoreResult<Option<TotpRecord>> {
         let sql = concat!("SELECT ", columns!(totp), " FROM totp WHERE account_id = ?");
         self.db.read(sql, args![account], rows::totp).await
@@ -255,7 +256,7 @@ impl AuthenticatorStore for SqlStore {
 /// Replaces the account's recovery codes inside `tx`: the old ones go, the new ones come
 /// in one statement.
 async fn replace_codes(
-    tx: &mut Tx,
+    tx: &mut Tx<impl Transaction>,
     account: AccountId,
     codes: &[TokenDigest],
     at: DateTime<Utc>,

@@ -14,17 +14,17 @@
 //! it: the lock that makes one account's transactions take turns ([`Backend::lock_account`]),
 //! the lock that keeps an active administrator ([`Backend::lock_account_and_admins`]),
 //! whether a change can return its rows ([`Backend::has_returning`]), time arithmetic
-//! ([`Backend::idle_expiry`]), which unique key a duplicate violated
-//! ([`Backend::conflict`]), and how a missing account shows
-//! ([`Backend::missing_parent`]). Times and identifiers are bound and read per backend in
-//! `db.rs`.
+//! ([`Backend::idle_expiry`]), and which store error a refusal of the database is
+//! ([`Backend::store_error`]: which unique key means which taken value). Times and
+//! identifiers are bound and read per backend by the adapter's driver.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use account_core::store::Conflict;
+use account_core::store::{Conflict, StoreError};
 
 use crate::Backend;
+use crate::driver::{Refusal, RolledBack};
 
 /// The unique keys whose violation means a taken value: the constraint's name (as
 /// PostgreSQL reports it, and MySQL for keys other than the primary one), the columns as
@@ -80,7 +80,7 @@ impl Backend {
     /// The statement `text`, written in this crate's shared SQL, as this backend reads it.
     /// Borrowed unchanged where nothing needs rewriting, as most statements on SQLite and
     /// MySQL.
-    pub(crate) fn sql(self, text: &str) -> Cow<'_, str> {
+    pub fn sql(self, text: &str) -> Cow<'_, str> {
         match self {
             Backend::Sqlite => replace(text, "GREATEST(", "max("),
             Backend::Postgres if text.contains('?') => {
@@ -172,18 +172,54 @@ impl Backend {
         }
     }
 
+    /// The one place where a database error becomes a store error, for every driver:
+    /// a unique violation of a key that means a taken value is [`StoreError::Conflict`];
+    /// a row refused by its foreign key, whose account is gone, is
+    /// [`StoreError::NoSuchAccount`] (every foreign key of the schema names an account);
+    /// a transaction the database rolled back to break a deadlock or a serialization
+    /// conflict is a [`StoreError::Backend`] holding [`RolledBack`], which the store tries
+    /// again; anything else (a lost connection, a pool timeout, a failed statement) is a
+    /// [`StoreError::Backend`] with the driver's `error` inside for the log. `refusal`
+    /// reads, from the error, what the database answered (`None` when it answered
+    /// nothing).
+    pub fn store_error<E>(
+        self,
+        error: E,
+        refusal: impl for<'e> FnOnce(&'e E) -> Option<Refusal<'e>>,
+    ) -> StoreError
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let decided = refusal(&error).map(|refusal| {
+            if refusal.unique_violation
+                && let Some(conflict) = self.conflict(&refusal)
+            {
+                Ok(StoreError::Conflict(conflict))
+            } else if refusal.missing_parent {
+                Ok(StoreError::NoSuchAccount)
+            } else {
+                Err(refusal.rolled_back)
+            }
+        });
+        match decided {
+            Some(Ok(error)) => error,
+            Some(Err(true)) => StoreError::backend(RolledBack(error.into())),
+            Some(Err(false)) | None => StoreError::backend(error),
+        }
+    }
+
     /// What a unique violation means: the taken value, found by the key the database
     /// names. SQLite names the columns (`UNIQUE constraint failed: accounts.username`),
     /// PostgreSQL the constraint, and MySQL the key in its message (`Duplicate entry '...'
     /// for key 'accounts_username_key'`, MySQL 8: `'accounts.accounts_username_key'`),
     /// where every primary key is `PRIMARY`: a taken id, except in `usernames_taken`,
     /// which `insert_account` tells apart itself.
-    pub(crate) fn conflict(self, error: &dyn sqlx::error::DatabaseError) -> Option<Conflict> {
+    fn conflict(self, refusal: &Refusal<'_>) -> Option<Conflict> {
         let (name, by_columns) = match self {
-            Backend::Sqlite => (error.message().rsplit(": ").next()?, true),
-            Backend::Postgres => (error.constraint()?, false),
+            Backend::Sqlite => (refusal.message.rsplit(": ").next()?, true),
+            Backend::Postgres => (refusal.constraint?, false),
             Backend::MySql => {
-                let key = error.message().rsplit_once("for key '")?.1;
+                let key = refusal.message.rsplit_once("for key '")?.1;
                 let key = key.trim_end_matches('\'').rsplit('.').next()?;
                 if key == "PRIMARY" {
                     return Some(Conflict::Id);
@@ -197,27 +233,6 @@ impl Backend {
                 name == if by_columns { *columns } else { *constraint }
             })
             .map(|&(_, _, conflict)| conflict)
-    }
-
-    /// Whether an error is a row refused because the row its foreign key names is
-    /// missing: every foreign key of the schema names an account, so this is
-    /// [`StoreError::NoSuchAccount`](account_core::store::StoreError::NoSuchAccount).
-    /// PostgreSQL reports SQLSTATE `23503`, SQLite the extended code 787
-    /// (`SQLITE_CONSTRAINT_FOREIGNKEY`). MySQL's SQLSTATE (`23000`) is shared by every
-    /// integrity error, so there it is the error number: 1452 (`ER_NO_REFERENCED_ROW_2`)
-    /// is the missing parent, where 1451 would be a parent still referenced, which the
-    /// cascading keys never report.
-    pub(crate) fn missing_parent(self, error: &dyn sqlx::error::DatabaseError) -> bool {
-        match self {
-            Backend::Sqlite => error.code().is_some_and(|code| code == "787"),
-            Backend::Postgres => error.code().is_some_and(|code| code == "23503"),
-            #[cfg(feature = "mysql")]
-            Backend::MySql => error
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .is_some_and(|e| e.number() == 1452),
-            #[cfg(not(feature = "mysql"))]
-            Backend::MySql => false,
-        }
     }
 }
 

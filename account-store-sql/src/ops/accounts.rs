@@ -12,13 +12,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::SqlStore;
+use crate::db::RowExt as _;
 use crate::db::{Arg, Tx, args, retry};
 use crate::ops::Conditions;
 use crate::rows::{self, columns};
+use crate::{Driver, SqlOps, Transaction};
 
 #[async_trait]
-impl AccountStore for SqlStore {
+impl<D: Driver> AccountStore for SqlOps<D> {
     async fn insert_account(&self, new: &NewAccount) -> StoreResult<()> {
         let a = &new.account;
         let (source, directory) = rows::source_columns(&a.source);
@@ -336,7 +337,7 @@ impl AccountStore for SqlStore {
 }
 
 #[async_trait]
-impl CredentialStore for SqlStore {
+impl<D: Driver> CredentialStore for SqlOps<D> {
     async fn password_hash(&self, id: AccountId) -> StoreResult<Option<PasswordHash>> {
         let sql = "SELECT password_hash FROM accounts WHERE id = ?";
         let hash = self
@@ -389,7 +390,11 @@ enum Standing {
 /// stands. Another active administrator that was read stays locked, so it cannot step
 /// down before this transaction ends; what the database returns is read again here
 /// rather than trusted to the condition.
-async fn standing(tx: &mut Tx, id: AccountId, deleting: bool) -> StoreResult<Standing> {
+async fn standing(
+    tx: &mut Tx<impl Transaction>,
+    id: AccountId,
+    deleting: bool,
+) -> StoreResult<Standing> {
     let lock = tx.backend().lock_account_and_admins(deleting);
     let mut found = false;
     let mut active_admin = false;

@@ -16,12 +16,13 @@ use account_core::token::TokenDigest;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::SqlStore;
+use crate::db::RowExt as _;
 use crate::db::{Arg, Args, args, retry};
 use crate::rows::{self, columns};
+use crate::{Driver, SqlOps};
 
 #[async_trait]
-impl ApiTokenStore for SqlStore {
+impl<D: Driver> ApiTokenStore for SqlOps<D> {
     async fn insert_api_token(&self, t: &ApiTokenRecord, limit: u32) -> StoreResult<LimitedInsert> {
         let insert = "INSERT INTO api_tokens (id, account_id, name, scope, allowed_networks, \
                       digest, last_four, created_at, expires_at, last_used_at, last_used_ip) \
@@ -123,7 +124,7 @@ impl ApiTokenStore for SqlStore {
 }
 
 #[async_trait]
-impl AppPasswordStore for SqlStore {
+impl<D: Driver> AppPasswordStore for SqlOps<D> {
     async fn insert_app_password(
         &self,
         p: &AppPasswordRecord,
@@ -197,7 +198,7 @@ impl AppPasswordStore for SqlStore {
 }
 
 #[async_trait]
-impl SshKeyStore for SqlStore {
+impl<D: Driver> SshKeyStore for SqlOps<D> {
     async fn insert_ssh_key(&self, k: &SshKeyRecord, limit: u32) -> StoreResult<LimitedInsert> {
         let insert = "INSERT INTO ssh_keys (id, account_id, name, algorithm, bits, fingerprint, \
                       public_key, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -262,7 +263,7 @@ impl SshKeyStore for SqlStore {
     }
 }
 
-impl SqlStore {
+impl<D: Driver> SqlOps<D> {
     /// Inserts a row of `table` unless the account has `limit` rows there already,
     /// deciding and inserting in one transaction.
     ///
