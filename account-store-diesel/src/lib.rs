@@ -1,18 +1,118 @@
-//! SQL storage for [`account_core`] through diesel and diesel-async, on the schema of
-//! `account-schema`: SQLite (feature `sqlite`, the default, through diesel-async's
-//! `SyncConnectionWrapper`), PostgreSQL (`postgres`, tokio-postgres) and MySQL/MariaDB
-//! (`mysql`, mysql_async), all pure Rust.
+//! SQL storage for [`account_core`] through diesel and diesel-async: SQLite (feature
+//! `sqlite`, the default, through diesel-async's `SyncConnectionWrapper`), PostgreSQL
+//! (`postgres`, through tokio-postgres) and MySQL/MariaDB (`mysql`, through
+//! mysql_async), all pure Rust: nothing to install, no libpq or libmysqlclient.
 //!
-//! This is the start of the second adapter: [`DieselStore`] connects by URL and
-//! [`migrate`](DieselStore::migrate)s, recording the migrations exactly as the sqlx store
-//! does (`_sqlx_migrations`, the same checksums and locks), so that either adapter serves
-//! a database the other migrated. The store traits come next; until then this crate does
-//! not implement `account_core::store::Store`.
+//! [`DieselStore`] implements every store trait of `account-core` (the
+//! [`Store`](account_core::store::Store) the services take), on a database a URL names or
+//! on the deadpool pool of diesel-async connections your application already has.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use account_core::mail::MemoryMailer;
+//! use account_core::{AccountConfig, Accounts};
+//! use account_store_diesel::DieselStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // `sqlite:` creates the file if it is missing;
+//! // `postgres://user:pass@host/db` and `mysql://user:pass@host/db` work the same way.
+//! let store = DieselStore::connect("sqlite:data/accounts.db").await?;
+//! store.migrate().await?;
+//!
+//! let config = AccountConfig::new("https://accounts.example.com".parse()?);
+//! let accounts = Accounts::builder(Arc::new(store), Arc::new(MemoryMailer::new()), config)
+//!     .build();
+//! # let _ = accounts;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Choosing an adapter
+//!
+//! This crate and `account-store-sqlx` are the same store: both run the statements of
+//! `account-store-sql`, written once, on the schema of `account-schema`, and record their
+//! migrations alike. Pick the one whose database stack your application already has, so
+//! that it does not compile and pool a second one; a database written by either is read
+//! and written by the other (tested both ways on every backend), so you can change your
+//! mind later without moving data.
+//!
+//! # Using your own pool
+//!
+//! An application that runs on diesel-async already has a deadpool pool of its
+//! connections (`diesel_async::pooled_connection::deadpool::Pool`); the store takes it as
+//! it is, and shares its connections with the rest of the application:
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use diesel_async::AsyncPgConnection;
+//! use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+//! use diesel_async::pooled_connection::deadpool::Pool;
+//! use account_store_diesel::DieselStore;
+//!
+//! let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new("postgres://app@db/app");
+//! let pool = Pool::builder(manager).max_size(16).build()?;
+//! let store = DieselStore::from_postgres_pool(pool.clone());
+//! store.migrate().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! deadpool is the one pool this crate takes (bb8 and mobc pools are not accepted):
+//! diesel-async's deadpool pool checks a connection with a query before lending it and
+//! drops one left inside a transaction, which is what the store needs. Give the pool a
+//! wait timeout (`Pool::builder(..).wait_timeout(..)` with the Tokio runtime): without
+//! one, a store call waits as long as the database is unreachable. A SQLite pool must
+//! have foreign keys on (`PRAGMA foreign_keys = ON` in the manager's `custom_setup`): they
+//! carry the deletion of an account's rows.
+//!
+//! # Migrations
+//!
+//! [`DieselStore::migrate`] runs the migration files of `account-schema` (embedded in the
+//! binary) and records them in the table `_sqlx_migrations` exactly as sqlx does: the
+//! same columns, the same checksums (SHA-384 of each file), the same lock while
+//! migrating (PostgreSQL's advisory lock, MySQL's named lock, with sqlx's ids). So a
+//! database migrated by either adapter is up to date for both, and instances of both
+//! starting at once migrate one after the other. Your own diesel migrations keep their
+//! own table (`__diesel_schema_migrations`) and never touch these tables; the account
+//! tables are described in `account-schema`'s documentation.
+//!
+//! # Behaviour
+//!
+//! As `account-store-sqlx`, since the statements are the same (see the table of atomic
+//! operations in `account-store-sql`): atomic operations are one conditional statement or
+//! one transaction with the right lock, a taken value is a `StoreError::Conflict`, a row
+//! for an account that is gone is `StoreError::NoSuchAccount`, anything else the database
+//! or the pool reports is a `StoreError::Backend` (never a panic), and transactions a
+//! deadlock rolled back are tried again. SQLite reads go through a pool of four
+//! connections and writes queue for one writer, whose transactions start with `BEGIN
+//! IMMEDIATE`.
+//!
+//! # Feature flags
+//!
+//! | feature | what it does | default |
+//! |---|---|---|
+//! | `sqlite` | the SQLite backend, with SQLite compiled in | yes |
+//! | `postgres` | the PostgreSQL backend (tokio-postgres) | no |
+//! | `mysql` | the MySQL/MariaDB backend (mysql_async) | no |
+//!
+//! At least one backend must be enabled.
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "account-store-diesel needs at least one backend: enable the feature `sqlite`, `postgres` or `mysql`"
+);
+
+mod driver;
 mod migrate;
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
+use account_store_sql::{Driver as _, SqlOps};
+use deadpool::managed::Timeouts;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool;
 
@@ -20,43 +120,24 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::AsyncMysqlConnection;
 #[cfg(feature = "postgres")]
 use diesel_async::AsyncPgConnection;
-#[cfg(feature = "sqlite")]
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+
+pub use account_store_sql::Backend;
+use driver::{Conns, Db, PoolOf, on_backend};
 
 #[cfg(feature = "sqlite")]
-type SqliteConnection = SyncConnectionWrapper<diesel::SqliteConnection>;
-
-/// The database behind a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Backend {
-    /// SQLite, a file (or memory) in the process.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL or MariaDB.
-    MySql,
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Sqlite => "SQLite",
-            Backend::Postgres => "PostgreSQL",
-            Backend::MySql => "MySQL",
-        })
-    }
-}
+pub use driver::SqliteConnection;
 
 /// Why a store could not be opened or migrated.
+///
+/// No variant carries the database URL, which may hold a password.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetupError {
-    /// The URL names no database this crate knows (`sqlite:`, `postgres:`, `mysql:`).
-    #[error("the database URL must start with sqlite:, postgres: or mysql:")]
+    /// The URL names no database this crate knows.
+    #[error("the database URL must start with sqlite:, postgres:, postgresql:, mysql: or mariadb:")]
     UnsupportedUrl,
     /// The URL names a backend whose feature this build does not have.
-    #[error("this build of account-store-diesel has no {backend} support (enable its feature)")]
+    #[error("{backend} support is not compiled in: enable the feature `{}` of account-store-diesel", backend.feature())]
     BackendNotEnabled {
         /// The backend the URL names.
         backend: Backend,
@@ -78,145 +159,205 @@ pub enum SetupError {
     ChangedMigration(i64),
 }
 
-enum Pools {
-    #[cfg(feature = "sqlite")]
-    Sqlite(Pool<SqliteConnection>),
-    #[cfg(feature = "postgres")]
-    Postgres(Pool<AsyncPgConnection>),
-    #[cfg(feature = "mysql")]
-    MySql(Pool<AsyncMysqlConnection>),
-}
+/// How long a store call waits for a connection (a free one, or a new one to the
+/// database) before it fails with `StoreError::Backend`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Every store trait of `account-core` over diesel-async (the traits are being added;
-/// today: connecting and migrating).
+/// Account storage through diesel-async on SQLite, PostgreSQL or MySQL/MariaDB: every
+/// store trait of `account-core`.
+///
+/// Cloning is cheap and clones share the pools. `Debug` shows the backend and the pools'
+/// size, never the URL or its credentials.
+#[derive(Clone)]
 pub struct DieselStore {
-    pools: Pools,
-}
-
-impl fmt::Debug for DieselStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DieselStore")
-            .field("backend", &self.backend())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The backend a URL names, by its scheme.
-fn backend_of(url: &str) -> Result<Backend, SetupError> {
-    let scheme = url.split(':').next().unwrap_or_default();
-    match scheme {
-        "sqlite" => Ok(Backend::Sqlite),
-        "postgres" | "postgresql" => Ok(Backend::Postgres),
-        "mysql" | "mariadb" => Ok(Backend::MySql),
-        _ => Err(SetupError::UnsupportedUrl),
-    }
-}
-
-/// A connection of the pool, or why there is none (a pool makes them when asked).
-macro_rules! connection {
-    ($pool:expr) => {
-        $pool
-            .get()
-            .await
-            .map_err(|e| SetupError::Connect(e.to_string()))
-    };
+    ops: Arc<SqlOps<Db>>,
 }
 
 impl DieselStore {
-    /// Connects to the database at `url` (`sqlite://path/to/file.db`, `postgres://…`,
-    /// `mysql://…`); a SQLite file is made when missing. The schema is not touched: call
-    /// [`migrate`](Self::migrate).
+    /// Connects to the database at `url` (`sqlite:path/to/file.db`, `sqlite::memory:`,
+    /// `postgres://…`, `mysql://…` or `mariadb://…`), with pools of diesel-async
+    /// connections: 10 on PostgreSQL and MySQL; on SQLite 4 readers and one writer. A
+    /// SQLite file is made when missing, in WAL mode with foreign keys on. One connection
+    /// is made now, so that a wrong URL or a server that is down shows here and not at
+    /// the first request. The schema is not touched: call [`migrate`](Self::migrate).
     ///
     /// # Errors
     ///
-    /// [`SetupError`] for a URL it cannot use or a database it cannot reach.
+    /// [`SetupError::UnsupportedUrl`], [`SetupError::BackendNotEnabled`], and
+    /// [`SetupError::Connect`] when the database cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, SetupError> {
-        let backend = backend_of(url)?;
-        let pools = match backend {
+        let backend = Backend::from_url(url).ok_or(SetupError::UnsupportedUrl)?;
+        let db = match backend {
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => Pools::Sqlite(sqlite_pool(url)?),
+            Backend::Sqlite => Db::Sqlite(sqlite_conns(url)?),
             #[cfg(feature = "postgres")]
-            Backend::Postgres => Pools::Postgres(
-                Pool::builder(AsyncDieselConnectionManager::<AsyncPgConnection>::new(url))
-                    .build()
-                    .map_err(|e| SetupError::Connect(e.to_string()))?,
-            ),
+            Backend::Postgres => Db::Postgres(Conns {
+                reader: pool::<AsyncPgConnection>(AsyncDieselConnectionManager::new(url), 10)?,
+                writer: None,
+            }),
             #[cfg(feature = "mysql")]
-            Backend::MySql => Pools::MySql(
-                Pool::builder(AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(
-                    url,
-                ))
-                .build()
-                .map_err(|e| SetupError::Connect(e.to_string()))?,
-            ),
+            Backend::MySql => Db::MySql(Conns {
+                reader: pool::<AsyncMysqlConnection>(mysql_manager(url), 10)?,
+                writer: None,
+            }),
             #[allow(unreachable_patterns)]
             backend => return Err(SetupError::BackendNotEnabled { backend }),
         };
-        let store = Self { pools };
-        // A pool makes its connections lazily: make one now, so that a wrong URL or a
-        // server that is down is reported here and not at the first request.
+        let store = Self::from_db(db);
+        // A pool makes its connections lazily: make one now.
         store.check().await?;
         Ok(store)
     }
 
-    /// The backend of this store.
-    pub fn backend(&self) -> Backend {
-        match &self.pools {
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite(_) => Backend::Sqlite,
-            #[cfg(feature = "postgres")]
-            Pools::Postgres(_) => Backend::Postgres,
-            #[cfg(feature = "mysql")]
-            Pools::MySql(_) => Backend::MySql,
+    /// A store over the application's own SQLite pool, which reads and writes through
+    /// it. Its connections must have foreign keys on (see [the crate
+    /// documentation](crate#using-your-own-pool)).
+    #[cfg(feature = "sqlite")]
+    pub fn from_sqlite_pool(pool: Pool<SqliteConnection>) -> Self {
+        Self::from_db(Db::Sqlite(Conns {
+            reader: pool,
+            writer: None,
+        }))
+    }
+
+    /// A store over the application's own PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    pub fn from_postgres_pool(pool: Pool<AsyncPgConnection>) -> Self {
+        Self::from_db(Db::Postgres(Conns {
+            reader: pool,
+            writer: None,
+        }))
+    }
+
+    /// A store over the application's own MySQL or MariaDB pool.
+    #[cfg(feature = "mysql")]
+    pub fn from_mysql_pool(pool: Pool<AsyncMysqlConnection>) -> Self {
+        Self::from_db(Db::MySql(Conns {
+            reader: pool,
+            writer: None,
+        }))
+    }
+
+    fn from_db(db: Db) -> Self {
+        Self {
+            ops: Arc::new(SqlOps::new(db)),
         }
     }
 
+    /// The backend of this store.
+    pub fn backend(&self) -> Backend {
+        self.ops.driver().backend()
+    }
+
     async fn check(&self) -> Result<(), SetupError> {
-        match &self.pools {
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite(pool) => connection!(pool).map(drop),
-            #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => connection!(pool).map(drop),
-            #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => connection!(pool).map(drop),
-        }
+        on_backend!(self.ops.driver(), |conns| conns
+            .reader
+            .get()
+            .await
+            .map(drop)
+            .map_err(|e| SetupError::Connect(e.to_string())))
     }
 
     /// Creates the schema, or brings it up to date, with the migrations of
     /// `account-schema`, recorded in `_sqlx_migrations` as the sqlx store records them:
-    /// a database migrated by either adapter is up to date for both.
+    /// a database migrated by either adapter is up to date for both (see [the crate
+    /// documentation](crate#migrations)). Safe to call at every start and from several
+    /// instances at once.
     ///
     /// # Errors
     ///
     /// [`SetupError`] when a migration fails, or when the database holds a failed
     /// migration, one this version does not know, or one whose text changed.
     pub async fn migrate(&self) -> Result<(), SetupError> {
-        match &self.pools {
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite(pool) => {
-                let mut conn = connection!(pool)?;
-                migrate::run(&mut *conn, account_schema::Dialect::Sqlite).await
-            }
-            #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => {
-                let mut conn = connection!(pool)?;
-                migrate::run(&mut *conn, account_schema::Dialect::Postgres).await
-            }
-            #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => {
-                let mut conn = connection!(pool)?;
-                migrate::run(&mut *conn, account_schema::Dialect::MySql).await
-            }
-        }
+        let dialect = self.backend().dialect();
+        on_backend!(self.ops.driver(), |conns| {
+            let pool = conns.writer.as_ref().unwrap_or(&conns.reader);
+            let mut conn = pool
+                .get()
+                .await
+                .map_err(|e| SetupError::Connect(e.to_string()))?;
+            migrate::run(&mut *conn, dialect).await
+        })
+    }
+
+    /// Closes the pools: new calls fail with `StoreError::Backend`, and connections are
+    /// closed as they come back. For a clean shutdown.
+    pub fn close(&self) {
+        self.ops.driver().close();
     }
 }
 
-/// SQLite connections with what the schema needs on each: foreign keys enforced (they
-/// carry the cascades of an account's deletion), and a busy timeout so that writers
-/// wait for each other instead of failing.
-#[cfg(feature = "sqlite")]
-fn sqlite_pool(url: &str) -> Result<Pool<SqliteConnection>, SetupError> {
+/// The store traits are the shared operations of `account-store-sql` on this crate's
+/// driver, every call passed straight on.
+impl account_core::store::StoreLayer for DieselStore {
+    fn inner(&self) -> &dyn account_core::store::Store {
+        &*self.ops
+    }
+}
+
+impl fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (open, idle) = self.ops.driver().pool_sizes();
+        f.debug_struct("DieselStore")
+            .field("backend", &self.backend())
+            .field("connections", &open)
+            .field("idle", &idle)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pool of at most `size` connections that `manager` makes, which waits at most
+/// [`ACQUIRE_TIMEOUT`] for one.
+fn pool<C: driver::Conn>(manager: C::Manager, size: usize) -> Result<PoolOf<C>, SetupError> {
+    PoolOf::<C>::builder(manager)
+        .max_size(size)
+        .timeouts(Timeouts {
+            wait: Some(ACQUIRE_TIMEOUT),
+            create: Some(ACQUIRE_TIMEOUT),
+            recycle: Some(ACQUIRE_TIMEOUT),
+        })
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| SetupError::Connect(e.to_string()))
+}
+
+/// MySQL connections in strict mode: a value too long for its column is an error, never
+/// silently cut, on servers configured without strict mode too (as the sqlx store sets
+/// it).
+#[cfg(feature = "mysql")]
+fn mysql_manager(url: &str) -> AsyncDieselConnectionManager<AsyncMysqlConnection> {
     use diesel_async::pooled_connection::ManagerConfig;
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+
+    // mysql_async knows the scheme `mysql:` only; MariaDB speaks the same protocol.
+    let url = match url.get(..8) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("mariadb:") => format!("mysql:{}", &url[8..]),
+        _ => url.to_owned(),
+    };
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|url: &str| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = AsyncMysqlConnection::establish(&url).await?;
+            conn.batch_execute(
+                "SET SESSION sql_mode = CONCAT(@@SESSION.sql_mode, ',STRICT_ALL_TABLES')",
+            )
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    AsyncDieselConnectionManager::new_with_config(url, config)
+}
+
+/// SQLite's readers and single writer, with what the schema needs on each connection:
+/// foreign keys enforced (they carry the cascades of an account's deletion), a busy
+/// timeout so that another process's writer is waited for, and WAL, so that readers
+/// read while a write goes on. An in-memory database lives in its one connection, which
+/// then reads and writes.
+#[cfg(feature = "sqlite")]
+fn sqlite_conns(url: &str) -> Result<Conns<SqliteConnection>, SetupError> {
+    use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
     use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 
     let path = url
@@ -226,21 +367,42 @@ fn sqlite_pool(url: &str) -> Result<Pool<SqliteConnection>, SetupError> {
         .next()
         .unwrap_or_default()
         .to_owned();
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|path: &str| {
-        let path = path.to_owned();
-        Box::pin(async move {
-            let mut conn = SqliteConnection::establish(&path).await?;
-            conn.batch_execute(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;",
-            )
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        })
-    });
-    let manager = AsyncDieselConnectionManager::<SqliteConnection>::new_with_config(path, config);
-    Pool::builder(manager)
-        .build()
-        .map_err(|e| SetupError::Connect(e.to_string()))
+    let in_memory = path.is_empty() || path == ":memory:";
+    if !in_memory
+        && let Some(dir) = std::path::Path::new(&path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| SetupError::Connect(e.to_string()))?;
+    }
+    let manager = || {
+        let mut config = ManagerConfig::default();
+        // SQLite connections live in this process and do not break the way network
+        // connections do: no query to check one before lending it, which would be a
+        // round trip to the blocking pool as dear as the statement it precedes.
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(|path: &str| {
+            let path = path.to_owned();
+            Box::pin(async move {
+                let mut conn = SqliteConnection::establish(&path).await?;
+                conn.batch_execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA journal_mode = WAL;",
+                )
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(conn)
+            })
+        });
+        AsyncDieselConnectionManager::<SqliteConnection>::new_with_config(path.clone(), config)
+    };
+    if in_memory {
+        return Ok(Conns {
+            reader: pool::<SqliteConnection>(manager(), 1)?,
+            writer: None,
+        });
+    }
+    Ok(Conns {
+        reader: pool::<SqliteConnection>(manager(), 4)?,
+        writer: Some(pool::<SqliteConnection>(manager(), 1)?),
+    })
 }

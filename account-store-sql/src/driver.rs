@@ -90,7 +90,7 @@ arg_from! {
 /// of another type is a [`StoreError::Backend`]. Identifiers are 16 bytes on SQLite and
 /// MySQL, times integer microseconds on SQLite; text may come back from MySQL's binary
 /// collation as bytes. The driver hides all of that.
-pub trait Columns: Send + Sync {
+pub trait Columns: Send {
     /// An identifier.
     fn read_uuid(&self, column: &str) -> StoreResult<Option<Uuid>>;
     /// Bytes.

@@ -208,11 +208,18 @@ impl<D: Driver> AuthenticatorStore for SqlOps<D> {
                     args![id, account, account, id, account],
                 )
                 .await?;
-            let count = |column| check.as_ref().map_or(Ok(0), |row| row.get::<i64>(column));
-            if count("found")? == 0 {
+            let [found, others, password] = match &check {
+                Some(row) => [
+                    row.get::<i64>("found")?,
+                    row.get::<i64>("others")?,
+                    row.get::<i64>("password")?,
+                ],
+                None => [0; 3],
+            };
+            if found == 0 {
                 return Ok(PasskeyDeletion::NotFound);
             }
-            if count("others")? == 0 && count("password")? == 0 {
+            if others == 0 && password == 0 {
                 return Ok(PasskeyDeletion::LastLoginMethod);
             }
             let sql = "DELETE FROM passkeys WHERE id = ? AND account_id = ?";
