@@ -8,7 +8,7 @@
 //! this file knows.
 
 use account_core::store::{StoreError, StoreResult};
-use account_store_sql::{Arg, Backend, Columns, Driver, Refusal, Transaction, corrupt};
+use account_store_sql::{Arg, Backend, Columns, Driver, Refusal, Transaction};
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, Row as _, Type};
 use uuid::Uuid;
@@ -239,7 +239,10 @@ impl Driver for Db {
                 .map(|done| done.last_insert_id())
                 .map_err(|e| store_error(Backend::MySql, e)),
             #[allow(unreachable_patterns)]
-            _ => Err(StoreError::backend("LAST_INSERT_ID is MySQL's")),
+            _ => {
+                let _ = (sql, args);
+                Err(StoreError::backend("LAST_INSERT_ID is MySQL's"))
+            }
         }
     }
 
@@ -441,7 +444,9 @@ impl Columns for Row {
             #[cfg(feature = "mysql")]
             Row::MySql(_) => self
                 .get::<Vec<u8>>(column)?
-                .map(|bytes| String::from_utf8(bytes).map_err(|e| corrupt(column, e)))
+                .map(|bytes| {
+                    String::from_utf8(bytes).map_err(|e| account_store_sql::corrupt(column, e))
+                })
                 .transpose(),
             #[allow(unreachable_patterns)]
             _ => self.get(column),
@@ -472,7 +477,7 @@ impl Columns for Row {
                 .get::<i64>(column)?
                 .map(|us| {
                     DateTime::from_timestamp_micros(us)
-                        .ok_or_else(|| corrupt(column, "out of range"))
+                        .ok_or_else(|| account_store_sql::corrupt(column, "out of range"))
                 })
                 .transpose(),
             #[allow(unreachable_patterns)]
