@@ -18,7 +18,8 @@
 //! ```
 //!
 //! Every setting is an optional environment variable: `ACCOUNT_BIND`, `DATABASE_URL`
-//! (`sqlite:`, `postgres:`, `mysql:`), `ACCOUNT_PUBLIC_URL`, `ACCOUNT_OUTBOX`,
+//! (`sqlite:`, `postgres:`, `mysql:`), `ACCOUNT_STORE` (`sqlx`, the default, or `diesel`:
+//! the store adapter, on the same database), `ACCOUNT_PUBLIC_URL`, `ACCOUNT_OUTBOX`,
 //! `ACCOUNT_SMTP_URL`, `ACCOUNT_MAIL_FROM`, `ACCOUNT_TRUSTED_PROXIES`, `ACCOUNT_ADMIN`
 //! (`username:email`) and `ACCOUNT_ADMIN_PASSWORD`.
 
@@ -34,10 +35,12 @@ use account_axum::{AccountPages, AccountRouter, HttpConfig};
 use account_core::domain::{EmailAddress, Password, Username};
 use account_core::mail::{FileOutbox, Mailer, SmtpMailer};
 use account_core::random::OsRandom;
+use account_core::store::Store;
 use account_core::token::OpaqueToken;
 use account_core::{AccountConfig, Accounts};
+use account_store_diesel::DieselStore;
 use account_store_sqlx::SqlStore;
-use settings::Settings;
+use settings::{Settings, StoreAdapter};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -74,18 +77,15 @@ async fn run(settings: Settings) -> Result<(), String> {
         None => default_public_url(local)?,
     };
 
-    let store = SqlStore::connect(&settings.database_url)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot open the database {}: {e}",
-                redact(&settings.database_url)
-            )
-        })?;
-    store
-        .migrate()
-        .await
-        .map_err(|e| format!("cannot create the schema: {e}"))?;
+    let store = open_store(&settings).await?;
+    println!(
+        "accounts stored in {} through {}",
+        store_backend(&settings.database_url),
+        match settings.store {
+            StoreAdapter::Sqlx => "sqlx",
+            StoreAdapter::Diesel => "diesel",
+        }
+    );
 
     let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
         Some(url) => Arc::new(
@@ -98,7 +98,7 @@ async fn run(settings: Settings) -> Result<(), String> {
         )),
     };
     let config = AccountConfig::new(public_url.clone());
-    let accounts = Accounts::builder(Arc::new(store), mailer, config).build();
+    let accounts = Accounts::builder(store, mailer, config).build();
 
     let admin_login = bootstrap_admin(&accounts, &settings).await?;
 
@@ -137,6 +137,39 @@ async fn run(settings: Settings) -> Result<(), String> {
     .map_err(|e| format!("the server stopped: {e}"))?;
     println!("stopped");
     Ok(())
+}
+
+/// The store `ACCOUNT_STORE` names on the database `DATABASE_URL` names, with its schema
+/// created or brought up to date. Either adapter serves a database the other wrote.
+async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
+    let cannot_open = |e: &dyn std::fmt::Display| {
+        format!(
+            "cannot open the database {}: {e}",
+            redact(&settings.database_url)
+        )
+    };
+    let cannot_migrate = |e: &dyn std::fmt::Display| format!("cannot create the schema: {e}");
+    Ok(match settings.store {
+        StoreAdapter::Sqlx => {
+            let store = SqlStore::connect(&settings.database_url)
+                .await
+                .map_err(|e| cannot_open(&e))?;
+            store.migrate().await.map_err(|e| cannot_migrate(&e))?;
+            Arc::new(store)
+        }
+        StoreAdapter::Diesel => {
+            let store = DieselStore::connect(&settings.database_url)
+                .await
+                .map_err(|e| cannot_open(&e))?;
+            store.migrate().await.map_err(|e| cannot_migrate(&e))?;
+            Arc::new(store)
+        }
+    })
+}
+
+/// The database kind a URL names, for the start-up lines.
+fn store_backend(url: &str) -> String {
+    account_store_sqlx::Backend::from_url(url).map_or_else(|| "?".to_owned(), |b| b.to_string())
 }
 
 /// Creates the administrator named in `ACCOUNT_ADMIN` on first start, and says how to log

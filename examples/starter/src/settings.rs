@@ -12,6 +12,9 @@ pub(crate) struct Settings {
     pub(crate) bind: SocketAddr,
     /// `DATABASE_URL`: `sqlite:`, `postgres:` or `mysql:` (a SQLite file under `./data`).
     pub(crate) database_url: String,
+    /// `ACCOUNT_STORE`: the store adapter, `sqlx` (the default) or `diesel`; both take
+    /// the same `DATABASE_URL` and serve the same database.
+    pub(crate) store: StoreAdapter,
     /// `ACCOUNT_PUBLIC_URL`: the origin users reach (`http://localhost:PORT` on a loopback
     /// address, else `http://` plus the bound address).
     pub(crate) public_url: Option<url::Url>,
@@ -28,6 +31,15 @@ pub(crate) struct Settings {
     /// `ACCOUNT_ADMIN_PASSWORD`: the bootstrap administrator's password (else one is made
     /// and printed once).
     pub(crate) admin_password: Option<String>,
+}
+
+/// Which adapter stores the accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreAdapter {
+    /// `account-store-sqlx`.
+    Sqlx,
+    /// `account-store-diesel`.
+    Diesel,
 }
 
 impl Settings {
@@ -81,10 +93,20 @@ impl Settings {
         let mail_from = mail_from
             .parse()
             .map_err(|e| format!("ACCOUNT_MAIL_FROM={mail_from:?} is not a mailbox: {e}"))?;
+        let store = match get("ACCOUNT_STORE").as_deref().map(str::trim) {
+            None | Some("sqlx") => StoreAdapter::Sqlx,
+            Some("diesel") => StoreAdapter::Diesel,
+            Some(other) => {
+                return Err(format!(
+                    "ACCOUNT_STORE={other:?} must be sqlx (the default) or diesel"
+                ));
+            }
+        };
         Ok(Self {
             bind,
             database_url: get("DATABASE_URL")
                 .unwrap_or_else(|| "sqlite://./data/account.db".to_owned()),
+            store,
             public_url,
             outbox: get("ACCOUNT_OUTBOX")
                 .map_or_else(|| PathBuf::from("./data/outbox"), PathBuf::from),
@@ -123,6 +145,7 @@ mod tests {
         let s = settings(&[]).expect("defaults");
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.database_url, "sqlite://./data/account.db");
+        assert_eq!(s.store, StoreAdapter::Sqlx);
         assert_eq!(s.outbox, PathBuf::from("./data/outbox"));
         assert!(s.public_url.is_none() && s.smtp_url.is_none() && s.admin.is_none());
     }
@@ -148,5 +171,15 @@ mod tests {
             let err = settings(&[(var, value)]).expect_err("invalid");
             assert!(err.contains(var), "{err}");
         }
+    }
+
+    #[test]
+    fn the_store_adapter_is_sqlx_or_diesel() {
+        let diesel = settings(&[("ACCOUNT_STORE", "diesel")]).expect("diesel");
+        assert_eq!(diesel.store, StoreAdapter::Diesel);
+        let sqlx = settings(&[("ACCOUNT_STORE", "sqlx")]).expect("sqlx");
+        assert_eq!(sqlx.store, StoreAdapter::Sqlx);
+        let wrong = settings(&[("ACCOUNT_STORE", "seaorm")]).expect_err("refused");
+        assert!(wrong.contains("ACCOUNT_STORE"), "{wrong}");
     }
 }

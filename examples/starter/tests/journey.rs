@@ -7,7 +7,8 @@
 //! them) and the end of an account (export, deletion, every old credential refused); and
 //! stop cleanly.
 //!
-//! SQLite always; PostgreSQL and MySQL when `ACCOUNT_TEST_POSTGRES_URL` and
+//! Each backend twice: with the sqlx store (the default) and with the diesel store
+//! (`ACCOUNT_STORE=diesel`). SQLite always; PostgreSQL and MySQL when `ACCOUNT_TEST_POSTGRES_URL` and
 //! `ACCOUNT_TEST_MYSQL_URL` name a server (each run in a fresh database it drops after).
 //! Without one the journey is skipped with a note, or fails under `CI=true`
 //! (`account_store_sqlx::testing` decides).
@@ -31,32 +32,48 @@ const ADMIN_PASSWORD: &str = "the administrator's own passphrase";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journey_on_sqlite() {
-    journey_on(Backend::Sqlite).await;
+    journey_on(Backend::Sqlite, "sqlx").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journey_on_postgres() {
-    journey_on(Backend::Postgres).await;
+    journey_on(Backend::Postgres, "sqlx").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn journey_on_mysql() {
-    journey_on(Backend::MySql).await;
+    journey_on(Backend::MySql, "sqlx").await;
 }
 
-/// The journey in a fresh database of `backend`, dropped afterwards; skipped, with a
-/// note, when the backend's server is not configured (a failure under `CI=true`).
-async fn journey_on(backend: Backend) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journey_on_sqlite_through_diesel() {
+    journey_on(Backend::Sqlite, "diesel").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journey_on_postgres_through_diesel() {
+    journey_on(Backend::Postgres, "diesel").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journey_on_mysql_through_diesel() {
+    journey_on(Backend::MySql, "diesel").await;
+}
+
+/// The journey in a fresh database of `backend`, dropped afterwards, with the store
+/// adapter `store` (`ACCOUNT_STORE`); skipped, with a note, when the backend's server is
+/// not configured (a failure under `CI=true`).
+async fn journey_on(backend: Backend, store: &str) {
     let Some(db) = testing::fresh_database(backend).await else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    journey(db.url(), dir.path()).await;
+    journey(db.url(), store, dir.path()).await;
 }
 
-async fn journey(database_url: &str, dir: &Path) {
+async fn journey(database_url: &str, store: &str, dir: &Path) {
     let outbox = dir.join("outbox");
-    let server = Starter::start(database_url, &outbox).await;
+    let server = Starter::start(database_url, store, &outbox).await;
     let base = server.base.clone();
     let laptop = Device::new(&base, FIREFOX);
     let phone = Device::new(&base, IPHONE);
@@ -706,10 +723,11 @@ struct Starter {
 }
 
 impl Starter {
-    async fn start(database_url: &str, outbox: &Path) -> Self {
+    async fn start(database_url: &str, store: &str, outbox: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_starter"))
             .env("ACCOUNT_BIND", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
+            .env("ACCOUNT_STORE", store)
             .env("ACCOUNT_OUTBOX", outbox)
             .env("ACCOUNT_ADMIN", "rosa:rosa@example.com")
             .env("ACCOUNT_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -723,9 +741,13 @@ impl Starter {
             .expect("the starter binary runs");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let through = format!(" through {store}");
         let base = tokio::time::timeout(Duration::from_secs(60), async {
+            let mut adapter_named = false;
             while let Some(line) = lines.next_line().await.expect("read stdout") {
+                adapter_named |= line.starts_with("accounts stored in") && line.ends_with(&through);
                 if let Some(addr) = line.strip_prefix("listening on ") {
+                    assert!(adapter_named, "the starter did not say it stores{through}");
                     return addr.trim().to_owned();
                 }
             }
