@@ -1,9 +1,9 @@
 //! The database schema of the account workspace, once for every store adapter.
 //!
 //! The migration files in `migrations/<dialect>/` of this crate are the single source of
-//! the schema. Each store adapter (`account-store-sqlx` today, `account-store-diesel`
-//! next) embeds these very files through [`migrations`] and runs them in order, so a
-//! database migrated by one adapter is read and written by the other. A migration's text
+//! the schema. Each store adapter (`account-store-sqlx` and `account-store-diesel`)
+//! embeds these very files through [`migrations`] and runs them in order, so a database
+//! migrated by one adapter is read and written by the other. A migration's text
 //! never changes once released: databases remember a checksum of each one they ran.
 //!
 //! ```

@@ -14,7 +14,8 @@ use std::fmt;
 use account_core::store::{StoreError, StoreResult};
 use account_store_sql::{Arg, Backend, Columns, Driver, Refusal, Transaction, corrupt};
 use chrono::{DateTime, Utc};
-use diesel::query_builder::{BoxedSqlQuery, QueryFragment, QueryId, SqlQuery};
+use diesel::QueryResult;
+use diesel::query_builder::{AstPass, BoxedSqlQuery, Query, QueryFragment, QueryId, SqlQuery};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::row::NamedRow;
 use diesel::sql_types::{BigInt, Binary, Bool, HasSqlType, Integer, Nullable, SmallInt, Text};
@@ -194,9 +195,42 @@ binds!(diesel::mysql::Mysql,
     time: diesel::sql_types::Datetime = |t| t.naive_utc());
 
 /// The statement `sql` with `args` bound in order.
-fn statement<'f, DB: Binds>(sql: &str, args: &'f [Arg<'_>]) -> BoxedSqlQuery<'f, DB, SqlQuery> {
-    args.iter()
-        .fold(diesel::sql_query(sql).into_boxed(), DB::bind)
+fn statement<'f, DB: Binds>(sql: &str, args: &'f [Arg<'_>]) -> Prepared<'f, DB> {
+    Prepared(
+        args.iter()
+            .fold(diesel::sql_query(sql).into_boxed(), DB::bind),
+    )
+}
+
+/// A statement of the shared operations, which the connection prepares once and keeps
+/// (by its text and the types of its arguments) for its next use. diesel keeps no
+/// `sql_query` by default, since raw SQL may be built from anything; these statements
+/// are the fixed texts of `account-store-sql`, whose values only ever travel as bound
+/// arguments, so there are as many as there are statements in the code (times the
+/// counts of recovery codes and filters), and preparing each once saves a round trip on
+/// PostgreSQL and MySQL, and SQLite's parsing, on every call.
+struct Prepared<'f, DB: diesel::backend::Backend>(BoxedSqlQuery<'f, DB, SqlQuery>);
+
+impl<DB: diesel::backend::Backend> QueryFragment<DB> for Prepared<'_, DB>
+where
+    for<'f> BoxedSqlQuery<'f, DB, SqlQuery>: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<DB: diesel::backend::Backend> QueryId for Prepared<'_, DB> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: diesel::backend::Backend> Query for Prepared<'_, DB> {
+    type SqlType = diesel::sql_types::Untyped;
 }
 
 /// A connection type this driver runs statements on: diesel-async's, whose backend
@@ -216,7 +250,7 @@ pub(crate) trait Conn: AsyncConnectionCore + SimpleAsyncConnection + Send + 'sta
 async fn fetch<C: Conn>(conn: &mut C, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>>
 where
     C::Backend: Binds,
-    for<'f> BoxedSqlQuery<'f, C::Backend, SqlQuery>: QueryFragment<C::Backend> + QueryId,
+    for<'f> Prepared<'f, C::Backend>: QueryFragment<C::Backend>,
 {
     let query = statement::<C::Backend>(sql, args);
     let rows = conn
@@ -233,7 +267,7 @@ where
 async fn execute<C: Conn>(conn: &mut C, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64>
 where
     C::Backend: Binds,
-    for<'f> BoxedSqlQuery<'f, C::Backend, SqlQuery>: QueryFragment<C::Backend> + QueryId,
+    for<'f> Prepared<'f, C::Backend>: QueryFragment<C::Backend>,
 {
     let query = statement::<C::Backend>(sql, args);
     let count = conn

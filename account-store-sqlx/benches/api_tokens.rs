@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use account_core::api_token::ApiTokenSecret;
 use account_core::mail::MemoryMailer;
-use account_core::model::{ApiTokenId, ApiTokenRecord, NewAccount, TokenScope};
+use account_core::model::NewAccount;
 use account_core::random::OsRandom;
 use account_core::store::Store;
 use account_core::store::memory::MemoryStore;
@@ -44,21 +44,8 @@ async fn populate(store: &dyn Store, accounts: &[NewAccount]) -> Loaded {
     };
     for new in accounts {
         store.insert_account(new).await.expect("insert_account");
-        for i in 0..PER_ACCOUNT {
-            let secret = ApiTokenSecret::generate(&OsRandom);
-            let record = ApiTokenRecord {
-                id: ApiTokenId::generate(now, &OsRandom),
-                account_id: new.account.id,
-                name: format!("token {i}"),
-                scope: TokenScope::Read,
-                allowed_networks: Vec::new(),
-                digest: secret.digest(),
-                last_four: secret.last_four(),
-                created_at: now,
-                expires_at: None,
-                last_used_at: None,
-                last_used_ip: None,
-            };
+        for _ in 0..PER_ACCOUNT {
+            let (record, secret) = fixtures::api_token_with_secret(new.account.id, now);
             store
                 .insert_api_token(&record, u32::MAX)
                 .await

@@ -319,8 +319,16 @@ pub async fn insert_passkey(
 /// characters of a fresh token, named "CI deploy", read-only, usable from anywhere, never
 /// expiring and never used.
 pub fn api_token(account: AccountId, created_at: DateTime<Utc>) -> ApiTokenRecord {
+    api_token_with_secret(account, created_at).0
+}
+
+/// [`api_token`], with the token itself, for a test or benchmark that presents it.
+pub fn api_token_with_secret(
+    account: AccountId,
+    created_at: DateTime<Utc>,
+) -> (ApiTokenRecord, ApiTokenSecret) {
     let secret = ApiTokenSecret::generate(&OsRandom);
-    ApiTokenRecord {
+    let record = ApiTokenRecord {
         id: ApiTokenId::generate(created_at, &OsRandom),
         account_id: account,
         name: "CI deploy".to_owned(),
@@ -332,7 +340,8 @@ pub fn api_token(account: AccountId, created_at: DateTime<Utc>) -> ApiTokenRecor
         expires_at: None,
         last_used_at: None,
         last_used_ip: None,
-    }
+    };
+    (record, secret)
 }
 
 /// An app password of `account` created at `created_at`: the digest of a fresh app
