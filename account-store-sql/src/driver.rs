@@ -87,7 +87,7 @@ arg_from! {
 
 /// A row a driver returned, read by column name. Each method gives the column's value
 /// as the type the schema keeps there (`None` for a null); a missing column or a value
-/// of another type is a [`StoreError::Backend`]. Identifiers are 16 bytes on SQLite and
+/// of another type is a [`StoreError::Backend`](account_core::store::StoreError::Backend). Identifiers are 16 bytes on SQLite and
 /// MySQL, times integer microseconds on SQLite; text may come back from MySQL's binary
 /// collation as bytes. The driver hides all of that.
 pub trait Columns: Send {
@@ -111,7 +111,7 @@ pub trait Columns: Send {
 
 /// Statements on a database, as an adapter runs them. The `sql` a method gets is the
 /// backend's own (placeholders numbered on PostgreSQL, MySQL's upserts), with `args`
-/// bound in order. Every error is a [`StoreError`], made with
+/// bound in order. Every error is a [`StoreError`](account_core::store::StoreError), made with
 /// [`Backend::store_error`](crate::Backend::store_error) for the database's refusals.
 pub trait Driver: fmt::Debug + Send + Sync + 'static {
     /// A row of a result.

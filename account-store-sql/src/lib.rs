@@ -12,10 +12,11 @@
 //!
 //! Each store operation is written once (`src/ops/`), in one SQL that `src/dialect.rs`
 //! turns into each backend's: placeholders, upserts, quoting, the account lock, and
-//! which unique key means which taken value. The adapter's driver binds and reads values the
-//! way each backend keeps them (`src/driver.rs` says what it must do). What stays backend-specific is where the databases really
-//! behave differently, each place with its reason beside it: MySQL's lack of
-//! `RETURNING`, SQLite's single writer, and the pools each backend opens.
+//! which unique key means which taken value. The adapter's driver binds and reads values
+//! the way each backend keeps them (`src/driver.rs` says what it must do). What stays
+//! backend-specific is where the databases really behave differently, each place with its
+//! reason beside it: MySQL's lack of `RETURNING`, SQLite's single writer, and the pools
+//! each backend opens.
 //!
 //! # Atomic operations
 //!
