@@ -18,65 +18,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use account_core::api_token::ApiTokenSecret;
 use account_core::mail::MemoryMailer;
-use account_core::model::NewAccount;
-use account_core::random::OsRandom;
 use account_core::store::Store;
 use account_core::store::memory::MemoryStore;
-use account_core::testing::fixtures;
-use account_core::token::OpaqueToken;
+use account_core::testing::fixtures::{SignedIn, signed_in_accounts};
 use account_core::{AccountConfig, Accounts};
 use account_store_diesel::DieselStore;
 use account_store_sqlx::testing::TestDatabase;
 use account_store_sqlx::{Backend, SqlStore};
-use chrono::Utc;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
 /// 10 accounts with 100 tokens and 100 sessions each.
 const ACCOUNTS: usize = 10;
 const PER_ACCOUNT: usize = 100;
-
-/// The secrets of what a store holds, in clear, to present them.
-struct Loaded {
-    tokens: Vec<ApiTokenSecret>,
-    sessions: Vec<OpaqueToken>,
-}
-
-/// Writes the accounts with their tokens and sessions through `store`.
-async fn populate(store: &dyn Store) -> Loaded {
-    let now = Utc::now();
-    let mut loaded = Loaded {
-        tokens: Vec::new(),
-        sessions: Vec::new(),
-    };
-    for n in 0..ACCOUNTS {
-        let new: NewAccount =
-            fixtures::new_account(&format!("user{n}"), &format!("user{n}@example.com"));
-        store.insert_account(&new).await.expect("insert_account");
-        for _ in 0..PER_ACCOUNT {
-            let (record, secret) = fixtures::api_token_with_secret(new.account.id, now);
-            store
-                .insert_api_token(&record, u32::MAX)
-                .await
-                .expect("insert_api_token");
-            loaded.tokens.push(secret);
-
-            let token = OpaqueToken::generate(&OsRandom);
-            let mut session = fixtures::session(new.account.id, now);
-            session.token_digest = token.digest();
-            session.absolute_expires_at = now + chrono::Duration::days(1);
-            session.last_seen_at = now;
-            store
-                .insert_session(&session)
-                .await
-                .expect("insert_session");
-            loaded.sessions.push(token);
-        }
-    }
-    loaded
-}
 
 /// The services over `store`.
 fn services(store: Arc<dyn Store>) -> Accounts {
@@ -100,7 +55,7 @@ fn validate(
     kind: Kind,
     name: &str,
     services: &Accounts,
-    loaded: &Arc<Loaded>,
+    loaded: &Arc<SignedIn>,
 ) {
     let ip: Option<IpAddr> = Some(IpAddr::from([192, 0, 2, 1]));
     let next = AtomicUsize::new(0);
@@ -149,15 +104,16 @@ fn adapters(c: &mut Criterion) {
             (sqlx, diesel)
         });
         // The rows are written once; both adapters read the very same ones.
-        let loaded = Arc::new(runtime.block_on(populate(&sqlx)));
-        let mut contenders: Vec<(&str, Accounts, Arc<Loaded>)> = vec![
+        let loaded = Arc::new(runtime.block_on(signed_in_accounts(&sqlx, ACCOUNTS, PER_ACCOUNT)));
+        let mut contenders: Vec<(&str, Accounts, Arc<SignedIn>)> = vec![
             ("sqlx", services(Arc::new(sqlx)), Arc::clone(&loaded)),
             ("diesel", services(Arc::new(diesel)), loaded),
         ];
         if backend == Backend::Sqlite {
             // The baseline of the run: the same kind of rows in memory.
             let memory = Arc::new(MemoryStore::new());
-            let loaded = Arc::new(runtime.block_on(populate(&*memory)));
+            let loaded =
+                Arc::new(runtime.block_on(signed_in_accounts(&*memory, ACCOUNTS, PER_ACCOUNT)));
             contenders.push(("memory", services(memory), loaded));
         }
         for (kind, what) in [

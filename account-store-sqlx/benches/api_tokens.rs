@@ -15,56 +15,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use account_core::api_token::ApiTokenSecret;
 use account_core::mail::MemoryMailer;
-use account_core::model::NewAccount;
 use account_core::random::OsRandom;
 use account_core::store::Store;
 use account_core::store::memory::MemoryStore;
-use account_core::testing::fixtures;
-use account_core::token::OpaqueToken;
+use account_core::testing::fixtures::signed_in_accounts;
 use account_core::{AccountConfig, Accounts};
 use account_store_sqlx::testing::TestDatabase;
-use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// 10 accounts with 100 tokens and 100 sessions each.
 const ACCOUNTS: usize = 10;
 const PER_ACCOUNT: usize = 100;
-
-/// What a store holds for the benchmark: token secrets and session tokens, in clear.
-struct Loaded {
-    tokens: Vec<ApiTokenSecret>,
-    sessions: Vec<OpaqueToken>,
-}
-
-async fn populate(store: &dyn Store, accounts: &[NewAccount]) -> Loaded {
-    let now = Utc::now();
-    let mut loaded = Loaded {
-        tokens: Vec::new(),
-        sessions: Vec::new(),
-    };
-    for new in accounts {
-        store.insert_account(new).await.expect("insert_account");
-        for _ in 0..PER_ACCOUNT {
-            let (record, secret) = fixtures::api_token_with_secret(new.account.id, now);
-            store
-                .insert_api_token(&record, u32::MAX)
-                .await
-                .expect("insert_api_token");
-            loaded.tokens.push(secret);
-
-            let token = OpaqueToken::generate(&OsRandom);
-            let mut session = fixtures::session(new.account.id, now);
-            session.token_digest = token.digest();
-            session.absolute_expires_at = now + Duration::days(1);
-            store
-                .insert_session(&session)
-                .await
-                .expect("insert_session");
-            loaded.sessions.push(token);
-        }
-    }
-    loaded
-}
 
 fn token_validation(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -72,9 +33,6 @@ fn token_validation(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("a runtime");
-    let accounts: Vec<NewAccount> = (0..ACCOUNTS)
-        .map(|i| fixtures::new_account(&format!("user{i}"), &format!("user{i}@example.com")))
-        .collect();
     let db = TestDatabase::sqlite().expect("a temporary SQLite database");
     let stores: [(&str, Arc<dyn Store>); 2] = [
         ("memory", Arc::new(MemoryStore::new())),
@@ -102,7 +60,8 @@ fn token_validation(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("token_validation");
     for (name, store) in &stores {
-        let loaded = Arc::new(runtime.block_on(populate(&**store, &accounts)));
+        let loaded =
+            Arc::new(runtime.block_on(signed_in_accounts(&**store, ACCOUNTS, PER_ACCOUNT)));
         let config = AccountConfig::new("http://localhost:8080".parse().expect("url"));
         let services =
             Accounts::builder(store.clone(), Arc::new(MemoryMailer::new()), config).build();

@@ -344,6 +344,55 @@ pub fn api_token_with_secret(
     (record, secret)
 }
 
+/// What [`signed_in_accounts`] stored, in clear, for a benchmark to present: the API
+/// tokens and the session tokens.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The API tokens, as a client sends them.
+    pub tokens: Vec<ApiTokenSecret>,
+    /// The session tokens, as a cookie carries them.
+    pub sessions: Vec<OpaqueToken>,
+}
+
+/// Inserts `accounts` accounts (`user0`, `user1`, ...) with `per_account` API tokens and
+/// `per_account` sessions each, all created now and valid for a day, and returns their
+/// tokens: the load of a validation benchmark.
+pub async fn signed_in_accounts(
+    store: &dyn Store,
+    accounts: usize,
+    per_account: usize,
+) -> SignedIn {
+    let now = Utc::now();
+    let mut signed_in = SignedIn {
+        tokens: Vec::new(),
+        sessions: Vec::new(),
+    };
+    for n in 0..accounts {
+        let new = new_account(&format!("user{n}"), &format!("user{n}@example.com"));
+        store.insert_account(&new).await.expect("insert_account");
+        for _ in 0..per_account {
+            let (record, secret) = api_token_with_secret(new.account.id, now);
+            store
+                .insert_api_token(&record, u32::MAX)
+                .await
+                .expect("insert_api_token");
+            signed_in.tokens.push(secret);
+
+            let token = OpaqueToken::generate(&OsRandom);
+            let session = SessionRecord {
+                token_digest: token.digest(),
+                ..session(new.account.id, now)
+            };
+            store
+                .insert_session(&session)
+                .await
+                .expect("insert_session");
+            signed_in.sessions.push(token);
+        }
+    }
+    signed_in
+}
+
 /// An app password of `account` created at `created_at`: the digest of a fresh app
 /// password, named "Thunderbird", never used.
 pub fn app_password(account: AccountId, created_at: DateTime<Utc>) -> AppPasswordRecord {
