@@ -266,9 +266,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let CurrentSession(session) =
             <CurrentSession as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        let state = AccountsState::from_ref(state);
-        let account = state.accounts.account_of(&session).await?;
-        Ok(CurrentAccount { account, session })
+        // Validation read the account with the session, and refused an inactive one.
+        Ok(CurrentAccount {
+            account: session.account().clone(),
+            session,
+        })
     }
 }
 

@@ -192,6 +192,11 @@ impl From<HashError> for Error {
             HashError::TooLarge { max } => {
                 Error::WeakPassword(PasswordRejection::TooLarge { max_bytes: max })
             }
+            // Every hasher is taken and the queue is full: the client may come back in a
+            // second, when a hash (tens of milliseconds) has made room many times over.
+            HashError::Busy => Error::RateLimited {
+                retry_after_secs: 1,
+            },
             other => Error::Internal(other.to_string()),
         }
     }

@@ -507,6 +507,19 @@ pub struct RequestInfo {
     pub client_hints: crate::device::ClientHints,
 }
 
+/// A session with its account and the account's second factors, as one store read gives
+/// them: what validating a session token needs, so that an authenticated request costs
+/// that one read in all (DESIGN.md, "Performance targets").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionWithAccount {
+    /// The session.
+    pub session: SessionRecord,
+    /// Its account, whatever its state (the caller decides what a disabled one may do).
+    pub account: Account,
+    /// The account's second factors.
+    pub second_factors: SecondFactors,
+}
+
 /// A session as the store keeps it. The token itself is never kept, only its digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {

@@ -37,6 +37,7 @@ async fn every_secret_bearing_type_hides_its_secret() {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 1,
+            max_waiting: 1024,
         },
         Arc::new(OsRandom),
     );

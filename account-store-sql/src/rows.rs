@@ -12,8 +12,8 @@ use account_core::model::{
     Account, AccountId, AccountSource, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId,
     AppPasswordRecord, AssuranceLevel, Authentication, Challenge, ChallengePurpose, EventId,
     Failures, PasskeyId, PasskeyRecord, Role, SecondFactors, SecurityEvent, SecurityEventKind,
-    SecurityStamp, SessionId, SessionRecord, SessionStage, SourceKind, SshKeyId, SshKeyRecord,
-    TokenScope, TotpRecord, TotpSecret,
+    SecurityStamp, SessionId, SessionRecord, SessionStage, SessionWithAccount, SourceKind,
+    SshKeyId, SshKeyRecord, TokenScope, TotpRecord, TotpSecret,
 };
 use account_core::policy::Policy;
 use account_core::store::{StoreError, StoreResult};
@@ -189,16 +189,36 @@ pub(crate) fn contains_pattern(term: &str) -> String {
 
 /// The session in a row of `columns!(sessions)`.
 pub(crate) fn session(row: &Row) -> StoreResult<SessionRecord> {
+    session_named(row, "id", "created_at")
+}
+
+/// The session, its account and the account's second factors in a row of
+/// `SessionStore::session_with_account`'s join, where the session's `id` and `created_at`
+/// are named `session_id` and `session_created_at` (the account's keep their names).
+pub(crate) fn session_with_account(row: &Row) -> StoreResult<SessionWithAccount> {
+    Ok(SessionWithAccount {
+        session: session_named(row, "session_id", "session_created_at")?,
+        account: account(row)?,
+        second_factors: second_factors(row)?,
+    })
+}
+
+/// The session in a row whose `id` and `created_at` columns have these names.
+fn session_named(
+    row: &Row,
+    id: &'static str,
+    created_at: &'static str,
+) -> StoreResult<SessionRecord> {
     let idle = row.get::<i64>("idle_timeout_secs")?;
     let assurance = row.get::<i16>("assurance")?;
     let stage = row.text("stage")?;
     let attempts = u32::try_from(row.get::<i32>("second_factor_attempts")?)
         .map_err(|e| corrupt("sessions.second_factor_attempts", e))?;
     Ok(SessionRecord {
-        id: SessionId::from_uuid(row.get::<Uuid>("id")?),
+        id: SessionId::from_uuid(row.get::<Uuid>(id)?),
         token_digest: digest(row.get::<Vec<u8>>("token_digest")?, "sessions.token_digest")?,
         account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
-        created_at: row.time("created_at")?,
+        created_at: row.time(created_at)?,
         last_seen_at: row.time("last_seen_at")?,
         idle_timeout: Duration::try_seconds(idle)
             .ok_or_else(|| corrupt("sessions.idle_timeout_secs", "out of range"))?,

@@ -54,7 +54,7 @@ impl Db {
             .map_err(SetupError::Migrate)?;
         let done = match &self.pools {
             #[cfg(feature = "sqlite")]
-            Pools::Sqlite { reader, writer } => {
+            Pools::Sqlite { reader, writer, .. } => {
                 migrator.run(writer.as_ref().unwrap_or(reader)).await
             }
             #[cfg(feature = "postgres")]
@@ -69,7 +69,14 @@ impl Db {
     pub(crate) async fn close(&self) {
         match &self.pools {
             #[cfg(feature = "sqlite")]
-            Pools::Sqlite { reader, writer } => {
+            Pools::Sqlite {
+                reader,
+                writer,
+                direct,
+            } => {
+                if let Some(direct) = direct {
+                    direct.close();
+                }
                 if let Some(writer) = writer {
                     writer.close().await;
                 }
@@ -86,7 +93,7 @@ impl Db {
     pub(crate) fn pool_sizes(&self) -> (u32, usize) {
         match &self.pools {
             #[cfg(feature = "sqlite")]
-            Pools::Sqlite { reader, writer } => writer
+            Pools::Sqlite { reader, writer, .. } => writer
                 .iter()
                 .fold((reader.size(), reader.num_idle()), |(open, idle), w| {
                     (open + w.size(), idle + w.num_idle())
@@ -162,6 +169,7 @@ async fn sqlite(url: &str, options: &SqlStoreOptions) -> Result<Pools, SetupErro
         return Ok(Pools::Sqlite {
             reader: pool,
             writer: None,
+            direct: None,
         });
     }
     if let Some(dir) = connect.get_filename().parent()
@@ -170,20 +178,26 @@ async fn sqlite(url: &str, options: &SqlStoreOptions) -> Result<Pools, SetupErro
         std::fs::create_dir_all(dir).map_err(SetupError::CreateDirectory)?;
     }
     // The writer connects first, so that the file exists (and is in WAL mode) before any
-    // reader opens it.
+    // reader opens it. Reads outside a transaction run directly on the calling thread
+    // (see `direct`); the one sqlx pool is the writer, which transactions use.
     let writer = pool_options()
         .max_connections(1)
         .connect_with(connect.clone())
         .await
         .map_err(SetupError::Connect)?;
-    let reader = pool_options()
-        .max_connections(readers)
-        .connect_with(connect)
-        .await
-        .map_err(SetupError::Connect)?;
+    // As many readers stay open as threads may read at once: the async workers.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let keep = usize::try_from(readers).unwrap_or(usize::MAX).max(workers);
+    let direct = crate::direct::Readers::open(
+        connect.get_filename().to_owned(),
+        options.sqlite_busy_timeout,
+        keep,
+    )
+    .map_err(|e| SetupError::OpenReaders(Box::new(e)))?;
     Ok(Pools::Sqlite {
-        reader,
-        writer: Some(writer),
+        reader: writer,
+        writer: None,
+        direct: Some(std::sync::Arc::new(direct)),
     })
 }
 

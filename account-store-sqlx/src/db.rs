@@ -23,14 +23,16 @@ use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow};
 /// The connection pools of a store.
 #[derive(Debug, Clone)]
 pub(crate) enum Pools {
-    /// SQLite: readers share a small pool (WAL lets them read while a write goes on);
-    /// writes queue for one writer connection, the only writer SQLite allows at a time,
-    /// so they never spin on its lock. No writer of its own when the application gave one
-    /// pool: it reads and writes.
+    /// SQLite: writes queue for one writer connection, the only writer SQLite allows at a
+    /// time, so they never spin on its lock. Reads outside a transaction run directly
+    /// (`direct`, on the calling thread) for a database in a file, which this store
+    /// opened; otherwise (in memory, or the application's pool) on `reader`. No writer of
+    /// its own when the application gave one pool: it reads and writes.
     #[cfg(feature = "sqlite")]
     Sqlite {
         reader: SqlitePool,
         writer: Option<SqlitePool>,
+        direct: Option<std::sync::Arc<crate::direct::Readers>>,
     },
     #[cfg(feature = "postgres")]
     Postgres(PgPool),
@@ -187,10 +189,22 @@ impl Db {
         }
     }
 
+    /// SQLite's direct readers, where reads run on the calling thread.
+    #[cfg(feature = "sqlite")]
+    fn direct(&self) -> Option<&crate::direct::Readers> {
+        match &self.pools {
+            Pools::Sqlite { direct, .. } => direct.as_deref(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     fn writer(&self) -> Conn<'_> {
         match &self.pools {
             #[cfg(feature = "sqlite")]
-            Pools::Sqlite { reader, writer } => Conn::SqlitePool(writer.as_ref().unwrap_or(reader)),
+            Pools::Sqlite { reader, writer, .. } => {
+                Conn::SqlitePool(writer.as_ref().unwrap_or(reader))
+            }
             #[allow(unreachable_patterns)]
             _ => self.reader(),
         }
@@ -218,11 +232,20 @@ impl Driver for Db {
         sql: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<Option<Row>> {
+        #[cfg(feature = "sqlite")]
+        if let (false, Some(direct)) = (write, self.direct()) {
+            return Ok(direct.fetch_optional(sql, args)?.map(Row::Direct));
+        }
         let conn = if write { self.writer() } else { self.reader() };
         fetch_optional(conn, sql, args).await
     }
 
     async fn fetch_all(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
+        #[cfg(feature = "sqlite")]
+        if let Some(direct) = self.direct() {
+            let rows = direct.fetch_all(sql, args)?;
+            return Ok(rows.into_iter().map(Row::Direct).collect());
+        }
         fetch_all(self.reader(), sql, args).await
     }
 
@@ -252,7 +275,7 @@ impl Driver for Db {
         let backend = self.backend();
         let conn = match &self.pools {
             #[cfg(feature = "sqlite")]
-            Pools::Sqlite { reader, writer } => writer
+            Pools::Sqlite { reader, writer, .. } => writer
                 .as_ref()
                 .unwrap_or(reader)
                 .begin_with("BEGIN IMMEDIATE")
@@ -372,6 +395,9 @@ fn store_error(backend: Backend, error: sqlx::Error) -> StoreError {
 pub(crate) enum Row {
     #[cfg(feature = "sqlite")]
     Sqlite(SqliteRow),
+    /// A row of SQLite's direct reads, which read their own columns.
+    #[cfg(feature = "sqlite")]
+    Direct(crate::direct::Row),
     #[cfg(feature = "postgres")]
     Pg(PgRow),
     #[cfg(feature = "mysql")]
@@ -416,6 +442,9 @@ macro_rules! decodes {
                 match row {
                     #[cfg(feature = "sqlite")]
                     Row::Sqlite(r) => r.try_get(column),
+                    // Never asked: `Columns` hands a direct row its own reading.
+                    #[cfg(feature = "sqlite")]
+                    Row::Direct(_) => Err(sqlx::Error::ColumnNotFound(column.to_owned())),
                     #[cfg(feature = "postgres")]
                     Row::Pg(r) => r.try_get(column),
                     #[cfg(feature = "mysql")]
@@ -428,18 +457,31 @@ macro_rules! decodes {
 
 decodes!(Uuid, Vec<u8>, String, i64, i32, i16, bool, DateTime<Utc>);
 
+/// Hands a direct row its own reading of a column.
+macro_rules! direct {
+    ($row:expr, $read:ident($column:expr)) => {
+        #[cfg(feature = "sqlite")]
+        if let Row::Direct(row) = $row {
+            return row.$read($column);
+        }
+    };
+}
+
 impl Columns for Row {
     fn read_uuid(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        direct!(self, read_uuid(column));
         self.get(column)
     }
 
     fn read_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        direct!(self, read_bytes(column));
         self.get(column)
     }
 
     /// MySQL's binary collation makes sqlx see binary strings, which it will not decode
     /// as text: they are read as bytes there.
     fn read_text(&self, column: &str) -> StoreResult<Option<String>> {
+        direct!(self, read_text(column));
         match self {
             #[cfg(feature = "mysql")]
             Row::MySql(_) => self
@@ -454,23 +496,28 @@ impl Columns for Row {
     }
 
     fn read_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        direct!(self, read_int(column));
         self.get(column)
     }
 
     fn read_int32(&self, column: &str) -> StoreResult<Option<i32>> {
+        direct!(self, read_int32(column));
         self.get(column)
     }
 
     fn read_int16(&self, column: &str) -> StoreResult<Option<i16>> {
+        direct!(self, read_int16(column));
         self.get(column)
     }
 
     fn read_bool(&self, column: &str) -> StoreResult<Option<bool>> {
+        direct!(self, read_bool(column));
         self.get(column)
     }
 
     /// Integer microseconds on SQLite, a native time elsewhere.
     fn read_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        direct!(self, read_time(column));
         match self {
             #[cfg(feature = "sqlite")]
             Row::Sqlite(_) => self

@@ -9,8 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use account_axum::{AccountRouter, HttpConfig};
+use account_core::clock::{Clock as _, SystemClock};
+use account_core::domain::Username;
 use account_core::mail::MemoryMailer;
+use account_core::model::{Account, AccountChange, AccountState, SessionId};
 use account_core::password::HashingConfig;
+use account_core::store::Store;
 use account_core::{AccountConfig, Accounts};
 use account_store_sqlx::Backend;
 use account_store_sqlx::testing::{self, TestDatabase};
@@ -77,6 +81,40 @@ async fn two_instances(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
 
+    // A session is refused on the very next request, on every instance, once it is
+    // revoked, or its account disabled, through the other: validation reads the store on
+    // each request and keeps nothing.
+    let other = b.login("ada", PASSWORD).await.expect("login on b");
+    let (status, sessions) = a
+        .send("GET", "/api/account/sessions", Some(&other), Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sessions}");
+    let id = sessions[0]["id"].as_str().expect("a session id").to_owned();
+    b.revoke_session("ada", &id).await;
+    assert_eq!(
+        a.send("GET", "/api/account", Some(&other), Value::Null)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "a session revoked through b must be refused by a"
+    );
+    let third = a.login("ada", PASSWORD).await.expect("login on a");
+    assert_eq!(
+        b.send("GET", "/api/account", Some(&third), Value::Null)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    a.set_state("ada", AccountState::Disabled).await;
+    assert_eq!(
+        b.send("GET", "/api/account", Some(&third), Value::Null)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "a session of an account disabled through a must be refused by b"
+    );
+    a.set_state("ada", AccountState::Active).await;
+
     // A reset link asked for on one instance works once, on the other.
     let (status, _) = a
         .send(
@@ -141,6 +179,7 @@ async fn two_instances(backend: Backend) {
 /// One app instance: its own pool on the shared database, its own services and router.
 struct Instance {
     router: Router,
+    store: Arc<dyn Store>,
 }
 
 impl Instance {
@@ -152,11 +191,50 @@ impl Instance {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 2,
+            max_waiting: 1024,
         };
-        let accounts = Accounts::builder(Arc::new(store), Arc::new(mailer.clone()), config).build();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let accounts = Accounts::builder(store.clone(), Arc::new(mailer.clone()), config).build();
         Self {
             router: AccountRouter::new(accounts, HttpConfig::default()).into_router(),
+            store,
         }
+    }
+
+    /// Deletes one of the account's sessions through this instance's store, as a
+    /// revocation from another device would.
+    async fn revoke_session(&self, username: &str, id: &str) {
+        let id = SessionId::from_uuid(id.parse().expect("a session id"));
+        let account = self.account(username).await;
+        assert!(
+            self.store
+                .delete_session(account.id, id)
+                .await
+                .expect("store"),
+            "the session existed"
+        );
+    }
+
+    async fn account(&self, username: &str) -> Account {
+        self.store
+            .account_by_username(&Username::parse(username).expect("a username"))
+            .await
+            .expect("store")
+            .expect("the account")
+    }
+
+    /// Sets an account's state through this instance's store (disabling ends its
+    /// sessions in the same step, as an administrator's change does).
+    async fn set_state(&self, username: &str, state: AccountState) {
+        let account = self.account(username).await;
+        let change = AccountChange {
+            state: Some(state),
+            ..Default::default()
+        };
+        self.store
+            .change_account(account.id, &change, SystemClock.now())
+            .await
+            .expect("store");
     }
 
     async fn send(

@@ -19,7 +19,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 
-use account_core::model::{Account, ApiTokenRecord, TokenScope};
+use account_core::model::{Account, ApiTokenRecord, SecondFactors, TokenScope};
 use account_core::{Error, SignedInSession};
 
 use super::{CurrentAccount, EnrollingSession};
@@ -131,13 +131,14 @@ where
 /// session the "require 2FA" policy restricts to enrolling a second factor is accepted
 /// too: for `GET /api/account`, which the settings page needs while the user enrols.
 ///
-/// It holds the account and nothing else. A restricted session is an
+/// It holds the account, and the account's second factors when a session's validation read
+/// them with it (a token's does not). A restricted session is an
 /// [`EnrollmentSession`](account_core::EnrollmentSession), not a [`SignedInSession`], so it
 /// cannot be an [`AuthenticatedBy::Session`]; keeping it out of [`Authenticated`] keeps
 /// every `Authenticated` a host sees fully signed in, and the one route that takes this
 /// extractor reads only the account.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthenticatedOrEnrolling(pub(crate) Account);
+pub(crate) struct AuthenticatedOrEnrolling(pub(crate) Account, pub(crate) Option<SecondFactors>);
 
 impl<S> FromRequestParts<S> for AuthenticatedOrEnrolling
 where
@@ -148,12 +149,12 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         if let Some(by_token) = by_bearer_token(parts, state).await? {
-            return Ok(AuthenticatedOrEnrolling(by_token.account));
+            return Ok(AuthenticatedOrEnrolling(by_token.account, None));
         }
         let EnrollingSession(session) = EnrollingSession::from_request_parts(parts, state).await?;
-        let app = AccountsState::from_ref(state);
         Ok(AuthenticatedOrEnrolling(
-            app.accounts.account_of(&session).await?,
+            session.account().clone(),
+            Some(session.second_factors()),
         ))
     }
 }

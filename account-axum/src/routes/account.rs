@@ -35,12 +35,14 @@ use crate::views::{
 pub(crate) async fn get_account(
     State(state): State<AccountsState>,
     // Open to a session that may only enrol a second factor: the settings page needs it.
-    AuthenticatedOrEnrolling(account): AuthenticatedOrEnrolling,
+    AuthenticatedOrEnrolling(account, factors): AuthenticatedOrEnrolling,
     mount: Mount,
 ) -> Result<Json<AccountBody>, ApiError> {
-    Ok(Json(
-        AccountBody::load(&state.accounts, &account, &mount).await?,
-    ))
+    // A session brought the second factors in its one read; a token did not.
+    Ok(Json(match factors {
+        Some(factors) => AccountBody::with_second_factors(&account, factors, &mount),
+        None => AccountBody::load(&state.accounts, &account, &mount).await?,
+    }))
 }
 
 /// Changes the display name and/or the language. Fields left out stay as they are;

@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use account_core::model::{Account, Role};
-use account_core::{EnrollingSession, Error, SignedInSession};
+use account_core::{EnrollingSession, SignedInSession};
 
 use crate::cookie::SetSessionCookie;
 use crate::error::ApiError;
@@ -717,11 +717,11 @@ impl axum::extract::OptionalFromRequestParts<Ui> for Viewer {
         let Some(crate::extract::EnrollingSession(session)) = session else {
             return Ok(None);
         };
-        match ui.state.accounts.account_of(&session).await {
-            Ok(account) => Ok(Some(Viewer { account, session })),
-            Err(Error::Unauthenticated) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        // Validation read the account with the session, and refused an inactive one.
+        Ok(Some(Viewer {
+            account: session.account().clone(),
+            session,
+        }))
     }
 }
 

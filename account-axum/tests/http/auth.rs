@@ -680,3 +680,67 @@ async fn reauthenticate_freshens_the_session_with_a_new_token() {
         .await
         .problem(401, "unauthenticated");
 }
+
+/// A login flood starves nothing: past what the password hashers can take (one at a time
+/// and none waiting, here), a login is refused at once with 429 `rate_limited` and
+/// `Retry-After`, before any lookup, rather than queued; the logins that got a hasher were
+/// answered as usual, and once the flood is over a login signs in.
+#[tokio::test]
+async fn logins_beyond_the_hashers_are_refused_early_with_retry_after() {
+    fn one_hasher(config: &mut account_core::AccountConfig) {
+        config.hashing = account_core::password::HashingConfig {
+            // Costly enough that a hash is still running when the next login arrives.
+            memory_kib: 8 * 1024,
+            iterations: 3,
+            parallelism: 1,
+            max_concurrent: 1,
+            max_waiting: 0,
+        };
+    }
+    let mut app = TestApp::with(Options {
+        http: {
+            let mut http = account_axum::HttpConfig::default();
+            http.rate_limits = account_axum::RateLimits::none();
+            http
+        },
+        configure: Some(one_hasher),
+        ..Options::default()
+    });
+    app.sign_up("alice", "alice@example.com").await;
+    app.sign_up("bob", "bob@example.com").await;
+
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let mut client = app.clone_handle();
+        logins.spawn(async move {
+            let reply = client
+                .login("alice", &format!("wrong password number {i}"))
+                .await;
+            let retry_after = reply
+                .headers
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            (
+                reply.status.as_u16(),
+                reply.body["code"].clone(),
+                retry_after,
+            )
+        });
+    }
+    let (mut refused, mut answered) = (0, 0);
+    while let Some(done) = logins.join_next().await {
+        let (status, code, retry_after) = done.expect("a login task");
+        match status {
+            429 => {
+                refused += 1;
+                assert_eq!(code, "rate_limited");
+                assert_eq!(retry_after.as_deref(), Some("1"));
+            }
+            401 => answered += 1,
+            other => panic!("unexpected status {other} ({code})"),
+        }
+    }
+    assert!(refused > 0, "no login was refused early");
+    assert!(answered > 0, "no login got the hasher");
+    app.login("bob", PASSWORD).await.ok(200);
+}

@@ -260,3 +260,37 @@ async fn security_events_are_paged_with_a_cursor() {
         .clone();
     assert_eq!(body["field"], "before");
 }
+
+/// An authenticated `GET /api/account` costs one store read in all: the session with its
+/// account and the account's second factors (DESIGN.md, "Performance targets"). The last
+/// seen time was written at login, so no touch is due.
+#[tokio::test]
+async fn an_authenticated_read_costs_one_store_read() {
+    use std::sync::{Arc, OnceLock};
+
+    use account_core::store::Store;
+    use account_core::store::memory::MemoryStore;
+    use account_core::testing::CountingStore;
+
+    static COUNTS: OnceLock<Arc<CountingStore>> = OnceLock::new();
+    fn counted(store: Arc<MemoryStore>) -> Arc<dyn Store> {
+        COUNTS
+            .get_or_init(|| Arc::new(CountingStore::new(store)))
+            .clone()
+    }
+    let mut app = TestApp::with(Options {
+        wrap_store: Some(counted),
+        ..Options::default()
+    });
+    app.user("alice").await;
+    let counts = COUNTS.get().expect("the app wrapped its store");
+
+    counts.reset();
+    let account = app.get("/api/account").await.ok(200).clone();
+    assert_eq!(account["username"], "alice", "{account}");
+    assert_eq!(
+        (counts.calls("session_with_account"), counts.total()),
+        (1, 1),
+        "GET /api/account must cost the one read of the session with its account: {counts:?}"
+    );
+}

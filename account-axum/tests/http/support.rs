@@ -135,6 +135,7 @@ pub fn fast_hashing() -> HashingConfig {
         iterations: 1,
         parallelism: 1,
         max_concurrent: 4,
+        max_waiting: 1024,
     }
 }
 

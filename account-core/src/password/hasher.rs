@@ -2,9 +2,16 @@
 //!
 //! A hash takes tens of milliseconds of CPU and about 19 MiB of memory on purpose, which
 //! would stall every other request sharing an async worker thread. So each hash and each
-//! verification runs on tokio's blocking pool, and a semaphore caps how many run at once:
-//! a flood of logins then queues for permits instead of exhausting memory or starving the
+//! verification runs on tokio's blocking pool, and a semaphore caps how many run at once.
+//! Beyond those, only a bounded number wait for a turn: a hash asked for when that queue
+//! is full is refused at once ([`HashError::Busy`], which a login answers with 429 and
+//! `Retry-After`), so that a flood of logins neither queues without bound nor starves the
 //! rest of the application (DESIGN.md, "Performance targets").
+//!
+//! argon2's working memory (19 MiB at the default cost) is not allocated per hash: a pool
+//! keeps one area per permit and lends it to each job in turn, so the hashing memory stays
+//! at `max_concurrent` areas however many logins arrive, and the allocator never holds on
+//! to freed areas.
 //!
 //! Hashes are stored as PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), which
 //! carry their own parameters: a hash made under an older, weaker policy still verifies,
@@ -14,8 +21,10 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use std::sync::{Mutex, PoisonError};
+
 use argon2::password_hash::phc;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OnceCell, Semaphore};
 use zeroize::{Zeroize as _, Zeroizing};
@@ -50,18 +59,24 @@ pub struct HashingConfig {
     /// How many hashes or verifications may run at the same time; further ones wait for
     /// a turn. Zero is read as one, since no hash could ever run otherwise.
     pub max_concurrent: usize,
+    /// How many more may wait for a turn. A hash asked for beyond that is refused at once
+    /// with [`HashError::Busy`] rather than queued.
+    pub max_waiting: usize,
 }
 
 impl Default for HashingConfig {
     fn default() -> Self {
         // Twice the cores keeps every core busy while some hashes wait for their thread to
         // be scheduled, and still bounds memory at 2 × cores × 19 MiB.
+        // As many may wait as run: a login that waits longer than two hashes' time is
+        // better told to come back.
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Self {
             memory_kib: Params::DEFAULT_M_COST,
             iterations: Params::DEFAULT_T_COST,
             parallelism: Params::DEFAULT_P_COST,
             max_concurrent: cores.saturating_mul(2),
+            max_waiting: cores.saturating_mul(2),
         }
     }
 }
@@ -77,6 +92,7 @@ impl HashingConfig {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 4,
+            max_waiting: 1024,
         }
     }
 
@@ -154,6 +170,10 @@ pub enum HashError {
     /// The stored hash is not an argon2 PHC string that can be verified.
     #[error("the stored password hash is not a valid argon2 PHC string")]
     Malformed,
+    /// Every hasher is busy and the queue for a turn is full: try again in a moment. Nothing
+    /// was hashed.
+    #[error("every password hasher is busy; try again in a moment")]
+    Busy,
     /// The hashing machinery failed (invalid configuration, a panic in the hashing task,
     /// memory exhausted). The text describes the failure, never the input.
     #[error("password hashing failed: {0}")]
@@ -166,6 +186,7 @@ impl HashError {
         match self {
             HashError::TooLarge { .. } => "password_too_large",
             HashError::Malformed => "password_hash_malformed",
+            HashError::Busy => "password_hashers_busy",
             HashError::Internal(_) => "password_hash_failed",
         }
     }
@@ -192,6 +213,10 @@ struct Inner {
     params: Result<Params, argon2::Error>,
     rng: Arc<dyn SecureRandom>,
     permits: Arc<Semaphore>,
+    /// Turns to run or to wait: `max_concurrent + max_waiting`, taken without waiting.
+    admission: Arc<Semaphore>,
+    /// argon2's working memory, lent to one job at a time.
+    memory: Arc<MemoryPool>,
     /// The hash [`PasswordHasher::dummy_verify`] checks against, made on first use.
     dummy: OnceCell<PasswordHash>,
     #[cfg(test)]
@@ -238,12 +263,18 @@ impl PasswordHasher {
             tracing::error!(error = %e, ?config, "invalid argon2 parameters: every password hash will fail");
         }
         let permits = config.max_concurrent.clamp(1, Semaphore::MAX_PERMITS);
+        let admission = permits
+            .saturating_add(config.max_waiting)
+            .min(Semaphore::MAX_PERMITS);
+        let blocks = params.as_ref().map_or(0, Params::block_count);
         Self {
             inner: Arc::new(Inner {
                 config,
                 params,
                 rng,
                 permits: Arc::new(Semaphore::new(permits)),
+                admission: Arc::new(Semaphore::new(admission)),
+                memory: Arc::new(MemoryPool::new(blocks, permits)),
                 dummy: OnceCell::new(),
                 #[cfg(test)]
                 probe,
@@ -254,6 +285,19 @@ impl PasswordHasher {
     /// The configuration this hasher was made with.
     pub fn config(&self) -> &HashingConfig {
         &self.inner.config
+    }
+
+    /// Whether a hash asked for now would be taken (run, or queued for a turn) rather than
+    /// refused with [`HashError::Busy`]. A hint for refusing early, before any other work:
+    /// the answer may change at once.
+    pub fn has_room(&self) -> bool {
+        self.inner.admission.available_permits() > 0
+    }
+
+    /// The bytes of argon2 working memory the hasher keeps for its next jobs (at most
+    /// `max_concurrent` areas of `memory_kib` KiB), not counting the areas in use.
+    pub fn pooled_memory_bytes(&self) -> usize {
+        self.inner.memory.kept_bytes()
     }
 
     /// Hashes a password with argon2id, the configured costs and a fresh 16-byte salt.
@@ -273,12 +317,26 @@ impl PasswordHasher {
         let salt: [u8; SALT_LEN] = bytes(&*self.inner.rng);
         // The copy that crosses to the blocking thread is wiped when the job drops it.
         let secret = Zeroizing::new(password.expose().as_bytes().to_vec());
+        let memory = Arc::clone(&self.inner.memory);
         let phc = self
             .run(move || {
-                Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-                    .hash_password_with_salt(&secret, &salt)
-                    .map(|hash| hash.to_string())
-                    .map_err(|e| HashError::Internal(format!("argon2id hashing failed: {e}")))
+                let failed = |e: &dyn fmt::Display| {
+                    HashError::Internal(format!("argon2id hashing failed: {e}"))
+                };
+                let output = memory.run(
+                    &Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+                    &secret,
+                    &salt,
+                    params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+                )?;
+                let phc = phc::PasswordHash {
+                    algorithm: Algorithm::Argon2id.ident(),
+                    version: Some(Version::V0x13.into()),
+                    params: phc::ParamsString::try_from(&params).map_err(|e| failed(&e))?,
+                    salt: Some(phc::Salt::new(&salt).map_err(|e| failed(&e))?),
+                    hash: Some(output),
+                };
+                Ok::<_, HashError>(phc.to_string())
             })
             .await??;
         Ok(PasswordHash(phc))
@@ -305,15 +363,21 @@ impl PasswordHasher {
         }
         let needs_rehash = stored.below(&self.inner.config);
         let secret = Zeroizing::new(password.expose().as_bytes().to_vec());
+        let memory = Arc::clone(&self.inner.memory);
         let matched = self
             .run(move || {
-                // Argon2 takes the algorithm, version and costs from the PHC string, and
-                // compares the outputs in constant time.
-                match Argon2::default().verify_password(&secret, &stored.phc) {
-                    Ok(()) => Ok(true),
-                    Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                    Err(e) => Err(verify_error(e)),
-                }
+                // The algorithm, version and costs are the stored hash's own.
+                let (Some(salt), Some(expected)) = (&stored.phc.salt, &stored.phc.hash) else {
+                    return Err(HashError::Malformed);
+                };
+                let version = match stored.version {
+                    Some(v) => Version::try_from(v).map_err(|_| HashError::Malformed)?,
+                    None => Version::default(),
+                };
+                let argon2 = Argon2::new(stored.algorithm, version, stored.params.clone());
+                let output = memory.run(&argon2, &secret, salt.as_ref(), expected.len())?;
+                // `Output`'s equality is constant-time.
+                Ok(output == *expected)
             })
             .await??;
         Ok(if matched {
@@ -330,9 +394,14 @@ impl PasswordHasher {
     /// The very first call makes that hash instead of verifying against it, which costs
     /// the same single argon2id run, so even the first unknown user looks like a known
     /// one. An oversized password returns at once, as [`PasswordHasher::verify`] does.
-    pub async fn dummy_verify(&self, password: &Password) {
+    ///
+    /// # Errors
+    ///
+    /// Only [`HashError::Busy`], as a real verification would answer then; any other
+    /// failure is logged, since nothing depends on the outcome.
+    pub async fn dummy_verify(&self, password: &Password) -> Result<(), HashError> {
         if password.byte_len() > MAX_PASSWORD_BYTES {
-            return;
+            return Ok(());
         }
         let mut made_now = false;
         let dummy = self
@@ -343,15 +412,19 @@ impl PasswordHasher {
                 self.make_dummy()
             })
             .await;
-        match dummy {
-            Ok(hash) if !made_now => {
-                // The outcome is meaningless by construction; only the time spent matters.
-                let _ = self.verify(password, hash).await;
-            }
-            Ok(_) => {}
+        let outcome = match dummy {
+            // The outcome is meaningless by construction; only the time spent matters.
+            Ok(hash) if !made_now => self.verify(password, hash).await.map(|_| ()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Err(HashError::Busy) => Err(HashError::Busy),
             Err(e) => {
-                tracing::warn!(error = %e, "could not make the dummy password hash");
+                tracing::warn!(error = %e, "could not spend the dummy password verification");
+                Ok(())
             }
+            Ok(()) => Ok(()),
         }
     }
 
@@ -363,12 +436,16 @@ impl PasswordHasher {
         self.hash(&password).await
     }
 
-    /// Runs `job` on the blocking pool once a permit is free.
+    /// Runs `job` on the blocking pool once a permit is free, or refuses it at once with
+    /// [`HashError::Busy`] when the queue for permits is full.
     async fn run<T, F>(&self, job: F) -> Result<T, HashError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        let turn = Arc::clone(&self.inner.admission)
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
         let permit = Arc::clone(&self.inner.permits)
             .acquire_owned()
             .await
@@ -380,6 +457,7 @@ impl PasswordHasher {
             // up (a dropped request), its job still runs to the end on the blocking pool,
             // and must keep counting against the limit until it does.
             let _permit = permit;
+            let _turn = turn;
             // Declared after the permit, so dropped before it.
             #[cfg(test)]
             let _probe = probe.as_ref().map(|probe| probe());
@@ -408,19 +486,83 @@ fn refuse_oversized(password: &Password) -> Result<(), HashError> {
     }
 }
 
-/// Sorts a verification failure other than a wrong password: faults of the stored
-/// string are [`HashError::Malformed`], anything else is the machinery's.
-fn verify_error(e: argon2::password_hash::Error) -> HashError {
-    use argon2::password_hash::Error as E;
-    match e {
-        E::Algorithm
-        | E::EncodingInvalid
-        | E::OutputSize
-        | E::ParamInvalid { .. }
-        | E::ParamsInvalid
-        | E::SaltInvalid
-        | E::Version => HashError::Malformed,
-        other => HashError::Internal(format!("argon2 verification failed: {other}")),
+/// argon2's working memory: areas of the configured size, each lent to one job at a time
+/// and kept for the next instead of freed. At most `keep` (the number of permits) are
+/// kept, and no more are ever in use at once, so hashing never holds more memory than
+/// that however many logins arrive. A stored hash with a larger memory cost than the
+/// configuration (one made under an earlier, costlier setting) gets an area of its own,
+/// freed after the job.
+///
+/// An area is reused as the last job left it: argon2 writes every block of its first pass
+/// before reading it, so nothing of the previous hash reaches the next.
+struct MemoryPool {
+    areas: Mutex<Vec<Vec<Block>>>,
+    blocks: usize,
+    keep: usize,
+}
+
+impl MemoryPool {
+    fn new(blocks: usize, keep: usize) -> Self {
+        Self {
+            areas: Mutex::new(Vec::new()),
+            blocks,
+            keep,
+        }
+    }
+
+    /// Runs `argon2` over `secret` and `salt` into an output of `len` bytes, in an area of
+    /// the pool.
+    fn run(
+        &self,
+        argon2: &Argon2<'_>,
+        secret: &[u8],
+        salt: &[u8],
+        len: usize,
+    ) -> Result<phc::Output, HashError> {
+        let needed = argon2.params().block_count();
+        let pooled = needed <= self.blocks;
+        let taken = if pooled {
+            self.areas
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+        } else {
+            None
+        };
+        let mut area = taken.unwrap_or_else(|| vec![Block::default(); needed.max(self.blocks)]);
+        let mut out = Zeroizing::new([0u8; phc::Output::MAX_LENGTH]);
+        let filled = out
+            .get_mut(..len)
+            .ok_or(HashError::Malformed)
+            .and_then(|out| {
+                argon2
+                    .hash_password_into_with_memory(secret, salt, out, &mut area[..])
+                    .map_err(|e| match e {
+                        argon2::Error::OutputTooShort
+                        | argon2::Error::OutputTooLong
+                        | argon2::Error::SaltTooShort
+                        | argon2::Error::SaltTooLong => HashError::Malformed,
+                        other => HashError::Internal(format!("argon2 failed: {other}")),
+                    })
+            });
+        if pooled {
+            let mut areas = self.areas.lock().unwrap_or_else(PoisonError::into_inner);
+            if areas.len() < self.keep {
+                areas.push(area);
+            }
+        }
+        filled?;
+        phc::Output::new(&out[..len]).map_err(|_| HashError::Malformed)
+    }
+
+    /// The bytes of the areas kept now.
+    fn kept_bytes(&self) -> usize {
+        self.areas
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|area| area.len() * Block::SIZE)
+            .sum()
     }
 }
 
@@ -478,6 +620,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread::ThreadId;
     use std::time::Duration;
+
+    use argon2::PasswordHasher as _;
 
     use super::*;
     use crate::random::OsRandom;
@@ -745,7 +889,7 @@ mod tests {
             hasher.verify(&huge, &stored).await,
             Err(HashError::TooLarge { max: 1024 })
         ));
-        hasher.dummy_verify(&huge).await;
+        hasher.dummy_verify(&huge).await.expect("a hasher is free");
         assert_eq!(recorder.started(), 1, "nothing more reached argon2");
 
         // The limit itself is allowed; one byte more is not.
@@ -832,7 +976,10 @@ mod tests {
             "PasswordHash(unparsable)"
         );
 
-        hasher.dummy_verify(&password).await;
+        hasher
+            .dummy_verify(&password)
+            .await
+            .expect("a hasher is free");
         let everything = format!(
             "{password:?} {hasher:?} {:?} {:?}",
             Verification::Invalid,
@@ -851,8 +998,14 @@ mod tests {
         let password = Password::new("quartz-meadow-lantern");
         let hash = hasher.hash(&password).await.expect("hashes");
         hasher.verify(&password, &hash).await.expect("verifies");
-        hasher.dummy_verify(&password).await; // makes the dummy hash
-        hasher.dummy_verify(&password).await; // verifies against it
+        hasher
+            .dummy_verify(&password)
+            .await
+            .expect("a hasher is free"); // makes the dummy hash
+        hasher
+            .dummy_verify(&password)
+            .await
+            .expect("a hasher is free"); // verifies against it
 
         let threads = recorder.threads.lock().expect("not poisoned").clone();
         assert_eq!(threads.len(), 4);
@@ -957,11 +1110,21 @@ mod tests {
     async fn dummy_verify_costs_one_run_each_time() {
         let (hasher, recorder) = probed(fast());
         let password = Password::new("nobody-has-this-account");
-        hasher.dummy_verify(&password).await;
+        hasher
+            .dummy_verify(&password)
+            .await
+            .expect("a hasher is free");
         assert_eq!(recorder.started(), 1, "the first call makes the dummy hash");
-        hasher.dummy_verify(&password).await;
+        hasher
+            .dummy_verify(&password)
+            .await
+            .expect("a hasher is free");
         assert_eq!(recorder.started(), 2, "later calls verify against it");
-        hasher.clone().dummy_verify(&password).await;
+        hasher
+            .clone()
+            .dummy_verify(&password)
+            .await
+            .expect("a hasher is free");
         assert_eq!(recorder.started(), 3, "clones share the dummy hash");
     }
 
@@ -986,6 +1149,166 @@ mod tests {
             one.hash(&Password::new("quartz-meadow-lantern"))
                 .await
                 .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_beyond_the_queue_is_refused_at_once() {
+        let (hasher, recorder) = probed(HashingConfig {
+            max_concurrent: 1,
+            max_waiting: 1,
+            ..fast()
+        });
+        recorder.gate.store(true, Ordering::SeqCst);
+        let spawn = |name: &'static str| {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash(&Password::new(name)).await })
+        };
+        let running = spawn("the-first-password");
+        while recorder.started() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let waiting = spawn("the-second-password");
+        // Let the second take its place in the queue.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The third finds the one hasher busy and the one place in the queue taken: it is
+        // refused without waiting, and nothing was hashed for it.
+        let refused = hasher.hash(&Password::new("the-third-password")).await;
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        assert_eq!(refused.map_err(|e| e.code()), Err("password_hashers_busy"));
+        let wrong = PasswordHash::from_phc(
+            "$argon2id$v=19$m=64,t=1,p=1$c2l4dGVlbiBieXRlIHNhbHQ$ZW1wdHllbXB0eWVtcHR5ZW1wdHllbXB0eWVtcHQ"
+                .to_owned(),
+        );
+        assert!(matches!(
+            hasher.verify(&Password::new("anything"), &wrong).await,
+            Err(HashError::Busy)
+        ));
+        assert!(matches!(
+            hasher.dummy_verify(&Password::new("anything")).await,
+            Err(HashError::Busy)
+        ));
+        assert_eq!(recorder.started(), 1);
+
+        recorder.gate.store(false, Ordering::SeqCst);
+        running.await.expect("task ends").expect("hashes");
+        waiting.await.expect("task ends").expect("hashes");
+        // With the queue empty again, hashes are taken.
+        hasher
+            .hash(&Password::new("the-fourth-password"))
+            .await
+            .expect("hashes");
+    }
+
+    #[tokio::test]
+    async fn argon2_memory_is_pooled_one_area_per_permit() {
+        let config = HashingConfig {
+            memory_kib: 1024,
+            max_concurrent: 2,
+            ..fast()
+        };
+        let area = 1024 * 1024;
+        let hasher = hasher(config);
+        assert_eq!(
+            hasher.pooled_memory_bytes(),
+            0,
+            "areas are made on first use"
+        );
+        let password = Password::new("quartz-meadow-lantern");
+        let hash = hasher.hash(&password).await.expect("hashes");
+        assert_eq!(hasher.pooled_memory_bytes(), area);
+        for _ in 0..5 {
+            hasher.verify(&password, &hash).await.expect("verifies");
+        }
+        assert_eq!(
+            hasher.pooled_memory_bytes(),
+            area,
+            "one hash after another reuses the one area"
+        );
+        let mut jobs = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let hasher = hasher.clone();
+            jobs.spawn(async move {
+                hasher
+                    .hash(&Password::new(format!("quartz-meadow-lantern-{i}")))
+                    .await
+            });
+        }
+        while let Some(done) = jobs.join_next().await {
+            done.expect("task ends").expect("hashes");
+        }
+        assert!(
+            hasher.pooled_memory_bytes() <= 2 * area,
+            "no more areas than permits are kept: {}",
+            hasher.pooled_memory_bytes()
+        );
+        // A stored hash costlier than the configuration gets its own area, not kept.
+        let costly = PasswordHasher::new(
+            HashingConfig {
+                memory_kib: 2048,
+                ..fast()
+            },
+            rng(),
+        )
+        .hash(&password)
+        .await
+        .expect("hashes");
+        let before = hasher.pooled_memory_bytes();
+        assert!(
+            hasher
+                .verify(&password, &costly)
+                .await
+                .expect("verifies")
+                .is_valid()
+        );
+        assert_eq!(hasher.pooled_memory_bytes(), before);
+    }
+
+    #[tokio::test]
+    async fn pooled_hashes_are_standard_argon2id() {
+        use argon2::PasswordVerifier as _;
+
+        let hasher = hasher(fast());
+        let password = Password::new("quartz-meadow-lantern");
+        let hash = hasher.hash(&password).await.expect("hashes");
+        assert!(hash.as_phc().starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        // The argon2 crate's own verifier accepts it, and refuses another password.
+        let parsed = phc::PasswordHash::new(hash.as_phc()).expect("a PHC string");
+        assert!(
+            Argon2::default()
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"another password", &parsed)
+                .is_err()
+        );
+        // And a hash the crate made verifies here.
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            fast().params().expect("valid"),
+        )
+        .hash_password_with_salt(password.expose().as_bytes(), b"sixteen byte sal")
+        .expect("hashes")
+        .to_string();
+        let theirs = PasswordHash::from_phc(theirs);
+        assert!(
+            hasher
+                .verify(&password, &theirs)
+                .await
+                .expect("verifies")
+                .is_valid()
+        );
+        assert_eq!(
+            hasher
+                .verify(&Password::new("another password"), &theirs)
+                .await
+                .expect("verifies"),
+            Verification::Invalid
         );
     }
 }

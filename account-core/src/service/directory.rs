@@ -72,7 +72,7 @@ impl Accounts {
         info: &RequestInfo,
     ) -> Result<bool> {
         let Some(directory) = self.inner.directories.get(name).cloned() else {
-            self.dummy_verify(password).await;
+            self.dummy_verify(password).await?;
             tracing::warn!(
                 account = %account.id,
                 directory = name,
@@ -80,10 +80,11 @@ impl Accounts {
             );
             return Err(Error::DirectoryUnavailable);
         };
-        let (answer, ()) = tokio::join!(
+        let (answer, spent) = tokio::join!(
             directory.authenticate(&account.username, password),
             self.dummy_verify(password)
         );
+        spent?;
         match answer {
             Err(e) => {
                 tracing::warn!(

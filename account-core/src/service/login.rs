@@ -62,7 +62,8 @@ impl Accounts {
     /// [`Error::InvalidCredentials`]; [`Error::WeakPassword`] with `too_large` for a
     /// password over 1 KiB, refused before any lookup or hashing;
     /// [`Error::DirectoryUnavailable`] when an external account's directory cannot answer
-    /// (nothing is counted against the account).
+    /// (nothing is counted against the account); [`Error::RateLimited`] (one second) when
+    /// every password hasher is busy and their queue is full, before any lookup.
     pub async fn login(
         &self,
         login: &str,
@@ -75,8 +76,14 @@ impl Accounts {
             }
             .into());
         }
+        // When every hasher is busy and the queue is full, the login is refused before it
+        // costs the store anything: a flood of logins then costs little more than its
+        // refusals (429), whoever it names.
+        if !self.inner.hasher.has_room() {
+            return Err(crate::password::HashError::Busy.into());
+        }
         let Some(mut account) = self.find_by_login(login).await? else {
-            self.dummy_verify(password).await;
+            self.dummy_verify(password).await?;
             return Err(Error::InvalidCredentials);
         };
         let failures = self
@@ -85,7 +92,7 @@ impl Accounts {
             .failures(account.id, FailureKind::Password)
             .await?;
         if self.throttled(failures) {
-            self.dummy_verify(password).await;
+            self.dummy_verify(password).await?;
             self.record(
                 account.id,
                 SecurityEventKind::LoginFailed,
@@ -195,7 +202,7 @@ impl Accounts {
             .failures(account.id, FailureKind::Password)
             .await?;
         if self.throttled(failures) {
-            self.dummy_verify(password).await;
+            self.dummy_verify(password).await?;
             return Err(Error::InvalidCredentials);
         }
         if !self.check_password(&mut account, password, info).await? {

@@ -238,6 +238,12 @@ impl Accounts {
         &self.inner.config
     }
 
+    /// The password hasher: its configuration, and the argon2 memory it keeps
+    /// ([`PasswordHasher::pooled_memory_bytes`]).
+    pub fn password_hasher(&self) -> &PasswordHasher {
+        &self.inner.hasher
+    }
+
     /// The store, for adapters that need to reach it directly (rate limits, health checks).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
@@ -303,10 +309,11 @@ impl Accounts {
     }
 
     /// Spends one verification on nothing, so that a login without a hash to check (an
-    /// unknown user, a throttled account) takes as long as one with.
-    async fn dummy_verify(&self, password: &Password) {
+    /// unknown user, a throttled account) takes as long as one with, and is refused alike
+    /// ([`Error::RateLimited`]) when every hasher is busy.
+    async fn dummy_verify(&self, password: &Password) -> Result<()> {
         self.inner.verifications.fetch_add(1, Ordering::Relaxed);
-        self.inner.hasher.dummy_verify(password).await;
+        Ok(self.inner.hasher.dummy_verify(password).await?)
     }
 
     /// Records an event and mails a notice to every address of the account: what every

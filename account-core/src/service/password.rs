@@ -122,7 +122,7 @@ impl Accounts {
                 .await;
         }
         let Some(hash) = self.inner.store.password_hash(account.id).await? else {
-            self.dummy_verify(password).await;
+            self.dummy_verify(password).await?;
             return Ok(false);
         };
         match self.verify_password(password, &hash).await? {

@@ -12,9 +12,11 @@
 //! | [`EnrollingSession`] | `Full` or [`EnrollmentOnly`](SessionStage::EnrollmentOnly) | [`Accounts::authenticate_enrolling`] | enrolling a second factor, re-authenticating, logging out |
 //! | [`PendingSession`] | [`SecondFactorPending`](SessionStage::SecondFactorPending) | [`Accounts::authenticate_pending`] | the steps that finish a login with a second factor |
 //!
-//! Each wraps the stored [`SessionRecord`] in a private field and derefs to it for reading.
-//! Only this module makes one, from a live stored record of the right stage, so holding
-//! one is the proof. A pending session cannot stand in for a signed-in one:
+//! Each wraps the stored [`SessionRecord`] in a private field and derefs to it for reading;
+//! it also holds the session's account and the account's second factors, read in the same
+//! store read ([`SessionStore::session_with_account`](crate::store::SessionStore)), so that
+//! an authenticated request costs one read in all. Only this module makes one, from a live
+//! stored record of the right stage whose account is active, so holding one is the proof. A pending session cannot stand in for a signed-in one:
 //!
 //! ```compile_fail,E0308
 //! # async fn demo(accounts: account_core::Accounts, token: &str) -> account_core::Result<()> {
@@ -34,6 +36,7 @@
 //! ```
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use chrono::Duration;
 
@@ -41,8 +44,8 @@ use super::Accounts;
 use crate::device::{parse_device, sanitize_user_agent};
 use crate::error::{Error, Result};
 use crate::model::{
-    Account, AccountId, AssuranceLevel, Authentication, RequestInfo, SecurityEventKind, SessionId,
-    SessionRecord, SessionRotation, SessionStage,
+    Account, AccountId, AccountState, AssuranceLevel, Authentication, RequestInfo, SecondFactors,
+    SecurityEventKind, SessionId, SessionRecord, SessionRotation, SessionStage, SessionWithAccount,
 };
 use crate::token::OpaqueToken;
 
@@ -73,7 +76,7 @@ pub struct SessionView {
 ///
 /// It derefs to the stored [`SessionRecord`] for reading.
 #[derive(Debug, Clone)]
-pub struct SignedInSession(SessionRecord);
+pub struct SignedInSession(Arc<SessionWithAccount>);
 
 /// A session the "require 2FA" policy restricts to enrolling a second factor
 /// ([`SessionStage::EnrollmentOnly`]): its account has none yet. Only session validation
@@ -82,7 +85,7 @@ pub struct SignedInSession(SessionRecord);
 ///
 /// It derefs to the stored [`SessionRecord`] for reading.
 #[derive(Debug, Clone)]
-pub struct EnrollmentSession(SessionRecord);
+pub struct EnrollmentSession(Arc<SessionWithAccount>);
 
 /// A login waiting for its second factor ([`SessionStage::SecondFactorPending`]): what
 /// [`Accounts::authenticate_pending`] returns, and what only the steps that finish the
@@ -90,7 +93,7 @@ pub struct EnrollmentSession(SessionRecord);
 ///
 /// It derefs to the stored [`SessionRecord`] for reading.
 #[derive(Debug, Clone)]
-pub struct PendingSession(SessionRecord);
+pub struct PendingSession(Arc<SessionWithAccount>);
 
 /// A session that may enrol a second factor: a fully signed-in one, or one the "require
 /// 2FA" policy restricts to enrolling. What [`Accounts::authenticate_enrolling`] returns,
@@ -106,18 +109,30 @@ pub enum EnrollingSession {
     EnrollmentOnly(EnrollmentSession),
 }
 
-/// The reading side the session types share: `Deref`, `record()` and `into_record()`.
+/// The reading side the session types share: `Deref`, `record()`, `into_record()`,
+/// `account()` and `second_factors()`.
 macro_rules! session_record_access {
     ($($name:ident),+) => {$(
         impl $name {
             /// The stored session.
             pub fn record(&self) -> &SessionRecord {
-                &self.0
+                &self.0.session
             }
 
             /// The stored session, giving up the proof of its stage.
             pub fn into_record(self) -> SessionRecord {
-                self.0
+                Arc::unwrap_or_clone(self.0).session
+            }
+
+            /// The session's account as validation read it, in the same read as the
+            /// session: active at that moment.
+            pub fn account(&self) -> &Account {
+                &self.0.account
+            }
+
+            /// The account's second factors as validation read them.
+            pub fn second_factors(&self) -> SecondFactors {
+                self.0.second_factors
             }
         }
 
@@ -125,7 +140,7 @@ macro_rules! session_record_access {
             type Target = SessionRecord;
 
             fn deref(&self) -> &SessionRecord {
-                &self.0
+                &self.0.session
             }
         }
     )+};
@@ -147,6 +162,22 @@ impl EnrollingSession {
         match self {
             EnrollingSession::SignedIn(s) => s.into_record(),
             EnrollingSession::EnrollmentOnly(s) => s.into_record(),
+        }
+    }
+
+    /// The session's account as validation read it: active at that moment.
+    pub fn account(&self) -> &Account {
+        match self {
+            EnrollingSession::SignedIn(s) => s.account(),
+            EnrollingSession::EnrollmentOnly(s) => s.account(),
+        }
+    }
+
+    /// The account's second factors as validation read them.
+    pub fn second_factors(&self) -> SecondFactors {
+        match self {
+            EnrollingSession::SignedIn(s) => s.second_factors(),
+            EnrollingSession::EnrollmentOnly(s) => s.second_factors(),
         }
     }
 }
@@ -179,11 +210,15 @@ enum Staged {
 }
 
 impl Staged {
-    fn of(record: SessionRecord) -> Self {
-        match record.stage {
-            SessionStage::Full => Staged::SignedIn(SignedInSession(record)),
-            SessionStage::EnrollmentOnly => Staged::EnrollmentOnly(EnrollmentSession(record)),
-            SessionStage::SecondFactorPending { .. } => Staged::Pending(PendingSession(record)),
+    fn of(live: SessionWithAccount) -> Self {
+        match live.session.stage {
+            SessionStage::Full => Staged::SignedIn(SignedInSession(Arc::new(live))),
+            SessionStage::EnrollmentOnly => {
+                Staged::EnrollmentOnly(EnrollmentSession(Arc::new(live)))
+            }
+            SessionStage::SecondFactorPending { .. } => {
+                Staged::Pending(PendingSession(Arc::new(live)))
+            }
         }
     }
 }
@@ -251,14 +286,15 @@ impl Accounts {
     /// must be fully signed in.
     ///
     /// This is the hot path of every authenticated request: one store read by the token's
-    /// digest, and a write only when the last-seen time is older than the touch interval
-    /// (a minute by default).
+    /// digest, which brings the account and its second factors too
+    /// ([`SignedInSession::account`]), and a write only when the last-seen time is older
+    /// than the touch interval (a minute by default).
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token, and
-    /// for a session still waiting for its second factor;
-    /// [`Error::SecondFactorEnrollmentRequired`] for a session the "require 2FA" policy
+    /// [`Error::Unauthenticated`] for a malformed, unknown, expired or revoked token, for
+    /// a session still waiting for its second factor, and for one whose account is not
+    /// active; [`Error::SecondFactorEnrollmentRequired`] for a session the "require 2FA" policy
     /// restricts to enrolling a second factor (see [`Accounts::authenticate_enrolling`]).
     pub async fn authenticate(&self, token: &str) -> Result<SignedInSession> {
         match Staged::of(self.live_session(token, Awaits::Nothing).await?) {
@@ -299,31 +335,37 @@ impl Accounts {
         }
     }
 
-    /// The live session this token names if it `awaits` what the caller wants, touched
-    /// when its last-seen time is due (a pending session never is). The whole of every
-    /// validation but the sorting by stage, in one function: it runs on every
-    /// authenticated request, and each nested call would move the record once more.
-    async fn live_session(&self, token: &str, awaits: Awaits) -> Result<SessionRecord> {
+    /// The live session this token names, with its active account, if it `awaits` what
+    /// the caller wants, touched when its last-seen time is due (a pending session never
+    /// is). The whole of every validation but the sorting by stage, in one function: it
+    /// runs on every authenticated request, and each nested call would move the record
+    /// once more.
+    async fn live_session(&self, token: &str, awaits: Awaits) -> Result<SessionWithAccount> {
         let token = OpaqueToken::parse(token).ok_or(Error::Unauthenticated)?;
-        let mut session = self
+        let mut live = self
             .inner
             .store
-            .session_by_token(&token.digest())
+            .session_with_account(&token.digest())
             .await?
             .ok_or(Error::Unauthenticated)?;
         let now = self.now();
+        let session = &mut live.session;
         let pending = matches!(session.stage, SessionStage::SecondFactorPending { .. });
-        if pending != (awaits == Awaits::SecondFactor) || !session.is_live(now) {
+        if pending != (awaits == Awaits::SecondFactor)
+            || !session.is_live(now)
+            || live.account.state != AccountState::Active
+        {
             return Err(Error::Unauthenticated);
         }
         if !pending && self.touch_due(Some(session.last_seen_at), now) {
             self.inner.store.touch_session(session.id, now).await?;
             session.last_seen_at = now;
         }
-        Ok(session)
+        Ok(live)
     }
 
-    /// The account of a validated session.
+    /// The account of a validated session, read again from the store (the session types
+    /// hold the account as their validation read it: [`SignedInSession::account`]).
     ///
     /// # Errors
     ///

@@ -485,6 +485,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
             max_concurrent: 4,
+            max_waiting: 1024,
         };
         let clock = Arc::new(ManualClock::default());
         let accounts = Accounts::builder(

@@ -56,7 +56,7 @@ use crate::model::{
     Challenge, ChallengePurpose, EventCursor, EventFilter, EventPage, FailureKind, Failures,
     NewAccount, PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, Role, SecondFactors,
     SecurityEvent, SecurityStamp, SessionId, SessionRecord, SessionRotation, SessionStage,
-    TotpRecord, TotpSecret,
+    SessionWithAccount, TotpRecord, TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -527,6 +527,28 @@ impl SessionStore for MemoryStore {
             .cloned())
     }
 
+    async fn session_with_account(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<SessionWithAccount>> {
+        let state = self.state();
+        let Some(session) = state
+            .session_by_digest
+            .get(digest)
+            .and_then(|id| state.sessions.get(id))
+        else {
+            return Ok(None);
+        };
+        Ok(state
+            .accounts
+            .get(&session.account_id)
+            .map(|entry| SessionWithAccount {
+                session: session.clone(),
+                account: entry.account.clone(),
+                second_factors: second_factors_in(&state, session.account_id),
+            }))
+    }
+
     async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()> {
         if let Some(session) = self.state().sessions.get_mut(&id) {
             session.last_seen_at = session.last_seen_at.max(seen_at);
@@ -977,25 +999,7 @@ impl AuthenticatorStore for MemoryStore {
     }
 
     async fn second_factors(&self, account: AccountId) -> StoreResult<SecondFactors> {
-        let state = self.state();
-        Ok(SecondFactors {
-            totp: state
-                .totp
-                .get(&account)
-                .is_some_and(|t| t.confirmed_at.is_some()),
-            recovery_codes_left: state
-                .recovery_codes
-                .get(&account)
-                .map_or(0, |c| u32::try_from(c.len()).unwrap_or(u32::MAX)),
-            passkeys: u32::try_from(
-                state
-                    .passkeys
-                    .values()
-                    .filter(|p| p.account_id == account)
-                    .count(),
-            )
-            .unwrap_or(u32::MAX),
-        })
+        Ok(second_factors_in(&self.state(), account))
     }
 }
 
@@ -1028,5 +1032,27 @@ impl PolicyStore for MemoryStore {
     async fn put_policy(&self, policy: &Policy) -> StoreResult<()> {
         self.state().policy = Some(policy.clone());
         Ok(())
+    }
+}
+
+/// Which second factors the account has in this state of the store.
+fn second_factors_in(state: &State, account: AccountId) -> SecondFactors {
+    SecondFactors {
+        totp: state
+            .totp
+            .get(&account)
+            .is_some_and(|t| t.confirmed_at.is_some()),
+        recovery_codes_left: state
+            .recovery_codes
+            .get(&account)
+            .map_or(0, |c| u32::try_from(c.len()).unwrap_or(u32::MAX)),
+        passkeys: u32::try_from(
+            state
+                .passkeys
+                .values()
+                .filter(|p| p.account_id == account)
+                .count(),
+        )
+        .unwrap_or(u32::MAX),
     }
 }

@@ -64,7 +64,8 @@ use crate::model::{
     ApiTokenRecord, AppPasswordId, AppPasswordRecord, Challenge, ChallengePurpose, EventFilter,
     EventPage, FailureKind, Failures, LimitedInsert, NewAccount, PasskeyDeletion, PasskeyId,
     PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent, SecurityStamp, SessionId,
-    SessionRecord, SessionRotation, SshKeyId, SshKeyRecord, TotpRecord, TotpSecret,
+    SessionRecord, SessionRotation, SessionWithAccount, SshKeyId, SshKeyRecord, TotpRecord,
+    TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -517,6 +518,14 @@ store_traits! {
         /// The session with this token digest: the one read on every authenticated request,
         /// so it must be a single indexed read.
         async fn session_by_token(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRecord>>;
+
+        /// The session with this token digest, with its account and that account's second
+        /// factors, in one statement (one snapshot): the read of every authenticated request,
+        /// so it must be a single read by the unique token index, whatever else it joins.
+        async fn session_with_account(
+            &self,
+            digest: &TokenDigest,
+        ) -> StoreResult<Option<SessionWithAccount>>;
 
         /// Sets `last_seen_at`, only moving it forward.
         async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()>;

@@ -318,6 +318,7 @@ macro_rules! __store_conformance {
             ssh_key_list_of_account
             ssh_key_delete
             session_insert_and_read_back
+            session_with_account_read_back
             session_insert_conflict
             session_touch
             session_rotate

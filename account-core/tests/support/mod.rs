@@ -42,6 +42,7 @@ pub fn fast_hashing() -> HashingConfig {
         iterations: 1,
         parallelism: 1,
         max_concurrent: 4,
+        max_waiting: 1024,
     }
 }
 
@@ -378,6 +379,7 @@ pub async fn weak_hash(password: &str) -> PasswordHash {
         iterations: 2,
         parallelism: 1,
         max_concurrent: 1,
+        max_waiting: 1024,
     };
     PasswordHasher::new(weak, Arc::new(OsRandom))
         .hash(&Password::new(password))

@@ -1,6 +1,8 @@
 //! Sessions, found by the digest of their token.
 
-use account_core::model::{AccountId, SessionId, SessionRecord, SessionRotation};
+use account_core::model::{
+    AccountId, SessionId, SessionRecord, SessionRotation, SessionWithAccount,
+};
 use account_core::store::{SessionStore, StoreResult};
 use account_core::token::TokenDigest;
 use async_trait::async_trait;
@@ -53,6 +55,33 @@ impl<D: Driver> SessionStore for SqlOps<D> {
             " FROM sessions WHERE token_digest = ?"
         );
         self.db.read(sql, args![digest], rows::session).await
+    }
+
+    async fn session_with_account(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<SessionWithAccount>> {
+        // The read of every authenticated request, in one statement: the session by the
+        // unique token index, its account by primary key, and the three counts of its
+        // second factors each by an index on `account_id`. The session's `id` and
+        // `created_at` are renamed, since the account has columns of those names.
+        let sql = "SELECT s.id AS session_id, token_digest, account_id, \
+                   s.created_at AS session_created_at, last_seen_at, idle_timeout_secs, \
+                   absolute_expires_at, ip, user_agent, browser, os, device, engine, cpu_arch, \
+                   authentications, assurance, stage, second_factor_attempts, \
+                   a.id, username, email, email_verified, recovery_email, language, \
+                   display_name, avatar_updated_at, source, source_directory, state, role, \
+                   security_stamp, a.created_at, a.updated_at, \
+                   (SELECT COUNT(*) FROM totp t \
+                    WHERE t.account_id = s.account_id AND t.confirmed_at IS NOT NULL) AS totp, \
+                   (SELECT COUNT(*) FROM recovery_codes r \
+                    WHERE r.account_id = s.account_id) AS recovery_codes, \
+                   (SELECT COUNT(*) FROM passkeys p WHERE p.account_id = s.account_id) AS passkeys \
+                   FROM sessions s JOIN accounts a ON a.id = s.account_id \
+                   WHERE s.token_digest = ?";
+        self.db
+            .read(sql, args![digest], rows::session_with_account)
+            .await
     }
 
     async fn touch_session(&self, id: SessionId, seen_at: DateTime<Utc>) -> StoreResult<()> {

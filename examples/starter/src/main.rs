@@ -43,9 +43,24 @@ use account_store_sqlx::SqlStore;
 use settings::{Settings, StoreAdapter};
 use tokio::net::TcpListener;
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// values across threads, which mimalloc serves from per-thread pages, and it returns
+/// freed memory to the system where glibc's arenas keep it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Log lines are formatted where they happen and written to stdout by a thread of their
+    // own, so that a request never waits for the terminal or the pipe behind it. Should
+    // stdout stall long enough to fill the queue (128k lines), lines are dropped rather than
+    // requests held. The guard flushes what is queued when `main` returns.
+    // Colours only for a terminal: a file or a log collector gets plain text.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let (stdout, _flush_on_exit) = tracing_appender::non_blocking(std::io::stdout());
     tracing_subscriber::fmt()
+        .with_writer(stdout)
+        .with_ansi(terminal)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

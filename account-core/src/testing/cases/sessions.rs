@@ -7,7 +7,10 @@ use chrono::Duration;
 
 use super::{assert_conflict, ok};
 use crate::device::DeviceDetails;
-use crate::model::{AssuranceLevel, AuthMethod, Authentication, SessionRecord, SessionRotation};
+use crate::model::{
+    AssuranceLevel, AuthMethod, Authentication, SecondFactors, SessionRecord, SessionRotation,
+    SessionWithAccount,
+};
 use crate::store::{Conflict, Store};
 use crate::testing::fixtures::{self, time, time_ms};
 
@@ -97,6 +100,76 @@ pub async fn session_insert_and_read_back(store: Arc<dyn Store>) {
         ),
         None,
         "session_by_token of an unknown digest must find nothing"
+    );
+}
+
+/// `session_with_account` reads a session with its account (as `account_by_id` reads it)
+/// and that account's second factors (as `second_factors` counts them) in one read, each
+/// session with its own account; an unknown digest finds nothing.
+pub async fn session_with_account_read_back(store: Arc<dyn Store>) {
+    let alice = fixtures::insert_account(&*store, "alice", "alice@example.com").await;
+    let bob = fixtures::insert_account(&*store, "bob", "bob@example.com").await;
+    ok(
+        store
+            .put_pending_totp(alice.id, &fixtures::totp_secret(), time(0))
+            .await,
+        "put_pending_totp",
+    );
+    let codes = fixtures::recovery_codes(6);
+    ok(
+        store.confirm_totp(alice.id, 3, &codes, time(5)).await,
+        "confirm_totp",
+    );
+    fixtures::insert_passkey(&*store, alice.id, b"alice-1", time(6)).await;
+    fixtures::insert_passkey(&*store, alice.id, b"alice-2", time(7)).await;
+    fixtures::insert_passkey(&*store, bob.id, b"bob-1", time(8)).await;
+    let alices = SessionRecord {
+        assurance: AssuranceLevel::Two,
+        ..fixtures::session(alice.id, time(10))
+    };
+    let bobs = fixtures::session(bob.id, time(20));
+    for session in [&alices, &bobs] {
+        ok(store.insert_session(session).await, "insert_session");
+    }
+
+    for (session, account) in [(&alices, &alice), (&bobs, &bob)] {
+        let expected = SessionWithAccount {
+            session: session.clone(),
+            account: ok(store.account_by_id(account.id).await, "account_by_id")
+                .expect("the account exists"),
+            second_factors: ok(store.second_factors(account.id).await, "second_factors"),
+        };
+        assert_eq!(
+            ok(
+                store.session_with_account(&session.token_digest).await,
+                "session_with_account"
+            ),
+            Some(expected),
+            "session_with_account must read {}'s session, account and second factors exactly",
+            account.username.as_str()
+        );
+    }
+    let alices_read = ok(
+        store.session_with_account(&alices.token_digest).await,
+        "session_with_account",
+    )
+    .expect("alice's session exists");
+    assert_eq!(
+        alices_read.second_factors,
+        SecondFactors {
+            totp: true,
+            recovery_codes_left: 6,
+            passkeys: 2,
+        },
+        "session_with_account must count alice's TOTP, 6 recovery codes and 2 passkeys"
+    );
+    assert_eq!(
+        ok(
+            store.session_with_account(&fixtures::digest()).await,
+            "session_with_account"
+        ),
+        None,
+        "session_with_account of an unknown digest must find nothing"
     );
 }
 
