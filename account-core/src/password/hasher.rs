@@ -45,8 +45,9 @@ const SALT_LEN: usize = 16;
 
 /// The argon2id cost parameters and how many hashes may run at once.
 ///
-/// The default is the OWASP minimum for argon2id (m = 19456 KiB, t = 2, p = 1) with
-/// twice as many concurrent hashes as the machine has cores.
+/// The default is the OWASP minimum for argon2id (m = 19456 KiB, t = 2, p = 1) with as
+/// many concurrent hashes as half the machine's cores (at least one), and twice as many
+/// waiting.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct HashingConfig {
@@ -68,15 +69,17 @@ impl Default for HashingConfig {
     fn default() -> Self {
         // Twice the cores keeps every core busy while some hashes wait for their thread to
         // be scheduled, and still bounds memory at 2 × cores × 19 MiB.
-        // As many may wait as run: a login that waits longer than two hashes' time is
-        // better told to come back.
+        // Hashing may take half the machine: the other half keeps answering every other
+        // request during a flood of logins. Twice as many may wait as run: a login that
+        // would wait longer than two hashes' time is better told to come back.
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let concurrent = (cores / 2).max(1);
         Self {
             memory_kib: Params::DEFAULT_M_COST,
             iterations: Params::DEFAULT_T_COST,
             parallelism: Params::DEFAULT_P_COST,
-            max_concurrent: cores.saturating_mul(2),
-            max_waiting: cores.saturating_mul(2),
+            max_concurrent: concurrent,
+            max_waiting: concurrent.saturating_mul(2),
         }
     }
 }
@@ -494,11 +497,15 @@ fn refuse_oversized(password: &Password) -> Result<(), HashError> {
 /// freed after the job.
 ///
 /// An area is reused as the last job left it: argon2 writes every block of its first pass
-/// before reading it, so nothing of the previous hash reaches the next.
+/// before reading it, so nothing of the previous hash reaches the next. When a job ends
+/// with no other job running or waiting, the pool keeps one area and frees the rest, so
+/// that the memory a flood of logins took falls back once the flood is over.
 struct MemoryPool {
     areas: Mutex<Vec<Vec<Block>>>,
     blocks: usize,
     keep: usize,
+    /// Jobs running now.
+    jobs: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryPool {
@@ -507,12 +514,30 @@ impl MemoryPool {
             areas: Mutex::new(Vec::new()),
             blocks,
             keep,
+            jobs: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     /// Runs `argon2` over `secret` and `salt` into an output of `len` bytes, in an area of
     /// the pool.
     fn run(
+        &self,
+        argon2: &Argon2<'_>,
+        secret: &[u8],
+        salt: &[u8],
+        len: usize,
+    ) -> Result<phc::Output, HashError> {
+        self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let result = self.run_in_area(argon2, secret, salt, len);
+        if self.jobs.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            // The last job out: nothing runs now, so keep one area for the next login.
+            let mut areas = self.areas.lock().unwrap_or_else(PoisonError::into_inner);
+            areas.truncate(1);
+        }
+        result
+    }
+
+    fn run_in_area(
         &self,
         argon2: &Argon2<'_>,
         secret: &[u8],
@@ -734,7 +759,8 @@ mod tests {
             (19_456, 2, 1)
         );
         let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-        assert_eq!(config.max_concurrent, 2 * cores);
+        assert_eq!(config.max_concurrent, (cores / 2).max(1));
+        assert_eq!(config.max_waiting, 2 * config.max_concurrent);
         let partial: HashingConfig =
             serde_json::from_str(r#"{"memory_kib": 47104, "iterations": 1}"#).expect("parses");
         assert_eq!(partial.memory_kib, 47_104);
@@ -1239,10 +1265,10 @@ mod tests {
         while let Some(done) = jobs.join_next().await {
             done.expect("task ends").expect("hashes");
         }
-        assert!(
-            hasher.pooled_memory_bytes() <= 2 * area,
-            "no more areas than permits are kept: {}",
-            hasher.pooled_memory_bytes()
+        assert_eq!(
+            hasher.pooled_memory_bytes(),
+            area,
+            "once the burst is over, one area is kept and the rest freed"
         );
         // A stored hash costlier than the configuration gets its own area, not kept.
         let costly = PasswordHasher::new(
