@@ -663,6 +663,22 @@ mod tests {
         PasswordHasher::new(config, rng())
     }
 
+    /// Hashes `n` passwords at once, each on its own task, and waits for all of them.
+    async fn hash_at_once(hasher: &PasswordHasher, n: usize) {
+        let mut jobs = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let hasher = hasher.clone();
+            jobs.spawn(async move {
+                hasher
+                    .hash(&Password::new(format!("quartz-meadow-lantern-{i}")))
+                    .await
+            });
+        }
+        while let Some(done) = jobs.join_next().await {
+            done.expect("task ends").expect("hashes");
+        }
+    }
+
     /// Counts the jobs that ran on the blocking pool, how many overlapped at most, and on
     /// which threads they ran.
     #[derive(Default)]
@@ -1078,18 +1094,7 @@ mod tests {
             // Holding each job a little makes any overlap the limit failed to prevent
             // very likely to be seen; the assertion itself does not depend on timing.
             *recorder.hold.lock().expect("not poisoned") = Duration::from_millis(10);
-            let mut jobs = tokio::task::JoinSet::new();
-            for i in 0..6 {
-                let hasher = hasher.clone();
-                jobs.spawn(async move {
-                    hasher
-                        .hash(&Password::new(format!("quartz-meadow-lantern-{i}")))
-                        .await
-                });
-            }
-            while let Some(done) = jobs.join_next().await {
-                done.expect("task ends").expect("hashes");
-            }
+            hash_at_once(&hasher, 6).await;
             assert_eq!(recorder.started(), 6);
             let max = recorder.max_active.load(Ordering::SeqCst);
             assert!(
@@ -1253,18 +1258,7 @@ mod tests {
             area,
             "one hash after another reuses the one area"
         );
-        let mut jobs = tokio::task::JoinSet::new();
-        for i in 0..8 {
-            let hasher = hasher.clone();
-            jobs.spawn(async move {
-                hasher
-                    .hash(&Password::new(format!("quartz-meadow-lantern-{i}")))
-                    .await
-            });
-        }
-        while let Some(done) = jobs.join_next().await {
-            done.expect("task ends").expect("hashes");
-        }
+        hash_at_once(&hasher, 8).await;
         assert_eq!(
             hasher.pooled_memory_bytes(),
             area,
