@@ -507,6 +507,16 @@ pub struct RequestInfo {
     pub client_hints: crate::device::ClientHints,
 }
 
+/// A personal API token with its account, as one store read gives them: what validating a
+/// bearer token needs (DESIGN.md, "Performance targets").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenWithAccount {
+    /// The token (never its secret).
+    pub token: ApiTokenRecord,
+    /// Its account, whatever its state.
+    pub account: Account,
+}
+
 /// A session with its account and the account's second factors, as one store read gives
 /// them: what validating a session token needs, so that an authenticated request costs
 /// that one read in all (DESIGN.md, "Performance targets").

@@ -9,11 +9,11 @@ use account_core::avatar::{Avatar, ImageType};
 use account_core::device::DeviceDetails;
 use account_core::domain::{DisplayName, EmailAddress, Language, Username};
 use account_core::model::{
-    Account, AccountId, AccountSource, AccountState, ApiTokenId, ApiTokenRecord, AppPasswordId,
-    AppPasswordRecord, AssuranceLevel, Authentication, Challenge, ChallengePurpose, EventId,
-    Failures, PasskeyId, PasskeyRecord, Role, SecondFactors, SecurityEvent, SecurityEventKind,
-    SecurityStamp, SessionId, SessionRecord, SessionStage, SessionWithAccount, SourceKind,
-    SshKeyId, SshKeyRecord, TokenScope, TotpRecord, TotpSecret,
+    Account, AccountId, AccountSource, AccountState, ApiTokenId, ApiTokenRecord,
+    ApiTokenWithAccount, AppPasswordId, AppPasswordRecord, AssuranceLevel, Authentication,
+    Challenge, ChallengePurpose, EventId, Failures, PasskeyId, PasskeyRecord, Role, SecondFactors,
+    SecurityEvent, SecurityEventKind, SecurityStamp, SessionId, SessionRecord, SessionStage,
+    SessionWithAccount, SourceKind, SshKeyId, SshKeyRecord, TokenScope, TotpRecord, TotpSecret,
 };
 use account_core::policy::Policy;
 use account_core::store::{StoreError, StoreResult};
@@ -384,9 +384,27 @@ pub(crate) fn policy_json(policy: &Policy) -> StoreResult<String> {
 
 /// The API token in a row of `columns!(api_tokens)`.
 pub(crate) fn api_token(row: &Row) -> StoreResult<ApiTokenRecord> {
+    api_token_named(row, "id", "created_at")
+}
+
+/// The token and its account in a row of `ApiTokenStore::api_token_with_account`'s join,
+/// where the token's `id` and `created_at` are named `token_id` and `token_created_at`.
+pub(crate) fn api_token_with_account(row: &Row) -> StoreResult<ApiTokenWithAccount> {
+    Ok(ApiTokenWithAccount {
+        token: api_token_named(row, "token_id", "token_created_at")?,
+        account: account(row)?,
+    })
+}
+
+/// The token in a row whose `id` and `created_at` columns have these names.
+fn api_token_named(
+    row: &Row,
+    id: &'static str,
+    created_at: &'static str,
+) -> StoreResult<ApiTokenRecord> {
     let scope = row.text("scope")?;
     Ok(ApiTokenRecord {
-        id: ApiTokenId::from_uuid(row.get::<Uuid>("id")?),
+        id: ApiTokenId::from_uuid(row.get::<Uuid>(id)?),
         account_id: AccountId::from_uuid(row.get::<Uuid>("account_id")?),
         name: row.text("name")?,
         scope: scope
@@ -395,7 +413,7 @@ pub(crate) fn api_token(row: &Row) -> StoreResult<ApiTokenRecord> {
         allowed_networks: networks(&row.text("allowed_networks")?)?,
         digest: digest(row.get::<Vec<u8>>("digest")?, "api_tokens.digest")?,
         last_four: row.text("last_four")?,
-        created_at: row.time("created_at")?,
+        created_at: row.time(created_at)?,
         expires_at: row.opt_time("expires_at")?,
         last_used_at: row.opt_time("last_used_at")?,
         last_used_ip: ip(row.opt_text("last_used_ip")?, "api_tokens.last_used_ip")?,

@@ -26,8 +26,8 @@ use crate::domain::{Field, Rule, ValidationError};
 use crate::error::{AccessKind, Error, Result};
 use crate::mail::Message;
 use crate::model::{
-    Account, AccountId, ApiTokenId, ApiTokenRecord, LimitedInsert, RequestInfo, SecurityEventKind,
-    TokenScope,
+    Account, AccountId, AccountState, ApiTokenId, ApiTokenRecord, ApiTokenWithAccount,
+    LimitedInsert, RequestInfo, SecurityEventKind, TokenScope,
 };
 
 /// The most networks one token may list.
@@ -267,8 +267,9 @@ impl Accounts {
     ) -> Result<ApiTokenAccess> {
         let secret = ApiTokenSecret::parse(presented).map_err(|_| Error::Unauthenticated)?;
         let store = &self.inner.store;
-        let mut token = store
-            .api_token_by_digest(&secret.digest())
+        // One read brings the token and its account.
+        let ApiTokenWithAccount { mut token, account } = store
+            .api_token_with_account(&secret.digest())
             .await?
             .ok_or(Error::Unauthenticated)?;
         let now = self.now();
@@ -278,7 +279,9 @@ impl Accounts {
         if !token.admits(ip) {
             return Err(Error::NetworkNotAllowed);
         }
-        let account = self.active_account(token.account_id).await?;
+        if account.state != AccountState::Active {
+            return Err(Error::Unauthenticated);
+        }
         if self.touch_due(token.last_used_at, now) {
             store.touch_api_token(token.id, now, ip).await?;
             token.last_used_at = Some(now);

@@ -61,11 +61,11 @@ use crate::avatar::Avatar;
 use crate::domain::{EmailAddress, Username};
 use crate::model::{
     Account, AccountChange, AccountId, AccountQuery, AccountRemoval, AccountUpdate, ApiTokenId,
-    ApiTokenRecord, AppPasswordId, AppPasswordRecord, Challenge, ChallengePurpose, EventFilter,
-    EventPage, FailureKind, Failures, LimitedInsert, NewAccount, PasskeyDeletion, PasskeyId,
-    PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent, SecurityStamp, SessionId,
-    SessionRecord, SessionRotation, SessionWithAccount, SshKeyId, SshKeyRecord, TotpRecord,
-    TotpSecret,
+    ApiTokenRecord, ApiTokenWithAccount, AppPasswordId, AppPasswordRecord, Challenge,
+    ChallengePurpose, EventFilter, EventPage, FailureKind, Failures, LimitedInsert, NewAccount,
+    PasskeyDeletion, PasskeyId, PasskeyRecord, ProfileChange, SecondFactors, SecurityEvent,
+    SecurityStamp, SessionId, SessionRecord, SessionRotation, SessionWithAccount, SshKeyId,
+    SshKeyRecord, TotpRecord, TotpSecret,
 };
 use crate::password::PasswordHash;
 use crate::policy::Policy;
@@ -410,6 +410,13 @@ store_traits! {
             &self,
             digest: &TokenDigest,
         ) -> StoreResult<Option<ApiTokenRecord>>;
+
+        /// The token with this digest and its account, in one statement: the read of every
+        /// token-authenticated request, one lookup by the unique digest index.
+        async fn api_token_with_account(
+            &self,
+            digest: &TokenDigest,
+        ) -> StoreResult<Option<ApiTokenWithAccount>>;
 
         /// The account's tokens, oldest first (by `created_at`, then id).
         async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>>;

@@ -30,7 +30,7 @@
 //! let unknown = ApiTokenSecret::generate(&OsRandom);
 //! let refused = accounts.authenticate_api_token(unknown.expose(), None).await;
 //! assert!(matches!(refused, Err(Error::Unauthenticated)));
-//! assert_eq!(store.calls("api_token_by_digest"), 1);
+//! assert_eq!(store.calls("api_token_with_account"), 1);
 //! assert_eq!(store.total(), 1);
 //!
 //! store.reset();

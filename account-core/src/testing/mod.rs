@@ -300,6 +300,7 @@ macro_rules! __store_conformance {
             authenticators_second_factors
             authenticators_delete_all
             api_token_insert_and_read_back
+            api_token_with_account_read_back
             api_token_insert_conflict
             api_token_limit
             api_token_list_of_account

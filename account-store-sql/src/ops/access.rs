@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use account_core::model::{
-    AccountId, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord, LimitedInsert,
-    SshKeyId, SshKeyRecord,
+    AccountId, ApiTokenId, ApiTokenRecord, ApiTokenWithAccount, AppPasswordId, AppPasswordRecord,
+    LimitedInsert, SshKeyId, SshKeyRecord,
 };
 use account_core::store::{
     ApiTokenStore, AppPasswordStore, Conflict, SshKeyStore, StoreError, StoreResult,
@@ -59,6 +59,26 @@ impl<D: Driver> ApiTokenStore for SqlOps<D> {
             " FROM api_tokens WHERE digest = ?"
         );
         self.db.read(sql, args![digest], rows::api_token).await
+    }
+
+    async fn api_token_with_account(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenWithAccount>> {
+        // The read of every token-authenticated request, in one statement: the token by
+        // its unique digest index and its account by primary key. The token's `id` and
+        // `created_at` are renamed, since the account has columns of those names.
+        let sql = "SELECT t.id AS token_id, account_id, name, scope, allowed_networks, digest, \
+                   last_four, t.created_at AS token_created_at, expires_at, last_used_at, \
+                   last_used_ip, \
+                   a.id, username, email, email_verified, recovery_email, language, \
+                   display_name, avatar_updated_at, source, source_directory, state, role, \
+                   security_stamp, a.created_at, a.updated_at \
+                   FROM api_tokens t JOIN accounts a ON a.id = t.account_id \
+                   WHERE t.digest = ?";
+        self.db
+            .read(sql, args![digest], rows::api_token_with_account)
+            .await
     }
 
     async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>> {

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, conflict};
 use crate::model::{
-    AccountId, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord, LimitedInsert,
-    SshKeyId, SshKeyRecord,
+    AccountId, ApiTokenId, ApiTokenRecord, ApiTokenWithAccount, AppPasswordId, AppPasswordRecord,
+    LimitedInsert, SshKeyId, SshKeyRecord,
 };
 use crate::store::{ApiTokenStore, AppPasswordStore, Conflict, SshKeyStore, StoreResult};
 use crate::token::TokenDigest;
@@ -101,6 +101,28 @@ impl ApiTokenStore for MemoryStore {
             .get(digest)
             .and_then(|id| access.tokens.get(id))
             .cloned())
+    }
+
+    async fn api_token_with_account(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<ApiTokenWithAccount>> {
+        let state = self.state();
+        let access = &state.access;
+        let Some(token) = access
+            .token_by_digest
+            .get(digest)
+            .and_then(|id| access.tokens.get(id))
+        else {
+            return Ok(None);
+        };
+        Ok(state
+            .accounts
+            .get(&token.account_id)
+            .map(|entry| ApiTokenWithAccount {
+                token: token.clone(),
+                account: entry.account.clone(),
+            }))
     }
 
     async fn api_tokens_of(&self, account: AccountId) -> StoreResult<Vec<ApiTokenRecord>> {

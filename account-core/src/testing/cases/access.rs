@@ -28,8 +28,8 @@ use ipnet::IpNet;
 use super::{assert_conflict, ok, together};
 use crate::api_token::ApiTokenSecret;
 use crate::model::{
-    AccountId, ApiTokenId, ApiTokenRecord, AppPasswordId, AppPasswordRecord, LimitedInsert,
-    SshKeyId, SshKeyRecord, TokenScope,
+    AccountId, ApiTokenId, ApiTokenRecord, ApiTokenWithAccount, AppPasswordId, AppPasswordRecord,
+    LimitedInsert, SshKeyId, SshKeyRecord, TokenScope,
 };
 use crate::random::{OsRandom, SecureRandom};
 use crate::store::{Conflict, Store, StoreResult};
@@ -755,6 +755,41 @@ async fn concurrent_insert_limit<K: Kind>(store: Arc<dyn Store>) {
 // ---------------------------------------------------------------------------------------
 // API tokens
 // ---------------------------------------------------------------------------------------
+
+/// `api_token_with_account` reads a token (every field) with its account as
+/// `account_by_id` reads it, each token with its own account; an unknown digest finds
+/// nothing.
+pub async fn api_token_with_account_read_back(store: Arc<dyn Store>) {
+    let [alice, bob] = accounts(&*store).await;
+    let alices = full_token(alice, time_ms(5_678));
+    let bobs = fixtures::api_token(bob, time(10));
+    for token in [&alices, &bobs] {
+        add(&*store, token).await;
+    }
+    for (token, account) in [(&alices, alice), (&bobs, bob)] {
+        let expected = ApiTokenWithAccount {
+            token: token.clone(),
+            account: ok(store.account_by_id(account).await, "account_by_id")
+                .expect("the account exists"),
+        };
+        assert_eq!(
+            ok(
+                store.api_token_with_account(&token.digest).await,
+                "api_token_with_account"
+            ),
+            Some(expected),
+            "api_token_with_account must read the token and its account exactly"
+        );
+    }
+    assert_eq!(
+        ok(
+            store.api_token_with_account(&fixtures::digest()).await,
+            "api_token_with_account"
+        ),
+        None,
+        "api_token_with_account of an unknown digest must find nothing"
+    );
+}
 
 /// Tokens that between them use every field (both scopes; no network, and IPv4 `/24` and
 /// `/32` with IPv6 `/64` and `/128` together; no expiry, one, and one in the past; names
