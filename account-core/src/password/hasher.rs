@@ -518,6 +518,11 @@ impl MemoryPool {
         }
     }
 
+    /// The areas kept now.
+    fn areas(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        self.areas.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs `argon2` over `secret` and `salt` into an output of `len` bytes, in an area of
     /// the pool.
     fn run(
@@ -531,7 +536,7 @@ impl MemoryPool {
         let result = self.run_in_area(argon2, secret, salt, len);
         if self.jobs.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1 {
             // The last job out: nothing runs now, so keep one area for the next login.
-            let mut areas = self.areas.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut areas = self.areas();
             areas.truncate(1);
         }
         result
@@ -546,14 +551,7 @@ impl MemoryPool {
     ) -> Result<phc::Output, HashError> {
         let needed = argon2.params().block_count();
         let pooled = needed <= self.blocks;
-        let taken = if pooled {
-            self.areas
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop()
-        } else {
-            None
-        };
+        let taken = if pooled { self.areas().pop() } else { None };
         let mut area = taken.unwrap_or_else(|| vec![Block::default(); needed.max(self.blocks)]);
         let mut out = Zeroizing::new([0u8; phc::Output::MAX_LENGTH]);
         let filled = out
@@ -571,7 +569,7 @@ impl MemoryPool {
                     })
             });
         if pooled {
-            let mut areas = self.areas.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut areas = self.areas();
             if areas.len() < self.keep {
                 areas.push(area);
             }
@@ -582,9 +580,7 @@ impl MemoryPool {
 
     /// The bytes of the areas kept now.
     fn kept_bytes(&self) -> usize {
-        self.areas
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.areas()
             .iter()
             .map(|area| area.len() * Block::SIZE)
             .sum()
