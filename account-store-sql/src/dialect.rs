@@ -84,16 +84,14 @@ impl Backend {
         match self {
             Backend::Sqlite => replace(text, "GREATEST(", "max("),
             Backend::Postgres if text.contains('?') => {
+                // Copied a stretch at a time: this runs for every statement.
                 let mut out = String::with_capacity(text.len() + 16);
-                let mut n = 0;
-                for c in text.chars() {
-                    if c == '?' {
-                        n += 1;
-                        // Writing to a `String` cannot fail.
-                        let _ = write!(out, "${n}");
-                    } else {
-                        out.push(c);
-                    }
+                let mut parts = text.split('?');
+                out.push_str(parts.next().unwrap_or_default());
+                for (n, part) in parts.enumerate() {
+                    // Writing to a `String` cannot fail.
+                    let _ = write!(out, "${}", n + 1);
+                    out.push_str(part);
                 }
                 Cow::Owned(out)
             }

@@ -13,6 +13,8 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use account_store_sql::Driver as _;
 
 use crate::db::{Db, Pools};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::kept::Kept;
 use crate::{Backend, SetupError, SqlStoreOptions};
 
 impl Db {
@@ -29,14 +31,14 @@ impl Db {
             Backend::Postgres => {
                 let connect = sqlx::postgres::PgConnectOptions::from_str(url)
                     .map_err(SetupError::InvalidUrl)?;
-                Pools::Postgres(
+                Pools::Postgres(Kept::new(
                     sqlx::postgres::PgPoolOptions::new()
                         .max_connections(options.max_connections.unwrap_or(10))
                         .acquire_timeout(options.acquire_timeout)
                         .connect_with(connect)
                         .await
                         .map_err(SetupError::Connect)?,
-                )
+                ))
             }
             #[cfg(feature = "mysql")]
             Backend::MySql => mysql(url, options).await?,
@@ -58,9 +60,9 @@ impl Db {
                 migrator.run(writer.as_ref().unwrap_or(reader)).await
             }
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => migrator.run(pool).await,
+            Pools::Postgres(kept) => migrator.run(kept.pool()).await,
             #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => migrator.run(pool).await,
+            Pools::MySql(kept) => migrator.run(kept.pool()).await,
         };
         done.map_err(SetupError::Migrate)
     }
@@ -83,9 +85,9 @@ impl Db {
                 reader.close().await;
             }
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => pool.close().await,
+            Pools::Postgres(kept) => kept.close().await,
             #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => pool.close().await,
+            Pools::MySql(kept) => kept.close().await,
         }
     }
 
@@ -99,9 +101,9 @@ impl Db {
                     (open + w.size(), idle + w.num_idle())
                 }),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => (pool.size(), pool.num_idle()),
+            Pools::Postgres(kept) => (kept.pool().size(), kept.pool().num_idle()),
             #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => (pool.size(), pool.num_idle()),
+            Pools::MySql(kept) => (kept.pool().size(), kept.pool().num_idle()),
         }
     }
 }
@@ -230,5 +232,5 @@ async fn mysql(url: &str, options: &SqlStoreOptions) -> Result<Pools, SetupError
         .connect_with(connect)
         .await
         .map_err(SetupError::Connect)?;
-    Ok(Pools::MySql(pool))
+    Ok(Pools::MySql(Kept::new(pool)))
 }

@@ -13,6 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, Row as _, Type};
 use uuid::Uuid;
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use crate::kept::Kept;
+
 #[cfg(feature = "mysql")]
 use sqlx::mysql::{MySql, MySqlConnection, MySqlPool, MySqlRow};
 #[cfg(feature = "postgres")]
@@ -34,10 +37,12 @@ pub(crate) enum Pools {
         writer: Option<SqlitePool>,
         direct: Option<std::sync::Arc<crate::direct::Readers>>,
     },
+    /// PostgreSQL and MySQL: reads outside a transaction on connections kept out of the
+    /// pool (see `kept`), the rest on the pool.
     #[cfg(feature = "postgres")]
-    Postgres(PgPool),
+    Postgres(Kept<Postgres>),
     #[cfg(feature = "mysql")]
-    MySql(MySqlPool),
+    MySql(Kept<MySql>),
 }
 
 /// Statements on the store's pools: reads on SQLite's readers, writes on its writer.
@@ -149,22 +154,38 @@ impl Conn<'_> {
 
 async fn fetch_optional(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<Row>> {
     let backend = conn.backend();
-    let sql = backend.sql(sql);
-    let found = on_conn!(conn, &sql, args, |query, exec| query
-        .fetch_optional(exec)
+    try_fetch_optional(conn, sql, args)
         .await
-        .map(|row| row.map(Row::from)));
-    found.map_err(|e| store_error(backend, e))
+        .map_err(|e| store_error(backend, e))
 }
 
 async fn fetch_all(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
     let backend = conn.backend();
-    let sql = backend.sql(sql);
-    let found = on_conn!(conn, &sql, args, |query, exec| query
+    try_fetch_all(conn, sql, args)
+        .await
+        .map_err(|e| store_error(backend, e))
+}
+
+// The two reads with sqlx's error, which kept connections look at.
+
+async fn try_fetch_optional(
+    conn: Conn<'_>,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> sqlx::Result<Option<Row>> {
+    let sql = conn.backend().sql(sql);
+    on_conn!(conn, &sql, args, |query, exec| query
+        .fetch_optional(exec)
+        .await
+        .map(|row| row.map(Row::from)))
+}
+
+async fn try_fetch_all(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> sqlx::Result<Vec<Row>> {
+    let sql = conn.backend().sql(sql);
+    on_conn!(conn, &sql, args, |query, exec| query
         .fetch_all(exec)
         .await
-        .map(|rows| rows.into_iter().map(Row::from).collect::<Vec<_>>()));
-    found.map_err(|e| store_error(backend, e))
+        .map(|rows| rows.into_iter().map(Row::from).collect::<Vec<_>>()))
 }
 
 async fn execute(conn: Conn<'_>, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
@@ -183,9 +204,9 @@ impl Db {
             #[cfg(feature = "sqlite")]
             Pools::Sqlite { reader, .. } => Conn::SqlitePool(reader),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => Conn::PgPool(pool),
+            Pools::Postgres(kept) => Conn::PgPool(kept.pool()),
             #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => Conn::MySqlPool(pool),
+            Pools::MySql(kept) => Conn::MySqlPool(kept.pool()),
         }
     }
 
@@ -209,6 +230,35 @@ impl Db {
             _ => self.reader(),
         }
     }
+}
+
+/// Returns `$read(conn, ...)` run on a kept connection of PostgreSQL or MySQL (once more
+/// on a fresh one when the kept one was broken); on SQLite, does nothing.
+macro_rules! read_kept {
+    ($db:expr, $read:ident($($arg:expr),*)) => {
+        match &$db.pools {
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(kept) => return read_kept!(@on kept, Pg, Backend::Postgres, $read($($arg),*)),
+            #[cfg(feature = "mysql")]
+            Pools::MySql(kept) => return read_kept!(@on kept, MySql, Backend::MySql, $read($($arg),*)),
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    };
+    (@on $kept:expr, $variant:ident, $backend:expr, $read:ident($($arg:expr),*)) => {
+        async {
+            let mut lent = $kept.lend().await?;
+            loop {
+                let result = $read(Conn::$variant(lent.conn()), $($arg),*).await;
+                match lent.done(result).await {
+                    Ok(result) => break result,
+                    Err(fresh) => lent = fresh,
+                }
+            }
+        }
+        .await
+        .map_err(|e| store_error($backend, e))
+    };
 }
 
 impl Driver for Db {
@@ -236,6 +286,9 @@ impl Driver for Db {
         if let (false, Some(direct)) = (write, self.direct()) {
             return Ok(direct.fetch_optional(sql, args)?.map(Row::Direct));
         }
+        if !write {
+            read_kept!(self, try_fetch_optional(sql, args));
+        }
         let conn = if write { self.writer() } else { self.reader() };
         fetch_optional(conn, sql, args).await
     }
@@ -246,6 +299,7 @@ impl Driver for Db {
             let rows = direct.fetch_all(sql, args)?;
             return Ok(rows.into_iter().map(Row::Direct).collect());
         }
+        read_kept!(self, try_fetch_all(sql, args));
         fetch_all(self.reader(), sql, args).await
     }
 
@@ -256,8 +310,8 @@ impl Driver for Db {
     async fn execute_last_insert_id(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         match &self.pools {
             #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => bind::<MySql>(sql, args, false)
-                .execute(pool)
+            Pools::MySql(kept) => bind::<MySql>(sql, args, false)
+                .execute(kept.pool())
                 .await
                 .map(|done| done.last_insert_id())
                 .map_err(|e| store_error(Backend::MySql, e)),
@@ -282,9 +336,9 @@ impl Driver for Db {
                 .await
                 .map(TxConn::Sqlite),
             #[cfg(feature = "postgres")]
-            Pools::Postgres(pool) => pool.begin().await.map(TxConn::Pg),
+            Pools::Postgres(kept) => kept.pool().begin().await.map(TxConn::Pg),
             #[cfg(feature = "mysql")]
-            Pools::MySql(pool) => pool.begin().await.map(TxConn::MySql),
+            Pools::MySql(kept) => kept.pool().begin().await.map(TxConn::MySql),
         };
         Ok(Tx {
             conn: conn.map_err(|e| store_error(backend, e))?,

@@ -64,6 +64,13 @@
 //!   connection, so they never spin on SQLite's lock, and transactions start with
 //!   `BEGIN IMMEDIATE`. A database in memory, or the application's own pool, is read
 //!   through sqlx.
+//! - **PostgreSQL and MySQL reads**: sqlx's pool pings a connection when it lends it and
+//!   when it takes it back, two round trips to the server around a one-row read. Reads
+//!   outside a transaction therefore keep up to half of the pool's connections (yours
+//!   too, with `from_*_pool`) between reads and use them without a ping; writes and
+//!   transactions go through the pool and always find the other half. A kept connection
+//!   found broken (a restarted server) is closed and the read runs once more on a fresh
+//!   one: a read is safe to repeat, so a restart costs reads nothing.
 //!
 //! # The schema
 //!
@@ -100,6 +107,8 @@ mod connect;
 mod db;
 #[cfg(feature = "sqlite")]
 mod direct;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod kept;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -258,13 +267,13 @@ impl SqlStore {
     /// A store over a PostgreSQL pool the application set up itself.
     #[cfg(feature = "postgres")]
     pub fn from_postgres_pool(pool: sqlx::PgPool) -> Self {
-        Self::from_pools(db::Pools::Postgres(pool))
+        Self::from_pools(db::Pools::Postgres(kept::Kept::new(pool)))
     }
 
     /// A store over a MySQL or MariaDB pool the application set up itself.
     #[cfg(feature = "mysql")]
     pub fn from_mysql_pool(pool: sqlx::MySqlPool) -> Self {
-        Self::from_pools(db::Pools::MySql(pool))
+        Self::from_pools(db::Pools::MySql(kept::Kept::new(pool)))
     }
 
     fn from_pools(pools: db::Pools) -> Self {

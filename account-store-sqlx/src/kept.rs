@@ -1,0 +1,181 @@
+//! Connections kept between reads, on PostgreSQL and MySQL.
+//!
+//! sqlx's pool pings a connection when it lends it and again when it takes it back, to
+//! be sure it still works: each ping is a round trip to the database server, so a read of
+//! one row lent from the pool costs three. The read of every authenticated request is such
+//! a read. Reads outside a transaction therefore keep some of the pool's connections
+//! between reads, and lend them to one read at a time without a ping.
+//!
+//! At most half of the pool is kept this way, so that writes and transactions, which go
+//! through the pool as before, always find the other half. A read waits for a kept
+//! connection (or for the pool to lend one, pinged, when fewer are kept yet) no longer
+//! than the pool's acquire timeout.
+//!
+//! A kept connection may have broken since its last read (the server restarted, a proxy
+//! dropped it). A read that finds its connection broken is closed with it and runs once
+//! more on a connection the pool lends, which the pool pings first: a read is safe to
+//! repeat, and the caller sees a failure only when the database cannot be reached at all.
+//! A read cancelled half-way gives its connection back to the pool, which pings it (and
+//! so reads away what the server still had to say) before lending it again.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Pool};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// A pool, and the connections kept out of it for reads.
+pub(crate) struct Kept<DB: Database> {
+    pool: Pool<DB>,
+    reads: Arc<Reads<DB>>,
+}
+
+struct Reads<DB: Database> {
+    /// One permit per connection that may be kept: a read holds one while it runs.
+    permits: Semaphore,
+    /// The kept connections not in use.
+    idle: Mutex<Vec<PoolConnection<DB>>>,
+}
+
+impl<DB: Database> Clone for Kept<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            reads: Arc::clone(&self.reads),
+        }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for Kept<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("pool", &self.pool)
+            .field("kept_idle", &self.idle().len())
+            .finish()
+    }
+}
+
+impl<DB: Database> Kept<DB> {
+    /// Keeps up to half of `pool`'s connections for reads (at least one).
+    pub(crate) fn new(pool: Pool<DB>) -> Self {
+        let keep = (pool.options().get_max_connections() / 2).max(1);
+        Self {
+            reads: Arc::new(Reads {
+                permits: Semaphore::new(usize::try_from(keep).unwrap_or(1)),
+                idle: Mutex::new(Vec::new()),
+            }),
+            pool,
+        }
+    }
+
+    /// The pool, for writes and transactions.
+    pub(crate) fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<DB>>> {
+        // A panic while the list was held left it a list all the same.
+        self.reads
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection for one read: a kept one, or one the pool lends when none is idle
+    /// (kept afterwards). Give it back with [`Lent::done`].
+    pub(crate) async fn lend(&self) -> sqlx::Result<Lent<'_, DB>> {
+        let timeout = self.pool.options().get_acquire_timeout();
+        let permit = match tokio::time::timeout(timeout, self.reads.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => return Err(sqlx::Error::PoolClosed),
+            Err(_elapsed) => return Err(sqlx::Error::PoolTimedOut),
+        };
+        let kept = self.idle().pop();
+        let was_kept = kept.is_some();
+        let conn = match kept {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        Ok(Lent {
+            kept: self,
+            _permit: permit,
+            conn,
+            was_kept,
+        })
+    }
+
+    /// Closes the pool: no read starts after this, the kept connections go back to the pool
+    /// and are closed with it. Waits, as sqlx's `close` does, for the connections in use.
+    pub(crate) async fn close(&self) {
+        self.reads.permits.close();
+        let kept = std::mem::take(&mut *self.idle());
+        // Dropped, each goes back to the pool.
+        drop(kept);
+        self.pool.close().await;
+    }
+}
+
+/// A connection lent to one read. Dropped without [`done`](Lent::done) (the read was
+/// cancelled), it goes back to the pool, which checks it.
+pub(crate) struct Lent<'k, DB: Database> {
+    kept: &'k Kept<DB>,
+    _permit: SemaphorePermit<'k>,
+    conn: PoolConnection<DB>,
+    /// Whether the connection was kept from an earlier read, rather than just pinged by
+    /// the pool.
+    was_kept: bool,
+}
+
+impl<DB: Database> Lent<'_, DB> {
+    pub(crate) fn conn(&mut self) -> &mut DB::Connection {
+        &mut self.conn
+    }
+
+    /// Ends the read that gave `result`: keeps the connection and hands back the result,
+    /// or, when the connection was kept and is found broken, closes it and lends one from
+    /// the pool to run the read again on (`Err`). A connection the pool has just pinged is
+    /// not tried twice: its failure is the read's.
+    pub(crate) async fn done<T>(
+        mut self,
+        result: sqlx::Result<T>,
+    ) -> Result<sqlx::Result<T>, Self> {
+        if result.as_ref().is_err_and(is_lost) {
+            self.conn.close_on_drop();
+            if !self.was_kept {
+                return Ok(result);
+            }
+            match self.kept.pool.acquire().await {
+                Ok(fresh) => {
+                    // The broken one is dropped here, and closed.
+                    self.conn = fresh;
+                    self.was_kept = false;
+                    return Err(self);
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        // An error the database answered leaves the connection as good as before. Once
+        // the pool is closing, the connection goes back to it instead (`close` waits for
+        // it); the check is made under the lock `close` takes after closing.
+        let mut idle = self.kept.idle();
+        if !self.kept.reads.permits.is_closed() {
+            idle.push(self.conn);
+        }
+        Ok(result)
+    }
+}
+
+/// Whether `error` says the connection itself failed (rather than the statement), so
+/// that it must not be used again: the socket failed, or the server said so before
+/// closing it: SQLSTATE class `08` (connection exception), `57P` (PostgreSQL shut the
+/// session down: `57P01` when an administrator terminated it, a restart's `57P02` and
+/// `57P03`), or `70100` (MariaDB's "connection was killed").
+fn is_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "70100"
+        }),
+        _ => false,
+    }
+}
