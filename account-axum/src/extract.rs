@@ -350,10 +350,11 @@ where
     }
 }
 
-/// Parses a JSON body. The parser's message is never shown or logged (it may quote the
-/// input), except for the name of a missing field, which comes from our own types.
+/// Parses a JSON body, a struct only from an object (see `json`). The parser's message is
+/// never shown or logged (it may quote the input), except for the name of a missing
+/// field, which comes from our own types.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    crate::json::from_slice(bytes).map_err(|e| {
         let field = if e.classify() == serde_json::error::Category::Data {
             missing_field(&e.to_string())
         } else {

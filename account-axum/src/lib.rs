@@ -184,6 +184,7 @@ mod cookie;
 mod csrf;
 mod error;
 mod extract;
+mod json;
 mod middleware;
 mod openapi;
 mod router;

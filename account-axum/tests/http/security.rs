@@ -489,3 +489,43 @@ impl Write for Logs {
         Ok(())
     }
 }
+
+/// A JSON array never stands for an object (issue 14, SECURITY.md M49): serde reads a
+/// struct from an array by position, so `["ada", "<password>"]` signed in and
+/// `["New name", null]` renamed the account. Refused at the top and at every depth, and
+/// nothing changes.
+#[tokio::test]
+async fn m49_a_json_array_never_stands_for_an_object() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    app.post("/api/auth/login", json!(["ada", PASSWORD]))
+        .await
+        .problem(400, "malformed_json");
+    assert!(app.cookie.is_none(), "no session was given");
+    assert!(app.sessions_of("ada").await.is_empty());
+
+    app.login("ada", PASSWORD).await.ok(200);
+    app.patch("/api/account", json!(["New name", null]))
+        .await
+        .problem(400, "malformed_json");
+    assert_eq!(app.account("ada").await.display_name.as_str(), "ada");
+
+    // Nested: the policy's session rules given as an array of their values.
+    app.cookie = None;
+    app.admin("root").await;
+    let mut policy = app.get("/api/admin/policy").await.ok(200).clone();
+    let sessions: Vec<serde_json::Value> = policy["sessions"]
+        .as_object()
+        .expect("the session rules are an object")
+        .values()
+        .cloned()
+        .collect();
+    policy["sessions"] = json!(sessions);
+    app.put("/api/admin/policy", policy)
+        .await
+        .problem(400, "malformed_json");
+    assert_eq!(
+        app.accounts.policy().await.expect("policy"),
+        account_core::policy::Policy::default()
+    );
+}

@@ -631,10 +631,13 @@ pub async fn check_cross_site_refused(app: &mut TestApp, make: impl Fn() -> Requ
     reply.problem(403, "csrf_refused");
 }
 
-/// Checks the body errors every JSON route shares: 400 malformed JSON, 415 another
-/// content type, 413 a body over 64 KiB.
+/// Checks the body errors every JSON route shares: 400 malformed JSON (and an array where
+/// the object belongs), 415 another content type, 413 a body over 64 KiB.
 pub async fn check_body_errors(app: &mut TestApp, method: Method, path: &str) {
     app.send(raw(method.clone(), path, "application/json", "{\"oops\":"))
+        .await
+        .problem(400, "malformed_json");
+    app.send(raw(method.clone(), path, "application/json", "[]"))
         .await
         .problem(400, "malformed_json");
     app.send(raw(method.clone(), path, "text/plain", "{}"))
