@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument as _;
@@ -178,11 +178,19 @@ impl Limited {
 
 /// Counts the request against its per-IP limit in the store (`login:203.0.113.7`), before
 /// the body is read or a password hashed, and refuses it with 429 past the limit.
+///
+/// Every limited route takes `POST` only. A request of another method is not counted: the
+/// router answers it 405, and a `GET` on the login route must not spend the budget of the
+/// logins from that address (SECURITY.md M49). The API's routes are layered as a whole,
+/// 405 included, which is why the method is looked at here.
 pub(crate) async fn rate_limit(
     State((state, limited)): State<(AccountsState, Limited)>,
     request: Request,
     next: Next,
 ) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
     if let Some(limit) = limited.limit(&state.settings.rate_limits) {
         let (parts, body) = request.into_parts();
         let ip = ClientIp::of(&parts, &state.settings.trusted_proxies);

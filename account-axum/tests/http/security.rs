@@ -529,3 +529,31 @@ async fn m49_a_json_array_never_stands_for_an_object() {
         account_core::policy::Policy::default()
     );
 }
+
+/// A request of the wrong method spends no rate-limit budget (issue 14, SECURITY.md M49):
+/// thirty `GET`, `PUT` and `DELETE` requests to the login route get their 405, and all
+/// twenty logins of the address's budget are still there.
+#[tokio::test]
+async fn m49_a_wrong_method_spends_no_rate_limit_budget() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    for method in [Method::GET, Method::PUT, Method::DELETE] {
+        for _ in 0..10 {
+            app.send(empty(method.clone(), "/api/auth/login"))
+                .await
+                .problem(405, "method_not_allowed");
+        }
+    }
+    // Nineteen logins to an unknown account (so that no account's own throttle is
+    // touched), then the twentieth, which works, and the twenty-first, over the budget.
+    for _ in 0..19 {
+        app.login("nobody", "wrong")
+            .await
+            .problem(401, "invalid_credentials");
+    }
+    app.login("ada", PASSWORD).await.ok(200);
+    app.cookie = None;
+    app.login("ada", PASSWORD)
+        .await
+        .problem(429, "rate_limited");
+}
