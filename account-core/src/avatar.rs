@@ -118,6 +118,16 @@ pub struct AvatarLimits {
     /// The side of the square avatar produced, in pixels (default 256). Smaller images
     /// are cropped but never enlarged.
     pub output_size: u32,
+    /// How many uploads are decoded at once, across all accounts (default 1). Each may
+    /// take a small multiple of `max_decoded_bytes` while it runs, so this bounds the
+    /// memory avatars can take.
+    pub max_concurrent: usize,
+    /// How many more uploads may wait for their turn (default 8); past that an upload is
+    /// refused at once with `Error::RateLimited`, before it is decoded.
+    pub max_waiting: usize,
+    /// How many uploads one account may make (default 10 a minute; `None`: no limit),
+    /// counted before decoding.
+    pub per_account: Option<crate::RateLimit>,
 }
 
 impl Default for AvatarLimits {
@@ -127,6 +137,9 @@ impl Default for AvatarLimits {
             max_dimension: 8192,
             max_decoded_bytes: 64 * 1024 * 1024,
             output_size: 256,
+            max_concurrent: 1,
+            max_waiting: 8,
+            per_account: Some(crate::RateLimit::per_minute(10)),
         }
     }
 }

@@ -64,6 +64,7 @@
 
 pub mod api_token;
 pub mod avatar;
+mod blocking;
 pub mod clock;
 pub mod config;
 pub mod device;

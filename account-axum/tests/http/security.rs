@@ -557,3 +557,73 @@ async fn m49_a_wrong_method_spends_no_rate_limit_budget() {
         .await
         .problem(429, "rate_limited");
 }
+
+/// Avatar decoding is bounded before it starts (issue 14, SECURITY.md M48): with one
+/// upload decoding and one waiting, the other four of six parallel uploads are refused at
+/// once with 429 and `Retry-After`, and only the accepted ones were decoded.
+#[tokio::test]
+async fn m48_avatar_uploads_beyond_the_decoders_are_refused_early() {
+    let mut app = TestApp::with(Options {
+        configure: Some(|config| {
+            config.avatar.max_concurrent = 1;
+            config.avatar.max_waiting = 1;
+        }),
+        ..Options::default()
+    });
+    app.user("ada").await;
+    let cookie = app.cookie.clone().expect("signed in");
+    // Large enough that its decoding outlasts sending all six.
+    let image = png(1500, 1500);
+    let uploads: Vec<_> = (0..6)
+        .map(|_| {
+            let mut request = raw(
+                Method::PUT,
+                "/api/account/avatar",
+                "image/png",
+                image.clone(),
+            );
+            request
+                .headers_mut()
+                .insert(header::COOKIE, cookie.parse().expect("cookie"));
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                PEER.parse::<std::net::SocketAddr>().expect("addr"),
+            ));
+            tokio::spawn(tower::ServiceExt::oneshot(app.router.clone(), request))
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for upload in uploads {
+        let response = upload.await.expect("task").expect("infallible");
+        if response.status() == 429 {
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        }
+        statuses.push(response.status().as_u16());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 429, 429, 429, 429]);
+    let changes = app
+        .events("ada")
+        .await
+        .iter()
+        .filter(|e| e.kind == account_core::model::SecurityEventKind::AvatarChanged)
+        .count();
+    assert_eq!(changes, 2);
+}
+
+/// An account uploads at most ten avatars a minute (issue 14, SECURITY.md M48), counted
+/// before decoding; another account has its own budget.
+#[tokio::test]
+async fn m48_an_account_uploads_at_most_ten_avatars_a_minute() {
+    let mut app = TestApp::new();
+    app.user("ada").await;
+    let upload = || raw(Method::PUT, "/api/account/avatar", "image/png", png(40, 40));
+    for _ in 0..10 {
+        app.send(upload()).await.ok(200);
+    }
+    let refused = app.send(upload()).await;
+    refused.problem(429, "rate_limited");
+    assert!(refused.headers.contains_key(header::RETRY_AFTER));
+    app.cookie = None;
+    app.user("bob").await;
+    app.send(upload()).await.ok(200);
+}

@@ -27,6 +27,8 @@ use argon2::password_hash::phc;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OnceCell, Semaphore};
+
+use crate::blocking::{BoundedWork, Refused};
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::domain::Password;
@@ -215,9 +217,8 @@ struct Inner {
     /// [`HashError::Internal`] (and is logged once, at construction).
     params: Result<Params, argon2::Error>,
     rng: Arc<dyn SecureRandom>,
-    permits: Arc<Semaphore>,
-    /// Turns to run or to wait: `max_concurrent + max_waiting`, taken without waiting.
-    admission: Arc<Semaphore>,
+    /// `max_concurrent` jobs running, `max_waiting` more waiting.
+    work: BoundedWork,
     /// argon2's working memory, lent to one job at a time.
     memory: Arc<MemoryPool>,
     /// The hash [`PasswordHasher::dummy_verify`] checks against, made on first use.
@@ -230,7 +231,7 @@ impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordHasher")
             .field("config", &self.inner.config)
-            .field("available_permits", &self.inner.permits.available_permits())
+            .field("available_permits", &self.inner.work.free())
             .finish_non_exhaustive()
     }
 }
@@ -266,17 +267,14 @@ impl PasswordHasher {
             tracing::error!(error = %e, ?config, "invalid argon2 parameters: every password hash will fail");
         }
         let permits = config.max_concurrent.clamp(1, Semaphore::MAX_PERMITS);
-        let admission = permits
-            .saturating_add(config.max_waiting)
-            .min(Semaphore::MAX_PERMITS);
+        let work = BoundedWork::new(permits, config.max_waiting);
         let blocks = params.as_ref().map_or(0, Params::block_count);
         Self {
             inner: Arc::new(Inner {
                 config,
                 params,
                 rng,
-                permits: Arc::new(Semaphore::new(permits)),
-                admission: Arc::new(Semaphore::new(admission)),
+                work,
                 memory: Arc::new(MemoryPool::new(blocks, permits)),
                 dummy: OnceCell::new(),
                 #[cfg(test)]
@@ -294,7 +292,7 @@ impl PasswordHasher {
     /// refused with [`HashError::Busy`]. A hint for refusing early, before any other work:
     /// the answer may change at once.
     pub fn has_room(&self) -> bool {
-        self.inner.admission.available_permits() > 0
+        self.inner.work.has_room()
     }
 
     /// The bytes of argon2 working memory the hasher keeps for its next jobs (at most
@@ -446,35 +444,22 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let turn = Arc::clone(&self.inner.admission)
-            .try_acquire_owned()
-            .map_err(|_| HashError::Busy)?;
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| HashError::Internal("the hashing semaphore was closed".to_owned()))?;
         #[cfg(test)]
         let probe = self.inner.probe.clone();
-        tokio::task::spawn_blocking(move || {
-            // The permit lives in the job, not in the caller's future: when a caller gives
-            // up (a dropped request), its job still runs to the end on the blocking pool,
-            // and must keep counting against the limit until it does.
-            let _permit = permit;
-            let _turn = turn;
-            // Declared after the permit, so dropped before it.
+        let job = move || {
+            // Held while the job runs, and dropped before its turn is given back.
             #[cfg(test)]
             let _probe = probe.as_ref().map(|probe| probe());
             job()
-        })
-        .await
-        .map_err(|e| {
-            let what = if e.is_panic() {
-                "panicked"
-            } else {
-                "was cancelled"
-            };
-            HashError::Internal(format!("the hashing task {what}"))
-        })
+        };
+        self.inner
+            .work
+            .run(job)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Busy => HashError::Busy,
+                Refused::Failed(what) => HashError::Internal(format!("the hashing task {what}")),
+            })
     }
 }
 

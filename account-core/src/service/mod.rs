@@ -125,6 +125,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     rng: Arc<dyn SecureRandom>,
     hasher: PasswordHasher,
+    /// Avatar decoding: `AvatarLimits::max_concurrent` at once, `max_waiting` more waiting.
+    avatars: crate::blocking::BoundedWork,
     verifications: AtomicU64,
     mail: MailContext,
     relying_party: passkeys::RelyingParty,
@@ -197,6 +199,10 @@ impl AccountsBuilder {
             links: self.config.links.clone(),
         };
         let hasher = PasswordHasher::new(self.config.hashing.clone(), self.rng.clone());
+        let avatars = crate::blocking::BoundedWork::new(
+            self.config.avatar.max_concurrent,
+            self.config.avatar.max_waiting,
+        );
         Accounts {
             inner: Arc::new(Inner {
                 store: self.store,
@@ -204,6 +210,7 @@ impl AccountsBuilder {
                 clock: self.clock,
                 rng: self.rng,
                 hasher,
+                avatars,
                 verifications: AtomicU64::new(0),
                 mail,
                 relying_party: passkeys::RelyingParty::new(&self.config),

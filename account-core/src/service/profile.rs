@@ -3,6 +3,7 @@
 use super::Accounts;
 use super::directory::ProfileField;
 use crate::avatar::{Avatar, process_avatar};
+use crate::blocking::Refused;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, ProfileChange, RequestInfo, SecurityEventKind};
 
@@ -55,11 +56,14 @@ impl Accounts {
 
     /// Sets the avatar from an uploaded image: checked by its content (PNG, JPEG or WebP,
     /// at most 1 MiB), decoded with dimension limits, and stored re-encoded as a square of
-    /// at most 256×256. The work runs on the blocking pool.
+    /// at most 256×256. The work runs on the blocking pool, a bounded number of uploads
+    /// at a time ([`AvatarLimits`](crate::avatar::AvatarLimits)).
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidAvatar`] naming the problem.
+    /// [`Error::InvalidAvatar`] naming the problem; [`Error::RateLimited`] when the
+    /// account has uploaded too many avatars lately, or when every decoding turn is taken
+    /// (then before anything is decoded).
     pub async fn set_avatar(
         &self,
         account: AccountId,
@@ -73,9 +77,27 @@ impl Accounts {
             }
             .into());
         }
-        let avatar = tokio::task::spawn_blocking(move || process_avatar(&upload, &limits))
+        if !self.inner.avatars.has_room() {
+            return Err(Error::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
+        if let Some(limit) = limits.per_account {
+            self.check_rate_limit(&format!("avatar:{account}"), limit)
+                .await?;
+        }
+        let avatar = self
+            .inner
+            .avatars
+            .run(move || process_avatar(&upload, &limits))
             .await
-            .map_err(|e| Error::Internal(format!("avatar processing stopped: {e}")))??;
+            .map_err(|refused| match refused {
+                // Every turn was taken: the client may come back in a second.
+                Refused::Busy => Error::RateLimited {
+                    retry_after_secs: 1,
+                },
+                Refused::Failed(what) => Error::Internal(format!("avatar processing {what}")),
+            })??;
         let id = account;
         if !self
             .inner
