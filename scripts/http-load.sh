@@ -12,6 +12,8 @@
 #    passwords from one address, and from rotating addresses behind a trusted proxy; the
 #    logins' answers (429s are the hashers' queue refusing early); resident memory at
 #    start, at its peak and after the floods.
+# 3. An avatar flood: 32 parallel uploads of a 4000x4000 PNG by one account; their answers
+#    (429s are the decoders' queue and the account's budget) and resident memory.
 #
 # Run from anywhere: scripts/http-load.sh. Settings: DUR (10s per load), CONN (64).
 # Prints figures, never fails on them: benchmarks are not tests.
@@ -164,3 +166,29 @@ echo "unloaded                 p99 $unloaded"
 echo "flood from one address   p99 $one ($(ratio "$(ms "$one")" "$(ms "$unloaded")")x unloaded); logins: $one_codes"
 echo "flood, rotating addresses p99 $many ($(ratio "$(ms "$many")" "$(ms "$unloaded")")x unloaded); logins: $many_codes"
 echo "resident memory: start $start_rss MB, peak $(rss VmHWM) MB, after the floods $(rss VmRSS) MB"
+stop "$server"
+
+echo "== Avatar flood (SQLite): 32 parallel uploads of a 4000x4000 PNG by one account"
+# A PNG of one colour per row: about 57 KB that decode to 48 MB of pixels.
+python3 - "$tmp/big.png" <<'PY'
+import struct, sys, zlib
+w = h = 4000
+rows = b"".join(b"\x00" + bytes([(y * 7) % 256]) * 3 * w for y in range(h))
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+    + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+PY
+start 18186 "sqlite://$tmp/avatars.db?mode=rwc"
+cookie=$(session 18186 painter 192.0.2.30)
+start_rss=$(rss VmRSS)
+for _ in $(seq 1 32); do
+    curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H "Cookie: $cookie" -H "Origin: http://localhost:18186" \
+        -H 'content-type: image/png' --data-binary @"$tmp/big.png" \
+        http://127.0.0.1:18186/api/account/avatar >>"$tmp/avatar-codes" &
+    uploads+=($!)
+done
+wait "${uploads[@]}"
+echo "answers: $(sort "$tmp/avatar-codes" | uniq -c | awk '{printf "%s=%s ", $2, $1}')"
+echo "resident memory: start $start_rss MB, peak $(rss VmHWM) MB, after $(rss VmRSS) MB"
