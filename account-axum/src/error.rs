@@ -207,6 +207,10 @@ impl ApiError {
                     problem.field = Some(v.field.as_str().to_owned());
                     problem.rule = Some(v.rule.as_str().to_owned());
                 }
+                if let Error::StorageUnavailable { .. } = e {
+                    // Which database, and how it failed, is the operator's business.
+                    problem.detail = "the database cannot be reached just now".to_owned();
+                }
                 if status == StatusCode::INTERNAL_SERVER_ERROR {
                     // Whatever failed inside (a database, a thread) is the operator's
                     // business: the client learns nothing about it.
@@ -260,6 +264,8 @@ fn core_status(e: &Error) -> StatusCode {
         // The request was fine and may well succeed later: the directory, not the client
         // nor this server, is what failed.
         Error::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        // The database cannot be reached: the same request may work in a moment.
+        Error::StorageUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         // Storage and internal failures, and any variant a newer core adds before this
         // crate knows it: opaque.
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -273,6 +279,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error = %self, "request failed");
         }
+        if let ApiError::Core(Error::StorageUnavailable { .. }) = &self {
+            tracing::warn!(error = %self, "the database cannot be reached");
+        }
         let body = serde_json::to_vec(&problem).unwrap_or_else(|_| {
             br#"{"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error","code":"internal"}"#.to_vec()
         });
@@ -280,7 +289,12 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            ApiError::Core(Error::RateLimited { retry_after_secs }) => {
+            ApiError::Core(
+                Error::RateLimited { retry_after_secs }
+                | Error::StorageUnavailable {
+                    retry_after_secs, ..
+                },
+            ) => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from((*retry_after_secs).max(1).unsigned_abs()),

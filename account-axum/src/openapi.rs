@@ -64,5 +64,65 @@ pub(crate) fn finish(
                 .build(),
         ),
     );
+    document_unavailable(&mut doc);
     doc
+}
+
+/// Adds the answer every operation that reads or writes the store may give while the
+/// database cannot be reached: 503 `storage_unavailable` with `Retry-After` (SECURITY.md
+/// M50). Written once here rather than on each route; the document itself needs no store.
+fn document_unavailable(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::btree_map::Entry;
+
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+
+    let response = ResponseBuilder::new()
+        .description(
+            "`storage_unavailable`: the database cannot be reached just now; \
+             try again after `Retry-After` seconds",
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                .description(Some("Seconds to wait before trying again"))
+                .build(),
+        )
+        .build();
+    for (path, item) in &mut doc.paths.paths {
+        if path == "/api/openapi.json" {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            match operation.responses.responses.entry("503".to_owned()) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(response.clone().into());
+                }
+                // A route that already answers 503 for its own reason (an external
+                // directory) answers this one too.
+                Entry::Occupied(mut occupied) => {
+                    if let RefOr::T(own) = occupied.get_mut() {
+                        own.description = format!("{}; {}", own.description, response.description);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -118,6 +118,15 @@ pub enum Error {
     /// The store failed. Shown to clients as an opaque internal error.
     #[error("storage failed: {0}")]
     Storage(StoreError),
+    /// The database cannot be reached just now (a [`StoreError::Unavailable`]): the
+    /// request may work if sent again after `retry_after_secs`. The detail is for the log.
+    #[error("storage unavailable: {source}")]
+    StorageUnavailable {
+        /// The store's error, for the log.
+        source: StoreError,
+        /// When to try again, in seconds.
+        retry_after_secs: i64,
+    },
     /// Something else failed inside; the message is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -158,6 +167,7 @@ impl Error {
             Error::OwnAccount => "own_account",
             Error::DeletionRefused(_) => "deletion_refused",
             Error::DirectoryUnavailable => "directory_unavailable",
+            Error::StorageUnavailable { .. } => "storage_unavailable",
             Error::Storage(_) | Error::Internal(_) => "internal",
         }
     }
@@ -181,6 +191,11 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NoSuchAccount => Error::Unauthenticated,
+            // The pause during which an outage is answered at once, rounded up.
+            source @ StoreError::Unavailable(_) => Error::StorageUnavailable {
+                source,
+                retry_after_secs: crate::store::outage::PAUSE.num_seconds().max(1),
+            },
             other => Error::Storage(other),
         }
     }

@@ -59,7 +59,14 @@ impl<C: Conn> Conns<C> {
     /// pool is closed, or no connection came within its wait timeout (a database that is
     /// down).
     async fn get(&self, write: bool) -> StoreResult<Object<C>> {
-        self.pool(write).get().await.map_err(StoreError::backend)
+        self.pool(write).get().await.map_err(|e| match e {
+            // No connection came in time, or none could be made: the database cannot be
+            // reached (or every connection is busy), and may be in a moment.
+            deadpool::managed::PoolError::Timeout(_) | deadpool::managed::PoolError::Backend(_) => {
+                StoreError::unavailable(e)
+            }
+            other => StoreError::backend(other),
+        })
     }
 
     /// Connections open and idle, for `Debug`.
@@ -618,6 +625,14 @@ where
 /// `SerializationFailure`; a deadlock's victim (PostgreSQL `40P01`, InnoDB's 1213) has no
 /// kind of its own in diesel, and is known by the database's message.
 fn store_error(backend: Backend, error: DieselError) -> StoreError {
+    // The connection broke: the database is not reachable just now.
+    if let DieselError::DatabaseError(
+        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+        _,
+    ) = error
+    {
+        return StoreError::unavailable(error);
+    }
     backend.store_error(error, |error| {
         let DieselError::DatabaseError(kind, info) = error else {
             return None;

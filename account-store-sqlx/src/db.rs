@@ -421,7 +421,13 @@ impl Transaction for Tx {
 /// (`ER_NO_REFERENCED_ROW_2`) is the missing parent, where 1451 would be a parent still
 /// referenced, which the cascading keys never report. A deadlock's victim is `40P01`, a
 /// serialization failure `40001` (which InnoDB also uses for its deadlock victims).
+///
+/// A database that cannot be reached (no connection lent within the pool's timeout, or
+/// the connection failed) is [`StoreError::Unavailable`].
 fn store_error(backend: Backend, error: sqlx::Error) -> StoreError {
+    if connection_failed(&error) || matches!(error, sqlx::Error::PoolTimedOut) {
+        return StoreError::unavailable(error);
+    }
     backend.store_error(error, |error| {
         let db = error.as_database_error()?;
         let code = db.code();
@@ -443,6 +449,21 @@ fn store_error(backend: Backend, error: sqlx::Error) -> StoreError {
             rolled_back: matches!(code, Some("40001" | "40P01")),
         })
     })
+}
+
+/// Whether `error` says the connection itself failed (rather than the statement), so
+/// that it must not be used again: the socket failed, or the server said so before
+/// closing it: SQLSTATE class `08` (connection exception), `57P` (PostgreSQL shut the
+/// session down: `57P01` when an administrator terminated it, a restart's `57P02` and
+/// `57P03`), or `70100` (MariaDB's "connection was killed").
+pub(crate) fn connection_failed(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "70100"
+        }),
+        _ => false,
+    }
 }
 
 /// A row, as the backend returned it.

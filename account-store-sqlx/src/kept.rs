@@ -24,6 +24,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Pool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::db::connection_failed;
+
 /// A pool, and the connections kept out of it for reads.
 pub(crate) struct Kept<DB: Database> {
     pool: Pool<DB>,
@@ -139,7 +141,7 @@ impl<DB: Database> Lent<'_, DB> {
         mut self,
         result: sqlx::Result<T>,
     ) -> Result<sqlx::Result<T>, Self> {
-        if result.as_ref().is_err_and(is_lost) {
+        if result.as_ref().is_err_and(connection_failed) {
             self.conn.close_on_drop();
             if !self.was_kept {
                 return Ok(result);
@@ -162,20 +164,5 @@ impl<DB: Database> Lent<'_, DB> {
             idle.push(self.conn);
         }
         Ok(result)
-    }
-}
-
-/// Whether `error` says the connection itself failed (rather than the statement), so
-/// that it must not be used again: the socket failed, or the server said so before
-/// closing it: SQLSTATE class `08` (connection exception), `57P` (PostgreSQL shut the
-/// session down: `57P01` when an administrator terminated it, a restart's `57P02` and
-/// `57P03`), or `70100` (MariaDB's "connection was killed").
-fn is_lost(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
-        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
-            code.starts_with("08") || code.starts_with("57P") || code == "70100"
-        }),
-        _ => false,
     }
 }

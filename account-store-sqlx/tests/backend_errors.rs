@@ -1,6 +1,6 @@
-//! A database that is gone, or a connection that breaks, is a `StoreError::Backend` from
-//! the store call, never a panic; and a pool whose connections were cut off reconnects
-//! on its own.
+//! A closed store is a `StoreError::Backend` from the store call, and a database that
+//! cannot be reached a `StoreError::Unavailable` (which the services answer 503), never a
+//! panic; and a pool whose connections were cut off reconnects on its own.
 
 // Test code: a failed expectation panics with its message; the helpers outside `#[test]`
 // functions are test code too.
@@ -11,35 +11,50 @@ use account_core::testing::fixtures;
 use account_store_sqlx::SqlStore;
 use account_store_sqlx::testing::TestDatabase;
 
-/// Panics unless `result` is a `StoreError::Backend`.
+/// Panics unless `result` is a `StoreError::Backend` (`unavailable` false) or a
+/// `StoreError::Unavailable` (true).
 #[track_caller]
-fn assert_backend<T: std::fmt::Debug>(result: StoreResult<T>, what: &str) {
-    match result {
-        Err(StoreError::Backend(e)) => eprintln!("{what}: Backend({e})"),
-        other => panic!("{what}: expected Err(StoreError::Backend), got {other:?}"),
+fn assert_fails<T: std::fmt::Debug>(result: StoreResult<T>, unavailable: bool, what: &str) {
+    match (result, unavailable) {
+        (Err(StoreError::Backend(e)), false) => eprintln!("{what}: Backend({e})"),
+        (Err(StoreError::Unavailable(e)), true) => eprintln!("{what}: Unavailable({e})"),
+        (other, _) => panic!("{what}: expected unavailable={unavailable}, got {other:?}"),
     }
+}
+
+/// A few calls of different traits on a closed store.
+async fn check_closed(store: &dyn Store, what: &str) {
+    check_calls(store, false, what).await;
 }
 
 /// A few calls of different traits on a store that cannot reach its database.
 async fn check_unreachable(store: &dyn Store, what: &str) {
-    assert_backend(
+    check_calls(store, true, what).await;
+}
+
+async fn check_calls(store: &dyn Store, unavailable: bool, what: &str) {
+    assert_fails(
         store.account_by_id(fixtures::account_id()).await,
+        unavailable,
         &format!("{what}: account_by_id"),
     );
-    assert_backend(
+    assert_fails(
         store.session_by_token(&fixtures::digest()).await,
+        unavailable,
         &format!("{what}: session_by_token"),
     );
-    assert_backend(
+    assert_fails(
         store
             .insert_account(&fixtures::new_account("alice", "alice@example.com"))
             .await,
+        unavailable,
         &format!("{what}: insert_account (a transaction)"),
     );
-    assert_backend(
+    assert_fails(
         store
             .hit_rate_limit("login:203.0.113.7", fixtures::time(0))
             .await,
+        unavailable,
         &format!("{what}: hit_rate_limit"),
     );
 }
@@ -55,7 +70,7 @@ async fn a_closed_sqlite_pool_is_a_backend_error() {
     fixtures::insert_account(&store, "bob", "bob@example.com").await;
 
     pool.close().await;
-    check_unreachable(&store, "SQLite after pool.close()").await;
+    check_closed(&store, "SQLite after pool.close()").await;
 }
 
 #[tokio::test]
@@ -63,12 +78,12 @@ async fn a_closed_store_is_a_backend_error() {
     let db = TestDatabase::sqlite().unwrap();
     let store = db.store().await.unwrap();
     store.close().await;
-    check_unreachable(&store, "SQLite after SqlStore::close").await;
+    check_closed(&store, "SQLite after SqlStore::close").await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test]
-async fn an_unreachable_postgres_server_is_a_backend_error() {
+async fn an_unreachable_postgres_server_is_unavailable() {
     // Nothing listens on port 1; the pool connects lazily, so the store can be made and
     // each call finds out for itself.
     let pool = sqlx::postgres::PgPoolOptions::new()
@@ -93,7 +108,7 @@ async fn an_unreachable_postgres_server_is_a_backend_error() {
 
 #[cfg(feature = "mysql")]
 #[tokio::test]
-async fn an_unreachable_mysql_server_is_a_backend_error() {
+async fn an_unreachable_mysql_server_is_unavailable() {
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .acquire_timeout(std::time::Duration::from_millis(500))
         .connect_lazy("mysql://root@127.0.0.1:1/mysql")

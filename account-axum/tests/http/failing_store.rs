@@ -24,3 +24,29 @@ impl StoreLayer for FailingStore {
         }
     }
 }
+
+/// Whether [`UnreachableStore`]'s database is down, and how many calls reached it. Static
+/// because `Options::wrap_store` takes a plain function; one test uses them.
+pub static DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub static CALLS_WHILE_DOWN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A store whose database cannot be reached while [`DOWN`] is set: every call is
+/// `StoreError::Unavailable`, as the SQL stores answer a refused connection or a pool
+/// that gave up waiting.
+#[derive(Debug)]
+pub struct UnreachableStore(pub Arc<MemoryStore>);
+
+impl StoreLayer for UnreachableStore {
+    fn inner(&self) -> &dyn Store {
+        &*self.0
+    }
+
+    fn before(&self, _method: &'static str) -> StoreResult<()> {
+        use std::sync::atomic::Ordering;
+        if DOWN.load(Ordering::SeqCst) {
+            CALLS_WHILE_DOWN.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::unavailable(FAILURE));
+        }
+        Ok(())
+    }
+}

@@ -627,3 +627,59 @@ async fn m48_an_account_uploads_at_most_ten_avatars_a_minute() {
     app.user("bob").await;
     app.send(upload()).await.ok(200);
 }
+
+/// A database that cannot be reached is a fast 503 with `Retry-After` (issue 14,
+/// SECURITY.md M50): the first request that finds it down is answered 503
+/// `storage_unavailable`; for the pause after it, requests are answered at once without
+/// asking the store; after the pause one request tries again, and when the database is
+/// back, everything works without a restart. The answer is in the OpenAPI document of
+/// every operation that needs the store.
+#[tokio::test]
+async fn m50_an_unreachable_database_is_a_fast_503_with_retry_after() {
+    use std::sync::atomic::Ordering;
+
+    use crate::failing_store::{CALLS_WHILE_DOWN, DOWN, UnreachableStore};
+
+    let mut app = TestApp::with(Options {
+        wrap_store: Some(|store| Arc::new(UnreachableStore(store))),
+        ..Options::default()
+    });
+    app.user("ada").await;
+    DOWN.store(true, Ordering::SeqCst);
+    let reply = app.get("/api/account").await;
+    let body = reply.problem(503, "storage_unavailable");
+    assert_eq!(body["detail"], "the database cannot be reached just now");
+    assert!(!body.to_string().contains("10.1.2.3"), "{body}");
+    assert_eq!(reply.headers[header::RETRY_AFTER], "1");
+    assert_eq!(CALLS_WHILE_DOWN.load(Ordering::SeqCst), 1);
+    for _ in 0..5 {
+        app.get("/api/account")
+            .await
+            .problem(503, "storage_unavailable");
+        app.login("ada", PASSWORD)
+            .await
+            .problem(503, "storage_unavailable");
+    }
+    assert_eq!(
+        CALLS_WHILE_DOWN.load(Ordering::SeqCst),
+        1,
+        "answered without asking the store"
+    );
+
+    // Back: after the pause, the next request finds it.
+    DOWN.store(false, Ordering::SeqCst);
+    app.clock.advance(chrono::Duration::seconds(1));
+    app.get("/api/account").await.ok(200);
+
+    let doc = app.get("/api/openapi.json").await.ok(200).clone();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let documented = operation["responses"].get("503").is_some();
+            assert_eq!(
+                documented,
+                path != "/api/openapi.json",
+                "{method} {path}: 503 documented: {documented}"
+            );
+        }
+    }
+}

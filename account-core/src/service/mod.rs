@@ -205,7 +205,12 @@ impl AccountsBuilder {
         );
         Accounts {
             inner: Arc::new(Inner {
-                store: self.store,
+                // Every call of the services goes through the breaker, so that a
+                // database outage is answered at once rather than after the pool's wait.
+                store: Arc::new(crate::store::OutageBreaker::new(
+                    self.store,
+                    self.clock.clone(),
+                )),
                 mailer: self.mailer,
                 clock: self.clock,
                 rng: self.rng,

@@ -2,11 +2,12 @@
 
 use std::fmt;
 
-use super::{Store, StoreResult};
+use super::{Store, StoreError, StoreResult};
 
 /// A store that wraps another and sees every call on its way. Implementing it makes the
 /// type a [`Store`]: each store method calls [`before`](StoreLayer::before) with the
-/// method's name and then the same method of [`inner`](StoreLayer::inner).
+/// method's name, then the same method of [`inner`](StoreLayer::inner), then
+/// [`after`](StoreLayer::after) with how it went.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -58,5 +59,11 @@ pub trait StoreLayer: fmt::Debug + Send + Sync + 'static {
     fn before(&self, method: &'static str) -> StoreResult<()> {
         let _ = method;
         Ok(())
+    }
+
+    /// Runs after every call the inner store answered, with the method's name and the
+    /// error if it failed. Does nothing by default.
+    fn after(&self, method: &'static str, error: Option<&StoreError>) {
+        let _ = (method, error);
     }
 }

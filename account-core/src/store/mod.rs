@@ -48,8 +48,10 @@
 mod layer;
 #[cfg(feature = "memory")]
 pub mod memory;
+pub(crate) mod outage;
 
 pub use layer::StoreLayer;
+pub(crate) use outage::OutageBreaker;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -100,15 +102,26 @@ pub enum StoreError {
     /// caller was working with it. Nothing was written.
     #[error("the account does not exist")]
     NoSuchAccount,
-    /// The database failed or could not be reached. The detail is for the log only.
+    /// The database failed. The detail is for the log only.
     #[error("storage backend error: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The database could not be reached: no connection could be made or lent in time,
+    /// or the connection broke (a server restarting, a network failure). The call may
+    /// work if tried again shortly; whether a change whose connection broke was written
+    /// is unknown. The detail is for the log only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
     /// A backend error from anything that is an error.
     pub fn backend(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::Backend(err.into())
+    }
+
+    /// An [`Unavailable`](StoreError::Unavailable) error from anything that is an error.
+    pub fn unavailable(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Unavailable(err.into())
     }
 }
 
@@ -141,7 +154,9 @@ macro_rules! store_traits {
                 $(
                     async fn $method(&self $(, $arg: $ty)*) -> $ret {
                         self.before(stringify!($method))?;
-                        self.inner().$method($($arg),*).await
+                        let result = self.inner().$method($($arg),*).await;
+                        self.after(stringify!($method), result.as_ref().err());
+                        result
                     }
                 )*
             }
