@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 
 use account_core::Error;
+use account_core::known_device::DeviceCookie;
 use account_core::token::OpaqueToken;
 
 use crate::config::Settings;
@@ -43,11 +44,8 @@ impl fmt::Debug for SetSessionCookie {
 impl IntoResponseParts for SetSessionCookie {
     type Error = ApiError;
 
-    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, ApiError> {
-        let value = HeaderValue::try_from(self.0)
-            .map_err(|_| Error::Internal("the session cookie is not a valid header".into()))?;
-        res.headers_mut().append(SET_COOKIE, value);
-        Ok(res)
+    fn into_response_parts(self, res: ResponseParts) -> Result<ResponseParts, ApiError> {
+        append_set_cookie(res, self.0, "the session cookie is not a valid header")
     }
 }
 
@@ -70,12 +68,61 @@ impl ClearSessionCookie {
 impl IntoResponseParts for ClearSessionCookie {
     type Error = ApiError;
 
-    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, ApiError> {
-        let value = HeaderValue::try_from(self.0)
-            .map_err(|_| Error::Internal("the cookie name is not a valid header".into()))?;
-        res.headers_mut().append(SET_COOKIE, value);
-        Ok(res)
+    fn into_response_parts(self, res: ResponseParts) -> Result<ResponseParts, ApiError> {
+        append_set_cookie(res, self.0, "the cookie name is not a valid header")
     }
+}
+
+/// A response part that sets the known-device cookie (SECURITY.md M47): the browser that
+/// has just proved an account's password keeps it for 400 days (the most browsers keep a
+/// cookie), and its wrong passwords for that account are counted apart from a stranger's.
+/// Its name is the session cookie's with `-device` after it, so it has the same prefix
+/// and the same attributes.
+///
+/// It holds the cookie's value, so its `Debug` shows none of it.
+pub struct SetDeviceCookie(String);
+
+impl SetDeviceCookie {
+    pub(crate) fn new(settings: &Settings, cookie: &DeviceCookie) -> Self {
+        Self(format!(
+            "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+            device_cookie_name(settings),
+            cookie.as_str(),
+            400 * 24 * 60 * 60,
+            secure(settings),
+        ))
+    }
+}
+
+impl fmt::Debug for SetDeviceCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SetDeviceCookie(***)")
+    }
+}
+
+impl IntoResponseParts for SetDeviceCookie {
+    type Error = ApiError;
+
+    fn into_response_parts(self, res: ResponseParts) -> Result<ResponseParts, ApiError> {
+        append_set_cookie(res, self.0, "the device cookie is not a valid header")
+    }
+}
+
+/// The known-device cookie's name: the session cookie's with `-device` after it.
+pub(crate) fn device_cookie_name(settings: &Settings) -> String {
+    format!("{}-device", settings.cookie_name)
+}
+
+/// Adds `value` to the response as one more `Set-Cookie`; `what` says what failed if it
+/// cannot be a header (a cookie name configured with characters a header cannot hold).
+fn append_set_cookie(
+    mut res: ResponseParts,
+    value: String,
+    what: &'static str,
+) -> Result<ResponseParts, ApiError> {
+    let value = HeaderValue::try_from(value).map_err(|_| Error::Internal(what.into()))?;
+    res.headers_mut().append(SET_COOKIE, value);
+    Ok(res)
 }
 
 fn secure(settings: &Settings) -> &'static str {

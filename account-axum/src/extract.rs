@@ -313,6 +313,11 @@ where
                 model: header("sec-ch-ua-model"),
                 brands: header("sec-ch-ua"),
             },
+            device_cookie: crate::cookie::session_token(
+                &parts.headers,
+                &crate::cookie::device_cookie_name(&state.settings),
+            )
+            .map(account_core::known_device::DeviceCookie::new),
         }))
     }
 }

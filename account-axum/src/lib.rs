@@ -62,7 +62,7 @@
 //! | [`AppPasswordAuth`] | HTTP Basic with an app password, for a host's routes for mail, CalDAV or git clients |
 //! | [`ClientInfo`] | client IP, user agent and client hints, as the services want them |
 //! | [`ApiError`], [`Problem`] | every error, and its `application/problem+json` body |
-//! | [`SetSessionCookie`], [`ClearSessionCookie`] | the session cookie as response parts, for a host's own sign-in route |
+//! | [`SetSessionCookie`], [`ClearSessionCookie`], [`SetDeviceCookie`] | the session and known-device cookies as response parts, for a host's own sign-in route |
 //! | `AccountPages` (feature `ui`) | the account-settings pages: server-rendered, translated, styled through CSS custom properties, wrapped in the host's header and footer |
 //!
 //! # Routes
@@ -195,7 +195,7 @@ mod ui;
 mod views;
 
 pub use config::{CookieName, HttpConfig, InvalidCookieName, RateLimits};
-pub use cookie::{ClearSessionCookie, SetSessionCookie};
+pub use cookie::{ClearSessionCookie, SetDeviceCookie, SetSessionCookie};
 pub use error::{ApiError, PROBLEM_JSON, Problem};
 pub use extract::{
     AdminAccount, AppPasswordAuth, Authenticated, AuthenticatedBy, ClientInfo, CurrentAccount,

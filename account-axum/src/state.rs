@@ -8,7 +8,7 @@ use account_core::model::SessionRecord;
 use account_core::token::OpaqueToken;
 
 use crate::config::{HttpConfig, Settings};
-use crate::cookie::{ClearSessionCookie, SetSessionCookie};
+use crate::cookie::{ClearSessionCookie, SetDeviceCookie, SetSessionCookie};
 
 /// The services and the HTTP configuration, shared by every route of the
 /// [`AccountRouter`](crate::AccountRouter) and read by the extractors.
@@ -63,6 +63,13 @@ impl AccountsState {
             .num_seconds()
             .max(0);
         SetSessionCookie::new(&self.settings, token, max_age)
+    }
+
+    /// The `Set-Cookie` of the known-device cookie for a browser that has just proved
+    /// `account`'s password, as a response part (SECURITY.md M47). For a host's own
+    /// sign-in route that checks passwords through [`Accounts::login`](account_core::Accounts::login).
+    pub fn device_cookie(&self, account: &account_core::model::Account) -> SetDeviceCookie {
+        SetDeviceCookie::new(&self.settings, &self.accounts.device_cookie(account))
     }
 
     /// The `Set-Cookie` that removes the session cookie, as a response part.

@@ -72,6 +72,7 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod hooks;
+pub mod known_device;
 pub mod mail;
 pub mod model;
 pub mod password;

@@ -505,6 +505,9 @@ pub struct RequestInfo {
     pub user_agent: Option<String>,
     /// User-Agent Client Hints, when the browser sent them.
     pub client_hints: crate::device::ClientHints,
+    /// The known-device cookie the browser sent, if any (checked by the login that uses
+    /// it).
+    pub device_cookie: Option<crate::known_device::DeviceCookie>,
 }
 
 /// A personal API token with its account, as one store read gives them: what validating a
@@ -720,6 +723,10 @@ pub enum FailureKind {
     /// Wrong second factors (TOTP codes, recovery codes, passkey assertions), counted per
     /// account across sessions.
     SecondFactor,
+    /// Wrong passwords from browsers that have signed in to the account before (a valid
+    /// known-device cookie): counted apart, so that a stranger's guesses cannot lock the
+    /// owner out (see [`known_device`](crate::known_device)).
+    KnownDevicePassword,
 }
 
 impl FailureKind {
@@ -728,6 +735,7 @@ impl FailureKind {
         match self {
             FailureKind::Password => "password",
             FailureKind::SecondFactor => "second_factor",
+            FailureKind::KnownDevicePassword => "known_device_password",
         }
     }
 }

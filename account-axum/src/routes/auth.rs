@@ -179,7 +179,9 @@ pub(crate) async fn login(
         tracing::warn!(error = %e, "ending the previous session at login failed");
     }
     let cookie = state.session_cookie(&signed_in.session, &signed_in.token);
-    Ok((cookie, Json(answer)).into_response())
+    // The password was right: this browser is now known to the account.
+    let device = state.device_cookie(&signed_in.account);
+    Ok((cookie, device, Json(answer)).into_response())
 }
 
 /// Logs out: the session ends on the server, the cookie is removed, and the browser is

@@ -148,10 +148,12 @@ async fn login(ctx: Ctx, ClientInfo(info): ClientInfo, form: PageForm) -> Respon
         .login(form.text("login"), &password, &info)
         .await
     {
+        // The password was right either way: this browser is now known to the account.
         Ok(LoginOutcome::SignedIn(signed_in)) => (
             ctx.ui
                 .state
                 .session_cookie(&signed_in.session, &signed_in.token),
+            ctx.ui.state.device_cookie(&signed_in.account),
             super::see_other(&q.next(&ctx)),
         )
             .into_response(),
@@ -159,6 +161,7 @@ async fn login(ctx: Ctx, ClientInfo(info): ClientInfo, form: PageForm) -> Respon
             ctx.ui
                 .state
                 .session_cookie(&pending.session, &pending.token),
+            ctx.ui.state.device_cookie(&pending.account),
             ctx.see_other(&format!(
                 "/login/second-factor?next={}",
                 encode(&q.next(&ctx))

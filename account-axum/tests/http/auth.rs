@@ -222,7 +222,8 @@ async fn login_sets_a_session_cookie_that_signs_requests_in() {
 
     let reply = app.login("ada", PASSWORD).await;
     assert_eq!(reply.ok(200), &json!({"status": "ok"}));
-    assert_eq!(reply.set_cookies().len(), 1);
+    // The session, and the known-device cookie (SECURITY.md M47).
+    assert_eq!(reply.set_cookies().len(), 2);
     assert_eq!(app.get("/api/account").await.ok(200)["username"], "ada");
 
     // By address too, in any case.

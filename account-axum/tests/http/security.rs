@@ -163,7 +163,24 @@ async fn f19_the_session_cookie_over_https() {
     app.sign_up("ada", "ada@example.com").await;
     let reply = app.login("ada", PASSWORD).await;
     let cookies = reply.set_cookies();
-    assert_eq!(cookies.len(), 1);
+    assert_eq!(cookies.len(), 2, "the session and the known-device cookie");
+    // The known-device cookie has the same prefix and attributes, and lasts 400 days.
+    let (name, _, device) = cookie_attributes(&cookies[1]);
+    assert_eq!(name, "__Host-session-device");
+    for (key, value) in [
+        ("secure", None),
+        ("httponly", None),
+        ("samesite", Some("Lax")),
+        ("path", Some("/")),
+        ("max-age", Some("34560000")),
+    ] {
+        assert_eq!(
+            attribute(&device, key),
+            Some(&value.map(str::to_owned)),
+            "{key}"
+        );
+    }
+    assert_eq!(attribute(&device, "domain"), None);
     let (name, value, attributes) = cookie_attributes(&cookies[0]);
     assert_eq!(name, "__Host-session");
     assert_eq!(value.len(), 43, "a 256-bit token");
@@ -682,4 +699,58 @@ async fn m50_an_unreachable_database_is_a_fast_503_with_retry_after() {
             );
         }
     }
+}
+
+/// A stranger's guesses do not lock the owner out (issue 14, SECURITY.md M47): 120 wrong
+/// passwords from rotating addresses lock the account's password logins for strangers,
+/// but the browser the owner signed in with before carries a known-device cookie, whose
+/// failures count apart, and signs in with the right password. A forged cookie (another
+/// tag) or one for another account counts as no cookie.
+#[tokio::test]
+async fn m47_a_strangers_guesses_do_not_lock_the_owner_out() {
+    let mut app = TestApp::unlimited();
+    app.sign_up("ada", "ada@example.com").await;
+    app.sign_up("bob", "bob@example.com").await;
+    let device_cookie = |reply: &Reply| {
+        reply
+            .headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.contains("-device="))
+            .and_then(|v| v.split(';').next())
+            .expect("a known-device cookie")
+            .to_owned()
+    };
+    let ada_device = device_cookie(&app.login("ada", PASSWORD).await);
+    let bob_device = device_cookie(&app.login("bob", PASSWORD).await);
+    app.cookie = None;
+
+    for i in 0..120 {
+        let request = with(
+            login_request("ada", "a wrong guess"),
+            "x-forwarded-for",
+            &format!("203.0.113.{}", i % 250),
+        );
+        app.send(request).await.problem(401, "invalid_credentials");
+        // Past each delay, so that every guess counts.
+        app.clock.advance(chrono::Duration::hours(1));
+    }
+    // A stranger with the right password is locked out, and so is one with a cookie that
+    // is not ada's.
+    app.login("ada", PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
+    let (name, value) = ada_device.split_once('=').expect("name=value");
+    let flipped = if value.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{name}={}{flipped}", &value[..value.len() - 1]);
+    let bobs = format!("{name}={}", bob_device.split_once('=').expect("pair").1);
+    for cookie in [forged, bobs] {
+        let request = with(login_request("ada", PASSWORD), "cookie", &cookie);
+        app.send(request).await.problem(401, "invalid_credentials");
+    }
+    // Ada's own browser signs in.
+    let request = with(login_request("ada", PASSWORD), "cookie", &ada_device);
+    app.send(request).await.ok(200);
+    app.get("/api/account").await.ok(200);
 }

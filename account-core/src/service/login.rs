@@ -86,11 +86,9 @@ impl Accounts {
             self.dummy_verify(password).await?;
             return Err(Error::InvalidCredentials);
         };
-        let failures = self
-            .inner
-            .store
-            .failures(account.id, FailureKind::Password)
-            .await?;
+        // A browser that has signed in here before has a budget of its own.
+        let kind = self.password_failure_kind(&account, info);
+        let failures = self.inner.store.failures(account.id, kind).await?;
         if self.throttled(failures) {
             self.dummy_verify(password).await?;
             self.record(
@@ -125,10 +123,7 @@ impl Accounts {
             return Err(Error::InvalidCredentials);
         }
         if failures.count > 0 {
-            self.inner
-                .store
-                .clear_failures(account.id, FailureKind::Password)
-                .await?;
+            self.inner.store.clear_failures(account.id, kind).await?;
         }
         let now = self.now();
         let password = vec![Authentication {
@@ -196,11 +191,8 @@ impl Accounts {
             .into());
         }
         let mut account = self.account_of(current).await?;
-        let failures = self
-            .inner
-            .store
-            .failures(account.id, FailureKind::Password)
-            .await?;
+        let kind = self.password_failure_kind(&account, info);
+        let failures = self.inner.store.failures(account.id, kind).await?;
         if self.throttled(failures) {
             self.dummy_verify(password).await?;
             return Err(Error::InvalidCredentials);
@@ -219,10 +211,7 @@ impl Accounts {
             return Err(Error::InvalidCredentials);
         }
         if failures.count > 0 {
-            self.inner
-                .store
-                .clear_failures(account.id, FailureKind::Password)
-                .await?;
+            self.inner.store.clear_failures(account.id, kind).await?;
         }
         let now = self.now();
         let (session, token) = self
@@ -313,16 +302,42 @@ impl Accounts {
             .is_some_and(|last| self.now() < last + wait)
     }
 
-    /// Counts a wrong password; at the lock threshold the owner is told by mail.
+    /// Which counter a wrong password of this request goes to: the account's known
+    /// devices' when the request brings a valid known-device cookie, everyone else's
+    /// otherwise.
+    pub(crate) fn password_failure_kind(
+        &self,
+        account: &Account,
+        info: &RequestInfo,
+    ) -> FailureKind {
+        match &info.device_cookie {
+            Some(cookie) if crate::known_device::is_for(cookie, account) => {
+                FailureKind::KnownDevicePassword
+            }
+            _ => FailureKind::Password,
+        }
+    }
+
+    /// The known-device cookie for a browser that has just proved `account`'s password
+    /// (a login's first step succeeded): set it, and that browser's wrong passwords for
+    /// the account are counted apart from a stranger's from then on (SECURITY.md M47).
+    pub fn device_cookie(&self, account: &Account) -> crate::known_device::DeviceCookie {
+        crate::known_device::issue(account, &*self.inner.rng)
+    }
+
+    /// Counts a wrong password, against the counter of
+    /// [`password_failure_kind`](Self::password_failure_kind); at the lock threshold the
+    /// owner is told by mail.
     pub(crate) async fn count_password_failure(
         &self,
         account: &Account,
         info: &RequestInfo,
     ) -> Result<()> {
+        let kind = self.password_failure_kind(account, info);
         let failures = self
             .inner
             .store
-            .record_failure(account.id, FailureKind::Password, self.now())
+            .record_failure(account.id, kind, self.now())
             .await?;
         let throttle = self.inner.config.login_throttle;
         if failures.count == throttle.lock_after {

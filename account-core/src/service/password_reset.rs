@@ -101,10 +101,9 @@ impl Accounts {
             .set_password_hash(account.id, &hash, &stamp, self.now())
             .await?;
         self.end_sessions(account.id, None).await?;
-        self.inner
-            .store
-            .clear_failures(account.id, FailureKind::Password)
-            .await?;
+        for kind in [FailureKind::Password, FailureKind::KnownDevicePassword] {
+            self.inner.store.clear_failures(account.id, kind).await?;
+        }
         self.record(account.id, SecurityEventKind::PasswordReset, info, &[])
             .await?;
         // A link followed proves the address it was mailed to: an administrator's setup

@@ -11,7 +11,7 @@ const KIND: FailureKind = FailureKind::Password;
 
 /// `record_failure` counts up and returns the counter with the time of the last failure;
 /// `failures` reads it (the default for a counter never bumped); `clear_failures` resets
-/// it; every account has its own counter.
+/// it; every account, and every kind of failure, has its own counter.
 pub async fn throttle_count_and_clear(store: Arc<dyn Store>) {
     let alice = fixtures::insert_account(&*store, "alice", "alice@example.com").await;
     let bob = fixtures::insert_account(&*store, "bob", "bob@example.com").await;
@@ -84,5 +84,37 @@ pub async fn throttle_count_and_clear(store: Arc<dyn Store>) {
             last_at: Some(time(5))
         },
         "record_failure after clear_failures must count from one again"
+    );
+
+    // Each kind has its own counter: a known device's wrong passwords are not a
+    // stranger's (SECURITY.md M47), nor second factors either.
+    for other in [FailureKind::KnownDevicePassword, FailureKind::SecondFactor] {
+        assert_eq!(
+            ok(
+                store.record_failure(alice.id, other, time(6)).await,
+                "record_failure"
+            )
+            .count,
+            1,
+            "the {} counter must start at one beside the {} counter",
+            other.as_str(),
+            KIND.as_str()
+        );
+    }
+    assert_eq!(
+        ok(store.failures(alice.id, KIND).await, "failures").count,
+        1,
+        "other kinds must not count for this one"
+    );
+    ok(
+        store
+            .clear_failures(alice.id, FailureKind::KnownDevicePassword)
+            .await,
+        "clear_failures",
+    );
+    assert_eq!(
+        ok(store.failures(alice.id, KIND).await, "failures").count,
+        1,
+        "clearing another kind must not reset this one"
     );
 }
