@@ -187,6 +187,9 @@ pub(crate) struct Settings {
     pub(crate) https: bool,
     /// The cookie's full name, with its prefix.
     pub(crate) cookie_name: String,
+    /// The known-device cookie's name: the session cookie's with `-device` after it, so
+    /// it has the same prefix (SECURITY.md M47).
+    pub(crate) device_cookie_name: String,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) json_body_limit: usize,
     pub(crate) avatar_body_limit: usize,
@@ -205,6 +208,7 @@ impl Settings {
         Self {
             origin: url.origin().ascii_serialization(),
             https,
+            device_cookie_name: format!("{cookie_name}-device"),
             cookie_name,
             trusted_proxies: config.trusted_proxies,
             json_body_limit: config.json_body_limit,

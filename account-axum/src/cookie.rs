@@ -86,7 +86,7 @@ impl SetDeviceCookie {
     pub(crate) fn new(settings: &Settings, cookie: &DeviceCookie) -> Self {
         Self(format!(
             "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-            device_cookie_name(settings),
+            settings.device_cookie_name,
             cookie.as_str(),
             400 * 24 * 60 * 60,
             secure(settings),
@@ -108,11 +108,6 @@ impl IntoResponseParts for SetDeviceCookie {
     }
 }
 
-/// The known-device cookie's name: the session cookie's with `-device` after it.
-pub(crate) fn device_cookie_name(settings: &Settings) -> String {
-    format!("{}-device", settings.cookie_name)
-}
-
 /// Adds `value` to the response as one more `Set-Cookie`; `what` says what failed if it
 /// cannot be a header (a cookie name configured with characters a header cannot hold).
 fn append_set_cookie(
@@ -129,9 +124,9 @@ fn secure(settings: &Settings) -> &'static str {
     if settings.https { "; Secure" } else { "" }
 }
 
-/// The session token the request's `Cookie` headers carry under `name`, if any: the first
-/// one, when a client sends several.
-pub(crate) fn session_token<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// The value the request's `Cookie` headers carry under `name` (the session token, the
+/// known-device cookie), if any: the first one, when a client sends several.
+pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -153,11 +148,11 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("theme=dark; session=abc"));
         headers.append(COOKIE, HeaderValue::from_static("session=second"));
-        assert_eq!(session_token(&headers, "session"), Some("abc"));
-        assert_eq!(session_token(&headers, "sess"), None);
-        assert_eq!(session_token(&headers, "theme"), Some("dark"));
+        assert_eq!(cookie_value(&headers, "session"), Some("abc"));
+        assert_eq!(cookie_value(&headers, "sess"), None);
+        assert_eq!(cookie_value(&headers, "theme"), Some("dark"));
         let mut empty = HeaderMap::new();
         empty.append(COOKIE, HeaderValue::from_static("session="));
-        assert_eq!(session_token(&empty, "session"), None);
+        assert_eq!(cookie_value(&empty, "session"), None);
     }
 }

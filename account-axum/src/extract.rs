@@ -33,7 +33,7 @@ use account_core::model::{Account, Role};
 use account_core::{Error, RequestInfo, SignedInSession};
 
 use crate::client_ip::ClientIp;
-use crate::cookie::session_token;
+use crate::cookie::cookie_value;
 use crate::csrf;
 use crate::error::ApiError;
 use crate::state::AccountsState;
@@ -220,7 +220,7 @@ where
 /// first (an unsafe request from another site is refused whether or not it has a cookie).
 fn cookie_token<'a>(parts: &'a Parts, state: &AccountsState) -> Result<Option<&'a str>, ApiError> {
     csrf::check(&parts.method, &parts.headers, &state.settings)?;
-    Ok(session_token(&parts.headers, &state.settings.cookie_name))
+    Ok(cookie_value(&parts.headers, &state.settings.cookie_name))
 }
 
 /// A login waiting for its second factor: the pending session the session cookie names
@@ -313,11 +313,8 @@ where
                 model: header("sec-ch-ua-model"),
                 brands: header("sec-ch-ua"),
             },
-            device_cookie: crate::cookie::session_token(
-                &parts.headers,
-                &crate::cookie::device_cookie_name(&state.settings),
-            )
-            .map(account_core::known_device::DeviceCookie::new),
+            device_cookie: cookie_value(&parts.headers, &state.settings.device_cookie_name)
+                .map(account_core::known_device::DeviceCookie::new),
         }))
     }
 }

@@ -16,7 +16,7 @@ use account_core::{Error, LoginOutcome, SecondFactorMethod, SignUp};
 
 use super::form::{encode, local_path};
 use super::{Ctx, Notice, Page, PageForm, Ui, Viewer, render};
-use crate::cookie::session_token;
+use crate::cookie::cookie_value;
 use crate::extract::ClientInfo;
 use crate::middleware::{Limited, rate_limit};
 
@@ -198,7 +198,7 @@ async fn pending(
     ctx: &Ctx,
     headers: &axum::http::HeaderMap,
 ) -> Option<account_core::PendingSession> {
-    let token = session_token(headers, &ctx.ui.state.settings.cookie_name)?;
+    let token = cookie_value(headers, &ctx.ui.state.settings.cookie_name)?;
     ctx.accounts().authenticate_pending(token).await.ok()
 }
 
