@@ -38,7 +38,12 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// | `unsupported_media_type` | 415 |
 /// | `rate_limited` | 429, with `Retry-After` |
 /// | `directory_unavailable` | 503: the external directory that checks the account's password cannot answer (the cause is in the log); no `Retry-After`, since nobody here knows when it will be back |
+/// | `storage_unavailable` | 503, with `Retry-After`: the database cannot be reached (the cause is in the log) |
 /// | `internal` | 500, with the detail only in the log |
+///
+/// Under [`serve`](crate::serve), the requests hyper cannot parse get problem+json too,
+/// though no handler sees them: `malformed_request` (400), `uri_too_long` (414) and
+/// `headers_too_large` (431).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApiError {

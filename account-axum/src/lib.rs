@@ -8,7 +8,7 @@
 //! signed-in user from the [`CurrentAccount`] extractor:
 //!
 //! ```no_run
-//! use std::{net::SocketAddr, sync::Arc};
+//! use std::sync::Arc;
 //! use account_axum::{AccountRouter, CurrentAccount, HttpConfig};
 //! use account_core::{AccountConfig, Accounts, mail::MemoryMailer, store::memory::MemoryStore};
 //! use axum::{Router, routing::get};
@@ -26,12 +26,15 @@
 //!     .with_state(api.state().clone())
 //!     .merge(api.into_router());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+//! account_axum::serve(listener, app, std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 //!
-//! Serve with `into_make_service_with_connect_info::<SocketAddr>()`: the client IP comes
-//! from the socket (or, behind [trusted proxies](HttpConfig::trusted_proxies), from their
+//! [`serve`] is `axum::serve` with the peer's address as `ConnectInfo<SocketAddr>` and
+//! hyper's own refusals of malformed requests in problem+json (see [`ProblemListener`]).
+//! Serving with plain `axum::serve` works too; give it
+//! `app.into_make_service_with_connect_info::<SocketAddr>()`: the client IP comes from the
+//! socket (or, behind [trusted proxies](HttpConfig::trusted_proxies), from their
 //! forwarding headers), and without it every client counts as one unknown IP for the rate
 //! limits.
 //!
@@ -172,7 +175,9 @@
 //! - **No enumeration.** Login failures are identical whatever the cause; forgot-password
 //!   answers 202 for every address; sign-up with an address in use answers exactly like a
 //!   new sign-up (the owner is mailed).
-//! - **Errors.** A storage or internal failure is a 500 that says "internal error"; the
+//! - **Errors.** Every refusal is problem+json, hyper's own under [`serve`] included. A
+//!   database that cannot be reached is a 503 `storage_unavailable` with `Retry-After`;
+//!   any other storage or internal failure is a 500 that says "internal error"; the
 //!   detail goes only to the log (`tracing`).
 //! - **Logs.** Each request runs in a `tracing` span with the method, the matched route,
 //!   the status, the latency and the client IP — never a header (`Authorization` included),
@@ -189,6 +194,7 @@ mod middleware;
 mod openapi;
 mod router;
 mod routes;
+mod serve;
 mod state;
 #[cfg(feature = "ui")]
 mod ui;
@@ -202,6 +208,7 @@ pub use extract::{
     CurrentSession, EnrollingSession,
 };
 pub use router::AccountRouter;
+pub use serve::{ProblemAnswers, ProblemListener, serve};
 pub use state::AccountsState;
 #[cfg(feature = "ui")]
 pub use ui::AccountPages;

@@ -754,3 +754,96 @@ async fn m47_a_strangers_guesses_do_not_lock_the_owner_out() {
     app.send(request).await.ok(200);
     app.get("/api/account").await.ok(200);
 }
+
+/// Sends `request` as raw bytes to `addr` and reads the answer until the server closes.
+async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // The server may answer and close before a large request is all sent.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8(answer).expect("utf-8 answer")
+}
+
+/// hyper's own refusals are problem+json too (issue 14, SECURITY.md M49): served with
+/// `account_axum::serve`, a control byte in a header gets 400 `malformed_request`, a
+/// megabyte of header 431 `headers_too_large`, and an over-long URI 414 `uri_too_long`,
+/// each with a body that says so, where hyper alone sends an empty body. An ordinary
+/// request on the same server still works, with the peer's address known.
+#[tokio::test]
+async fn m49_hypers_own_refusals_are_problem_json() {
+    let mut app = TestApp::new();
+    app.sign_up("ada", "ada@example.com").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(account_axum::serve(
+        listener,
+        app.router.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let big_header = format!(
+        "GET /api/account HTTP/1.1\r\nhost: a\r\nx-big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let long_uri = format!(
+        "GET /api/account?q={} HTTP/1.1\r\nhost: a\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    for (request, status, code) in [
+        (
+            b"GET /api/account HTTP/1.1\r\nhost: a\r\nx-a: a\x01b\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (
+            b"GET /api/ac count HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+            "malformed_request",
+        ),
+        (big_header.into_bytes(), 431, "headers_too_large"),
+        (long_uri.into_bytes(), 414, "uri_too_long"),
+    ] {
+        let answer = exchange(addr, &request).await;
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("\r\ncontent-type: application/problem+json"),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("\r\ncontent-length: {}", body.len())),
+            "{head}"
+        );
+        let problem: serde_json::Value = serde_json::from_str(body).expect("problem+json");
+        assert_eq!(problem["status"], status);
+        assert_eq!(problem["code"], code);
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+
+    // An ordinary login over the same server: the session records the socket's address.
+    let body = r#"{"login":"ada","password":"correct horse battery staple"}"#;
+    let request = format!(
+        "POST /api/auth/login HTTP/1.1\r\nhost: a\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = exchange(addr, request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let sessions = app.sessions_of("ada").await;
+    assert!(
+        sessions
+            .iter()
+            .any(|s| s.ip == Some("127.0.0.1".parse().expect("ip"))),
+        "a session from 127.0.0.1"
+    );
+
+    let _ = stop.send(());
+    server.await.expect("server task").expect("served");
+}

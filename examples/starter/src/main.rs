@@ -143,13 +143,9 @@ async fn run(settings: Settings) -> Result<(), String> {
         ),
     }
 
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("the server stopped: {e}"))?;
+    account_axum::serve(listener, app, shutdown_signal())
+        .await
+        .map_err(|e| format!("the server stopped: {e}"))?;
     println!("stopped");
     Ok(())
 }
