@@ -20,8 +20,9 @@
 //! Every setting is an optional environment variable: `ACCOUNT_BIND`, `DATABASE_URL`
 //! (`sqlite:`, `postgres:`, `mysql:`), `ACCOUNT_STORE` (`sqlx`, the default, or `diesel`:
 //! the store adapter, on the same database), `ACCOUNT_PUBLIC_URL`, `ACCOUNT_OUTBOX`,
-//! `ACCOUNT_SMTP_URL`, `ACCOUNT_MAIL_FROM`, `ACCOUNT_TRUSTED_PROXIES`, `ACCOUNT_ADMIN`
-//! (`username:email`) and `ACCOUNT_ADMIN_PASSWORD`.
+//! `ACCOUNT_SMTP_URL`, `ACCOUNT_SMTP_CA_FILE`, `ACCOUNT_MAIL_FROM`,
+//! `ACCOUNT_TRUSTED_PROXIES`, `ACCOUNT_ADMIN` (`username:email`) and
+//! `ACCOUNT_ADMIN_PASSWORD`.
 
 mod app;
 mod settings;
@@ -103,10 +104,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     );
 
     let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
-        Some(url) => Arc::new(
-            SmtpMailer::from_url(url, settings.mail_from.clone())
-                .map_err(|e| format!("ACCOUNT_SMTP_URL: {e}"))?,
-        ),
+        Some(url) => Arc::new(smtp_mailer(url, &settings)?),
         None => Arc::new(FileOutbox::new(
             settings.outbox.clone(),
             settings.mail_from.clone(),
@@ -176,6 +174,21 @@ async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, String> {
             Arc::new(store)
         }
     })
+}
+
+/// The SMTP mailer for `url`, trusting the roots of `ACCOUNT_SMTP_CA_FILE` when it is set.
+/// Every error names the variable to fix; none repeats the URL's password.
+fn smtp_mailer(url: &str, settings: &Settings) -> Result<SmtpMailer, String> {
+    let mailer = SmtpMailer::from_url(url, settings.mail_from.clone())
+        .map_err(|e| format!("ACCOUNT_SMTP_URL: {e}"))?;
+    let Some(path) = &settings.smtp_ca_file else {
+        return Ok(mailer);
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("ACCOUNT_SMTP_CA_FILE: cannot read {}: {e}", path.display()))?;
+    mailer
+        .with_root_certificates(&pem)
+        .map_err(|e| format!("ACCOUNT_SMTP_CA_FILE ({}): {e}", path.display()))
 }
 
 /// The database kind a URL names, for the start-up lines.

@@ -22,6 +22,10 @@ pub(crate) struct Settings {
     pub(crate) outbox: PathBuf,
     /// `ACCOUNT_SMTP_URL`: send mail through this SMTP server instead of the outbox.
     pub(crate) smtp_url: Option<String>,
+    /// `ACCOUNT_SMTP_CA_FILE`: a PEM file of root certificates to trust for the SMTP
+    /// server's certificate besides the built-in ones, for a server whose certificate a
+    /// private CA issued; only with an `ACCOUNT_SMTP_URL` that uses TLS.
+    pub(crate) smtp_ca_file: Option<PathBuf>,
     /// `ACCOUNT_MAIL_FROM`: the sender of every mail.
     pub(crate) mail_from: lettre::message::Mailbox,
     /// `ACCOUNT_TRUSTED_PROXIES`: comma-separated CIDRs whose forwarding headers are believed.
@@ -102,6 +106,15 @@ impl Settings {
                 ));
             }
         };
+        let smtp_url = get("ACCOUNT_SMTP_URL");
+        let smtp_ca_file = get("ACCOUNT_SMTP_CA_FILE").map(PathBuf::from);
+        if smtp_ca_file.is_some() && smtp_url.is_none() {
+            return Err(
+                "ACCOUNT_SMTP_CA_FILE is set but ACCOUNT_SMTP_URL is not: the CA is for \
+                 the SMTP server's certificate"
+                    .to_owned(),
+            );
+        }
         Ok(Self {
             bind,
             database_url: get("DATABASE_URL")
@@ -110,7 +123,8 @@ impl Settings {
             public_url,
             outbox: get("ACCOUNT_OUTBOX")
                 .map_or_else(|| PathBuf::from("./data/outbox"), PathBuf::from),
-            smtp_url: get("ACCOUNT_SMTP_URL"),
+            smtp_url,
+            smtp_ca_file,
             mail_from,
             trusted_proxies,
             admin,
@@ -148,6 +162,7 @@ mod tests {
         assert_eq!(s.store, StoreAdapter::Sqlx);
         assert_eq!(s.outbox, PathBuf::from("./data/outbox"));
         assert!(s.public_url.is_none() && s.smtp_url.is_none() && s.admin.is_none());
+        assert!(s.smtp_ca_file.is_none());
     }
 
     #[test]
@@ -171,6 +186,25 @@ mod tests {
             let err = settings(&[(var, value)]).expect_err("invalid");
             assert!(err.contains(var), "{err}");
         }
+    }
+
+    /// The CA file is read (and refused when it cannot be) where the mailer is made; here
+    /// it is only taken, and refused without a server for it to check.
+    #[test]
+    fn an_smtp_ca_file_goes_with_an_smtp_url() {
+        let s = settings(&[
+            ("ACCOUNT_SMTP_URL", "smtp://mail.internal?tls=required"),
+            ("ACCOUNT_SMTP_CA_FILE", "/etc/ssl/company-ca.pem"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            s.smtp_ca_file,
+            Some(PathBuf::from("/etc/ssl/company-ca.pem"))
+        );
+        let err = settings(&[("ACCOUNT_SMTP_CA_FILE", "/etc/ssl/company-ca.pem")])
+            .expect_err("no server to check");
+        assert!(err.contains("ACCOUNT_SMTP_CA_FILE"), "{err}");
+        assert!(err.contains("ACCOUNT_SMTP_URL"), "{err}");
     }
 
     #[test]
