@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -790,7 +788,7 @@ impl From<SecurityEvent> for SecurityEventBody {
     }
 }
 
-/// An opaque page cursor: base64url of the event's time (RFC 3339, full precision) and id.
+/// An opaque page cursor: the event's time (to the nanosecond) and id.
 pub(crate) fn encode_cursor(cursor: &EventCursor) -> String {
     encode_position(cursor.at, cursor.id)
 }
@@ -812,22 +810,43 @@ pub(crate) fn decode_account_cursor(s: &str) -> Option<AccountCursor> {
     Some(AccountCursor { created_at, id })
 }
 
-/// A position in a list ordered by time, then id: base64url of `<RFC 3339>|<id>`.
+/// A position in a list ordered by time, then id: `<nanoseconds since 1970>_<id>`, the
+/// id a hyphenated UUID. The form is plain so that the OpenAPI document can state it
+/// exactly (`openapi::CURSOR_PATTERN`): whatever has that form is a position, and the
+/// route never refuses a cursor its document allows. Nanoseconds, because a store may
+/// keep them, and a cursor rounded off would skip the events within its last microsecond.
 fn encode_position(at: DateTime<Utc>, id: impl std::fmt::Display) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}|{id}",
-        at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-    ))
+    let nanos =
+        i128::from(at.timestamp()) * 1_000_000_000 + i128::from(at.timestamp_subsec_nanos());
+    format!("{}_{id}", nanos.max(0))
 }
 
 fn decode_position<I: std::str::FromStr>(s: &str) -> Option<(DateTime<Utc>, I)> {
-    let raw = URL_SAFE_NO_PAD.decode(s).ok()?;
-    let text = std::str::from_utf8(&raw).ok()?;
-    let (at, id) = text.split_once('|')?;
-    Some((
-        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
-        id.parse::<I>().ok()?,
-    ))
+    let (nanos, id) = s.split_once('_')?;
+    // At most 19 digits, which any `u64` holds; a time before 1970 has no account or
+    // event to point at.
+    if nanos.is_empty() || nanos.len() > 19 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Only the hyphenated form, which is what the pattern says and what we hand out.
+    let hyphens = [8, 13, 18, 23];
+    let hyphenated = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| {
+            if hyphens.contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
+    if !hyphenated {
+        return None;
+    }
+    let nanos: u64 = nanos.parse().ok()?;
+    let seconds = i64::try_from(nanos / 1_000_000_000).ok()?;
+    // Below a billion, so the conversion cannot fail.
+    let subsec = u32::try_from(nanos % 1_000_000_000).ok()?;
+    let at = DateTime::from_timestamp(seconds, subsec)?;
+    Some((at, id.parse::<I>().ok()?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -982,9 +1001,22 @@ mod tests {
             "",
             "!!",
             "bm9wZQ",
-            &URL_SAFE_NO_PAD.encode("2026-01-01T00:00:00Z|x"),
+            "1_x",
+            "_01a231d0-6343-7000-869c-40ece8cdde84",
+            "-1_01a231d0-6343-7000-869c-40ece8cdde84",
+            "12345678901234567890_01a231d0-6343-7000-869c-40ece8cdde84",
+            "1_01a231d063437000869c40ece8cdde84",
+            "1_{01a231d0-6343-7000-869c-40ece8cdde84}",
+            "1_01a231d0-6343-7000-869c-40ece8cdde8g",
         ] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
+        }
+        // Whatever has the documented form is a position, the largest number included.
+        for good in [
+            "0_00000000-0000-0000-0000-000000000000",
+            "9999999999999999999_01A231D0-6343-7000-869C-40ECE8CDDE84",
+        ] {
+            assert!(decode_cursor(good).is_some(), "{good}");
         }
     }
 

@@ -220,6 +220,7 @@ pub(crate) async fn change_password(
         (status = 413, description = "`payload_too_large`; `invalid_avatar` with reason `avatar_too_large`", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`; `invalid_avatar` with reason `avatar_unsupported_format`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_avatar` (`avatar_dimensions_too_large`, `avatar_undecodable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: the decoders are busy, or the account uploaded ten avatars this minute; try again after `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait"))),
     ),
     security(("session_cookie" = []), ("bearer" = []))
 )]
