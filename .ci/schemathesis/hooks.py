@@ -9,6 +9,7 @@ proxy in this run), so the login budget schemathesis's own requests spend from 1
 is not theirs.
 """
 
+import datetime
 import itertools
 import os
 
@@ -71,6 +72,20 @@ SEMANTIC_REFUSALS = {
 }
 
 
+def _a_day_the_month_lacks(case, problem):
+    """The document's pattern for a time knows the days of no month, so 30 February
+    has its form; the refusal of such a time is for what the schema cannot say."""
+    if problem.get("field") != "expires_at" or problem.get("rule") != "invalid_syntax":
+        return False
+    body = case.body if isinstance(case.body, dict) else {}
+    value = str(body.get("expires_at", "")).strip()
+    try:
+        datetime.date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError:
+        return True
+    return False
+
+
 @schemathesis.check
 def refusals_are_for_what_the_schema_cannot_say(ctx, response, case):
     """A request generated to be valid may be refused with 400 or 422 only for a reason
@@ -88,6 +103,8 @@ def refusals_are_for_what_the_schema_cannot_say(ctx, response, case):
         problem = {}
     code, rule = problem.get("code"), problem.get("rule")
     if (code, None) in SEMANTIC_REFUSALS or (code, rule) in SEMANTIC_REFUSALS:
+        return None
+    if _a_day_the_month_lacks(case, problem):
         return None
     raise AssertionError(
         f"a schema-valid request was refused with {response.status_code} "

@@ -158,6 +158,45 @@ fn email_pattern() -> String {
     format!(r"^[{SPACE}]*{atom}(?:\.{atom})*@(?:{label}\.)+{top}[{SPACE}]*$")
 }
 
+/// A network as `api_token::parse_network` takes it, beside a bare IPv4 or IPv6 address
+/// (which the formats `ipv4` and `ipv6` say): an address and a prefix length, trimmed. An
+/// IPv6 address with an IPv4 tail (`::ffff:10.0.0.0/104`) is not in the pattern.
+fn network_pattern() -> String {
+    // ipnet's own parser takes leading zeros in octets and prefix lengths, which a bare
+    // address may not have.
+    let octet = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9]?[0-9])";
+    let v4 = format!(r"{octet}(?:\.{octet}){{3}}/(?:3[0-2]|[0-2]?[0-9])");
+    let h = r"[0-9a-fA-F]{1,4}";
+    let v6 = [
+        format!("(?:{h}:){{7}}{h}"),
+        format!("(?:{h}:){{1,7}}:"),
+        format!("(?:{h}:){{1,6}}:{h}"),
+        format!("(?:{h}:){{1,5}}(?::{h}){{1,2}}"),
+        format!("(?:{h}:){{1,4}}(?::{h}){{1,3}}"),
+        format!("(?:{h}:){{1,3}}(?::{h}){{1,4}}"),
+        format!("(?:{h}:){{1,2}}(?::{h}){{1,5}}"),
+        format!("{h}:(?::{h}){{1,6}}"),
+        format!(":(?:(?::{h}){{1,7}}|:)"),
+    ]
+    .join("|");
+    let v6 = format!(r"(?:{v6})/(?:12[0-8]|1[01][0-9]|0?[0-9]?[0-9])");
+    format!(r"^[{SPACE}]*(?:{v4}|{v6})[{SPACE}]*$")
+}
+
+/// Text of 1 to `max` characters once the white space at its ends is trimmed.
+fn trimmed_length_pattern(max: usize) -> String {
+    let solid = format!(r"[^{SPACE}]");
+    format!(
+        r"^[{SPACE}]*{solid}(?:[\s\S]{{0,{}}}{solid})?[{SPACE}]*$",
+        max - 2
+    )
+}
+
+/// An address's local part: at most 64 characters before the last `@` (after the white
+/// space the parser trims).
+const LOCAL_PART_PATTERN: &str =
+    r"^[\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^@]{1,64}@[^@]*$";
+
 /// A language tag as `domain::Language` takes it: a well-formed BCP 47 tag (RFC 5646's
 /// `langtag`), trimmed, not a private-use or irregular one.
 fn language_pattern() -> String {
@@ -168,6 +207,15 @@ fn language_pattern() -> String {
     let extensions = r"(?:-[0-9A-WYZa-wyz](?:-[A-Za-z0-9]{2,8})+)*";
     let private = r"(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?";
     format!(r"^[{SPACE}]*{language}{script}{region}{variants}{extensions}{private}[{SPACE}]*$")
+}
+
+/// A time as `routes::tokens::parse_expiry` takes it (RFC 3339, trimmed). The pattern
+/// does not know the length of each month: a 30 February has its form and is refused.
+fn date_time_pattern() -> String {
+    let date = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])";
+    let time = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?";
+    let offset = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])";
+    format!(r"^[{SPACE}]*{date}[Tt ]{time}{offset}[{SPACE}]*$")
 }
 
 /// The pattern of the opaque page cursors the lists hand out (`views::encode_position`).
@@ -188,7 +236,15 @@ fn document_rules(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         return doc;
     };
     apply_rules(&mut value);
-    serde_json::from_value(value).unwrap_or(doc)
+    match serde_json::from_value(value) {
+        Ok(ruled) => ruled,
+        // The rules are fixed, and a test reads them back from the document; were one
+        // ever unreadable by utoipa's model, the document stays as the routes made it.
+        Err(e) => {
+            tracing::error!(error = %e, "the OpenAPI document's rules do not fit its model");
+            doc
+        }
+    }
 }
 
 /// The rules of request body fields: (schema, property, keywords).
@@ -198,9 +254,48 @@ fn property_rules() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     let name = json!({ "pattern": name_pattern(account_core::CREDENTIAL_NAME_MAX) });
     let display_name = json!({ "pattern": name_pattern(account_core::domain::DISPLAY_NAME_MAX) });
     let username = json!({ "pattern": username_pattern() });
-    let email = json!({ "pattern": email_pattern(), "maxLength": account_core::domain::EMAIL_MAX });
-    let language = json!({ "pattern": language_pattern() });
+    // `also`: patterns that hold besides the first, each a part of an `allOf`.
+    let email = json!({
+        "pattern": email_pattern(),
+        "also": [
+            LOCAL_PART_PATTERN,
+            trimmed_length_pattern(account_core::domain::EMAIL_MAX),
+        ],
+    });
+    let language = json!({
+        "pattern": language_pattern(),
+        "also": [trimmed_length_pattern(account_core::domain::LANGUAGE_MAX)],
+    });
+    let networks = json!({
+        "maxItems": account_core::API_TOKEN_MAX_NETWORKS,
+        "items": { "anyOf": [
+            { "type": "string", "format": "ipv4" },
+            { "type": "string", "format": "ipv6" },
+            { "type": "string", "pattern": network_pattern() },
+        ] },
+    });
+    let expiry = json!({ "pattern": date_time_pattern() });
+    let seconds = |min: i64, max: i64| json!({ "minimum": min, "maximum": max });
+    let day = 24 * 3600;
+    // A length is a `usize`: any larger number is not one.
+    let length = |min: u64| json!({ "minimum": min, "maximum": u64::MAX });
     vec![
+        ("NewApiTokenRequest", "expires_at", expiry),
+        ("NewApiTokenRequest", "allowed_networks", networks),
+        ("SessionPolicy", "idle_timeout_secs", seconds(60, 366 * day)),
+        (
+            "SessionPolicy",
+            "absolute_timeout_secs",
+            seconds(60, 366 * day),
+        ),
+        (
+            "SessionPolicy",
+            "reauthentication_window_secs",
+            seconds(30, day),
+        ),
+        ("PasswordRules", "min_length", length(8)),
+        ("PasswordRules", "min_length_single_factor", length(8)),
+        ("PasswordRules", "max_length", length(64)),
         ("SignUpRequest", "username", username.clone()),
         ("SignUpRequest", "email", email.clone()),
         ("SignUpRequest", "display_name", display_name.clone()),
@@ -258,10 +353,27 @@ fn parameter_rules() -> Vec<(&'static str, &'static str, serde_json::Value)> {
 }
 
 fn apply_rules(doc: &mut serde_json::Value) {
-    for (schema, property, rules) in property_rules() {
+    for (schema, property, mut rules) in property_rules() {
         let pointer = format!("/components/schemas/{schema}/properties/{property}");
-        if let Some(target) = doc.pointer_mut(&pointer) {
-            merge(target, &rules);
+        let Some(target) = doc.pointer_mut(&pointer) else {
+            continue;
+        };
+        let also = rules.as_object_mut().and_then(|r| r.remove("also"));
+        merge(target, &rules);
+        // A length of the trimmed text, or of an address's local part, is not something
+        // one pattern can say beside the shape: further patterns say it, all under
+        // `allOf`. (Each part names its type: utoipa's model reads no schema without one.)
+        if let Some(serde_json::Value::Array(also)) = also {
+            let description = target
+                .as_object_mut()
+                .and_then(|t| t.remove("description"))
+                .unwrap_or_default();
+            let mut parts = vec![target.take()];
+            parts.extend(
+                also.into_iter()
+                    .map(|p| serde_json::json!({ "type": ["string", "null"], "pattern": p })),
+            );
+            *target = serde_json::json!({ "description": description, "allOf": parts });
         }
     }
     // Exactly one of the two, the other absent or null: the password, or a code from the
@@ -286,6 +398,16 @@ fn apply_rules(doc: &mut serde_json::Value) {
                 one("totp_code", "password", "A code from the account's authenticator app.", None),
             ],
         });
+    }
+    // The policy takes any of its fields alone: the rest keep their defaults.
+    for schema in ["Policy", "SessionPolicy", "PasswordRules"] {
+        let pointer = format!("/components/schemas/{schema}");
+        if let Some(object) = doc
+            .pointer_mut(&pointer)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            object.remove("required");
+        }
     }
     for (path, parameter, rules) in parameter_rules() {
         for found in query_parameters(doc, path, parameter) {
@@ -354,6 +476,33 @@ mod tests {
             "a b@c.io",
             "a@c.xn--p1ai",
             "a@c.io.",
+            "10.0.0.0/8",
+            "10.0.0.1/24",
+            "10.0.0.0/33",
+            "010.0.0.0/8",
+            "0010.0.0.0/8",
+            "10.0.0.0/008",
+            "10.0.0.0/08",
+            "2001:db8::/48",
+            "::/0",
+            "::1/128",
+            "2001:db8::/129",
+            "2001:db8::/048",
+            "2001:db8::/0048",
+            "10.0.0.0/032",
+            "1:2:3:4:5:6:7:8/64",
+            "1:2:3:4:5:6:7::/64",
+            "1::2::3/64",
+            "::ffff:10.0.0.0/104",
+            " fe80::1/10 ",
+            "2026-12-31T23:59:59Z",
+            " 2026-02-28t00:00:00.5+01:00 ",
+            "2026-02-30T00:00:00Z",
+            "2026-12-31 23:59:60-23:59",
+            "2026-12-31T24:00:00Z",
+            "2026-12-31T23:59:59",
+            "2026-1-31T23:59:59Z",
+            "2026-12-31T23:59:59.Z",
             "en",
             "de-CH",
             "zh-Hant-TW",
@@ -382,6 +531,18 @@ mod tests {
         samples.push("u".repeat(32));
         samples.push("u".repeat(33));
         samples.push(format!("{}@example.com", "l".repeat(64)));
+        samples.push(format!("{}@example.com", "l".repeat(65)));
+        samples.push(format!(
+            "a@{}.example.com",
+            vec!["l".repeat(60); 4].join(".")
+        ));
+        samples.push(format!(
+            "a@{}.example.com",
+            vec!["l".repeat(61); 4].join(".")
+        ));
+        samples.push(format!(" en-{} ", "a".repeat(32)));
+        samples.push(format!(" en-{} ", ["abcdefgh"; 4].join("-")));
+        samples.push(format!("en{}", "\u{85}".repeat(40)));
         let alphabet: Vec<char> =
             " \t\n\u{85}\u{a0}\u{3000}\u{7}\u{9f}aAzZ09.-_@!#~x\u{e4}\u{1f600}"
                 .chars()
@@ -405,13 +566,17 @@ mod tests {
         samples
     }
 
-    fn agrees(pattern: &str, parses: impl Fn(&str) -> bool) {
-        let regex = regex::Regex::new(pattern).expect("a valid pattern");
+    /// Whether a sample matches every pattern is whether the parser takes it.
+    fn agrees(patterns: &[String], parses: impl Fn(&str) -> bool) {
+        let regexes: Vec<regex::Regex> = patterns
+            .iter()
+            .map(|p| regex::Regex::new(p).expect("a valid pattern"))
+            .collect();
         for sample in samples() {
             assert_eq!(
-                regex.is_match(&sample),
+                regexes.iter().all(|r| r.is_match(&sample)),
                 parses(&sample),
-                "pattern {pattern} and the parser disagree on {sample:?}"
+                "the patterns {patterns:?} and the parser disagree on {sample:?}"
             );
         }
     }
@@ -420,17 +585,49 @@ mod tests {
     /// request the document allows is never refused for its syntax, and one it forbids is.
     #[test]
     fn openapi_patterns_agree_with_the_parsers() {
-        agrees(&name_pattern(100), |s| DisplayName::parse(s).is_ok());
-        agrees(&username_pattern(), |s| Username::parse(s).is_ok());
-        agrees(&language_pattern(), |s| Language::parse(s).is_ok());
+        agrees(&[name_pattern(100)], |s| DisplayName::parse(s).is_ok());
+        agrees(&[username_pattern()], |s| Username::parse(s).is_ok());
+        let trimmed = |max| trimmed_length_pattern(max);
+        agrees(
+            &[
+                language_pattern(),
+                trimmed(account_core::domain::LANGUAGE_MAX),
+            ],
+            |s| Language::parse(s).is_ok(),
+        );
         // The one known gap: a top-level label that starts with a digit.
-        agrees(&email_pattern(), |s| {
-            EmailAddress::parse(s).is_ok()
+        agrees(
+            &[
+                email_pattern(),
+                LOCAL_PART_PATTERN.to_owned(),
+                trimmed(account_core::domain::EMAIL_MAX),
+            ],
+            |s| {
+                EmailAddress::parse(s).is_ok()
+                    && !s
+                        .trim()
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|top| top.starts_with(|c: char| c.is_ascii_digit()))
+            },
+        );
+        // Networks: with a prefix by the pattern, bare addresses by the formats.
+        agrees(&[network_pattern()], |s| {
+            s.contains('/')
+                && account_core::parse_network(s).is_ok()
                 && !s
                     .trim()
-                    .rsplit('.')
+                    .split('/')
                     .next()
-                    .is_some_and(|top| top.starts_with(|c: char| c.is_ascii_digit()))
+                    .is_some_and(|a| a.contains(':') && a.contains('.'))
+        });
+        // The known gap of the time: a day the month does not have.
+        let time = regex::Regex::new(&date_time_pattern()).expect("a valid pattern");
+        agrees(&[date_time_pattern()], |s| {
+            let t = s.trim();
+            chrono::DateTime::parse_from_rfc3339(t).is_ok()
+                || (time.is_match(s)
+                    && chrono::NaiveDate::parse_from_str(&t[..10], "%Y-%m-%d").is_err())
         });
     }
 
@@ -458,7 +655,20 @@ mod tests {
             let found = doc
                 .pointer(&pointer)
                 .unwrap_or_else(|| panic!("no {pointer}"));
+            // Rules with further patterns sit in the parts of an `allOf`.
+            let parts = found.get("allOf").and_then(|all| all.as_array());
+            let found = parts.map_or(found, |all| &all[0]);
+            if let Some(also) = rules.get("also").and_then(|a| a.as_array()) {
+                let parts = parts.expect("an allOf");
+                assert_eq!(parts.len(), also.len() + 1, "{pointer}");
+                for (part, pattern) in parts[1..].iter().zip(also) {
+                    assert_eq!(&part["pattern"], pattern, "{pointer}");
+                }
+            }
             for (key, value) in rules.as_object().expect("keywords") {
+                if key == "also" {
+                    continue;
+                }
                 assert_eq!(&found[key], value, "{pointer} {key}");
             }
         }

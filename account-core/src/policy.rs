@@ -56,10 +56,13 @@ impl Default for Policy {
 #[serde(default)]
 pub struct SessionPolicy {
     /// How long a session may stay unused.
+    #[serde(deserialize_with = "whole_number")]
     pub idle_timeout_secs: i64,
     /// How long a session may live however it is used.
+    #[serde(deserialize_with = "whole_number")]
     pub absolute_timeout_secs: i64,
     /// How recent an authentication must be for a sensitive action.
+    #[serde(deserialize_with = "whole_number")]
     pub reauthentication_window_secs: i64,
 }
 
@@ -108,5 +111,84 @@ impl Policy {
             );
         }
         Ok(())
+    }
+}
+
+/// Reads an integer from any JSON number without a fraction: to JSON, `1054.0` is the
+/// number `1054` (JavaScript writes some integers so), and the API's document, which says
+/// `integer`, allows it. A fraction, or a number out of the type's range, is refused.
+pub(crate) fn whole_number<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Error, Unexpected, Visitor};
+
+    struct Whole<T>(PhantomData<T>);
+
+    impl<T: TryFrom<i64> + TryFrom<u64>> Visitor<'_> for Whole<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number in range")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<T, E> {
+            // 2^63 and 2^64 bound what `i64` and `u64` hold; both are exact in an `f64`.
+            let refused = || E::invalid_value(Unexpected::Float(v), &self);
+            if v.fract() != 0.0 || !v.is_finite() {
+                return Err(refused());
+            }
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "the range is checked first"
+            )]
+            if (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                self.visit_u64(v as u64)
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&v) {
+                self.visit_i64(v as i64)
+            } else {
+                Err(refused())
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Whole(PhantomData))
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_point() {
+        let read =
+            |json: &str| serde_json::from_str::<SessionPolicy>(json).map(|p| p.idle_timeout_secs);
+        assert_eq!(read(r#"{"idle_timeout_secs": 120}"#).ok(), Some(120));
+        assert_eq!(read(r#"{"idle_timeout_secs": 120.0}"#).ok(), Some(120));
+        assert_eq!(read(r#"{"idle_timeout_secs": 1.2e2}"#).ok(), Some(120));
+        assert_eq!(read(r#"{"idle_timeout_secs": -60.0}"#).ok(), Some(-60));
+        for refused in ["120.5", "1e300", "9223372036854775808", "\"120\"", "true"] {
+            assert!(
+                read(&format!(r#"{{"idle_timeout_secs": {refused}}}"#)).is_err(),
+                "{refused}"
+            );
+        }
+        let rules: PasswordRules =
+            serde_json::from_str(r#"{"max_length": 1054.0, "min_length": 8}"#).expect("rules");
+        assert_eq!((rules.max_length, rules.min_length), (1054, 8));
+        assert!(serde_json::from_str::<PasswordRules>(r#"{"max_length": -1.0}"#).is_err());
     }
 }

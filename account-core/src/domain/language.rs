@@ -11,7 +11,7 @@ use super::{Field, Rule, ValidationError};
 pub struct Language(String);
 
 /// The longest tag accepted, in bytes; real tags are far shorter.
-const LANGUAGE_MAX: usize = 35;
+pub const LANGUAGE_MAX: usize = 35;
 
 impl Language {
     /// Parses a BCP 47 tag (RFC 5646 well-formedness) and canonicalises its case.

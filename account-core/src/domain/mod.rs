@@ -12,7 +12,7 @@ mod username;
 
 pub use display_name::{DISPLAY_NAME_MAX, DisplayName};
 pub use email::{EMAIL_MAX, EmailAddress};
-pub use language::Language;
+pub use language::{LANGUAGE_MAX, Language};
 pub use password::Password;
 pub use username::{ReservedNames, USERNAME_MAX, USERNAME_MIN, Username};
 

@@ -33,14 +33,17 @@ const COMMON_BASE_MIN_CHARS: usize = 4;
 #[serde(default)]
 pub struct PasswordRules {
     /// The minimum length in code points.
+    #[serde(deserialize_with = "crate::policy::whole_number")]
     pub min_length: usize,
     /// The minimum length in code points when `strict_single_factor` is on and the
     /// account has no second factor, so the password is all that protects it.
+    #[serde(deserialize_with = "crate::policy::whole_number")]
     pub min_length_single_factor: usize,
     /// Whether single-factor accounts need `min_length_single_factor` characters.
     pub strict_single_factor: bool,
     /// The maximum length in code points. Passwords are also refused when larger than
     /// [`MAX_PASSWORD_BYTES`], whatever this says.
+    #[serde(deserialize_with = "crate::policy::whole_number")]
     pub max_length: usize,
 }
 
