@@ -134,9 +134,20 @@ const SPACE: &str = r"\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f
 /// A name as `domain::DisplayName` and the credential names take it: white space at the
 /// ends is trimmed, then 1 to `max` characters, no control characters.
 fn name_pattern(max: usize) -> String {
-    let solid = format!(r"[^\x00-\x1f\x7f-\x9f{SPACE}]");
+    trimmed_pattern(r"\x00-\x1f\x7f-\x9f", max)
+}
+
+/// 1 to `max` characters once the white space at the ends is trimmed, none of them in the
+/// class `refused` (ranges in regex class syntax; empty for none).
+fn trimmed_pattern(refused: &str, max: usize) -> String {
+    let solid = format!(r"[^{refused}{SPACE}]");
+    let inner = if refused.is_empty() {
+        r"[\s\S]".to_owned()
+    } else {
+        format!("[^{refused}]")
+    };
     format!(
-        r"^[{SPACE}]*{solid}(?:[^\x00-\x1f\x7f-\x9f]{{0,{}}}{solid})?[{SPACE}]*$",
+        r"^[{SPACE}]*{solid}(?:{inner}{{0,{}}}{solid})?[{SPACE}]*$",
         max - 2
     )
 }
@@ -185,11 +196,7 @@ fn network_pattern() -> String {
 
 /// Text of 1 to `max` characters once the white space at its ends is trimmed.
 fn trimmed_length_pattern(max: usize) -> String {
-    let solid = format!(r"[^{SPACE}]");
-    format!(
-        r"^[{SPACE}]*{solid}(?:[\s\S]{{0,{}}}{solid})?[{SPACE}]*$",
-        max - 2
-    )
+    trimmed_pattern("", max)
 }
 
 /// An address's local part: at most 64 characters before the last `@` (after the white

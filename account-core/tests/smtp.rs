@@ -284,12 +284,7 @@ async fn an_untrusted_certificate_is_refused_without_falling_back_to_plain_text(
         assert!(!text.contains(PASSWORD), "{text}");
 
         let records = server.stop().await;
-        assert!(
-            records
-                .iter()
-                .all(|r| r["event"] != "auth" && r["event"] != "message"),
-            "{case}: nothing was sent after the failed handshake: {records:?}"
-        );
+        assert_nothing_sent(&records, case);
         assert!(
             records.iter().all(|r| r["tls"] != true),
             "{case}: no TLS session was ever made: {records:?}"
@@ -323,11 +318,16 @@ async fn a_server_without_starttls_gets_nothing_when_tls_is_required() {
     assert!(!text.contains(PASSWORD), "{text}");
 
     let records = server.stop().await;
+    assert_nothing_sent(&records, "no STARTTLS");
+}
+
+/// The server saw neither a login nor a message.
+fn assert_nothing_sent(records: &[serde_json::Value], case: &str) {
     assert!(
         records
             .iter()
             .all(|r| r["event"] != "auth" && r["event"] != "message"),
-        "{records:?}"
+        "{case}: nothing was sent: {records:?}"
     );
 }
 
