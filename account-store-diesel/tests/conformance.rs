@@ -26,15 +26,19 @@ impl StoreLayer for InTestDatabase {
 /// server is not configured (the sqlx store's `fresh_database` notes the skip, or fails
 /// under `CI=true`).
 async fn fresh_store(backend: Backend) -> Option<InTestDatabase> {
-    let database = fresh_database(backend).await?;
+    Some(store_on(fresh_database(backend).await?).await)
+}
+
+/// A migrated diesel store on `database`.
+async fn store_on(database: TestDatabase) -> InTestDatabase {
     let store = DieselStore::connect(database.url())
         .await
         .expect("the diesel store connects to a fresh database");
     store.migrate().await.expect("the diesel store migrates");
-    Some(InTestDatabase {
+    InTestDatabase {
         store,
         _database: database,
-    })
+    }
 }
 
 /// The suite on one backend (see the sqlx store's `tests/conformance.rs` for why the
@@ -66,6 +70,21 @@ mod sqlite_in_memory {
 #[cfg(feature = "postgres")]
 mod postgres {
     conformance!(account_store_sqlx::Backend::Postgres);
+}
+
+/// PostgreSQL with every transaction `SERIALIZABLE`, as CockroachDB and YugabyteDB run
+/// them (see the sqlx store's `tests/conformance.rs`).
+#[cfg(feature = "postgres")]
+mod postgres_serializable {
+    account_core::store_conformance_tests!(
+        match account_store_sqlx::testing::fresh_serializable_database().await {
+            Some(database) => {
+                let store = crate::store_on(database).await;
+                move || std::future::ready(store)
+            }
+            None => return,
+        }
+    );
 }
 
 #[cfg(feature = "mysql")]

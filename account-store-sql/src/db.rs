@@ -1,7 +1,8 @@
 //! The statements of `ops/` on a [`Driver`]: a statement in the shared SQL of
 //! [`crate::dialect`] made the backend's own, run, and its rows decoded through
 //! [`Row`]; the two changes that must say what they left (`RETURNING`, or MySQL's
-//! lock-then-read), transactions, and the retry of work a deadlock rolled back.
+//! lock-then-read), transactions, and the retry of work the database rolled back to break
+//! a deadlock or to serialize it with other transactions.
 
 use std::future::Future;
 
@@ -83,7 +84,10 @@ pub(crate) trait RowExt: Columns {
 
 impl<R: Columns + ?Sized> RowExt for R {}
 
-/// Statements on a driver's connections.
+/// Statements on a driver's connections. Each runs on its own, in a transaction of its
+/// own (autocommit), and is run again when the database rolled it back to serialize it
+/// with others or to break a deadlock ([`retry`]), as it is at `SERIALIZABLE` on
+/// PostgreSQL and always on the distributed engines.
 #[derive(Debug)]
 pub(crate) struct Db<D> {
     pub(crate) driver: D,
@@ -103,7 +107,7 @@ impl<D: Driver> Db<D> {
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
         let sql = self.backend().sql(sql);
-        let row = self.driver.fetch_optional(false, &sql, &args).await?;
+        let row = retry(|| self.driver.fetch_optional(false, &sql, &args)).await?;
         row.as_ref().map(|row| decode(row)).transpose()
     }
 
@@ -115,14 +119,14 @@ impl<D: Driver> Db<D> {
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Vec<T>> {
         let sql = self.backend().sql(sql);
-        let rows = self.driver.fetch_all(&sql, &args).await?;
+        let rows = retry(|| self.driver.fetch_all(&sql, &args)).await?;
         rows.iter().map(|row| decode(row)).collect()
     }
 
     /// Runs a change and returns how many rows it matched.
     pub(crate) async fn write(&self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
         let sql = self.backend().sql(sql);
-        self.driver.execute(&sql, &args).await
+        retry(|| self.driver.execute(&sql, &args)).await
     }
 
     /// Runs a change that returns a row (`RETURNING`), on the writer.
@@ -133,7 +137,7 @@ impl<D: Driver> Db<D> {
         decode: impl Fn(&Row) -> StoreResult<T>,
     ) -> StoreResult<Option<T>> {
         let sql = self.backend().sql(sql);
-        let row = self.driver.fetch_optional(true, &sql, &args).await?;
+        let row = retry(|| self.driver.fetch_optional(true, &sql, &args)).await?;
         row.as_ref().map(|row| decode(row)).transpose()
     }
 
@@ -141,7 +145,7 @@ impl<D: Driver> Db<D> {
     /// (`LAST_INSERT_ID(expr)`): how MySQL returns a value from a write in one statement.
     pub(crate) async fn write_last_insert_id(&self, sql: &str, args: Args<'_>) -> StoreResult<u64> {
         let sql = self.backend().sql(sql);
-        self.driver.execute_last_insert_id(&sql, &args).await
+        retry(|| self.driver.execute_last_insert_id(&sql, &args)).await
     }
 
     /// Starts a transaction. On SQLite it holds the write lock from its first statement
@@ -322,13 +326,17 @@ impl<T: Transaction> Tx<T> {
 }
 
 /// How often work that the database rolled back to break a deadlock (or that failed to
-/// serialize) is tried before its error is returned.
-const ATTEMPTS: u32 = 5;
+/// serialize) is tried before its error is returned. At `SERIALIZABLE` fifty concurrent
+/// increments of one counter each lose to another's commit several times over (the
+/// conformance suite's concurrency cases do this); ten tries with the pauses of
+/// [`pause`] (about half a second in all at most) see every one of them through.
+const ATTEMPTS: u32 = 10;
 
 /// Runs `attempt` again while it fails because the database rolled it back to break a
-/// deadlock or a serialization failure ([`RolledBack`]). The victim's work was rolled
-/// back whole, so doing it again is safe. SQLite never answers so: its transactions take
-/// the write lock first.
+/// deadlock or a serialization failure ([`RolledBack`], `40P01` or `40001`). The victim's
+/// work was rolled back whole, so doing it again is safe; any other error, a lost
+/// connection above all (whose commit may have landed), is returned as it is. SQLite
+/// never answers so: its transactions take the write lock first.
 pub(crate) async fn retry<T, F, Fut>(mut attempt: F) -> StoreResult<T>
 where
     F: FnMut() -> Fut,
@@ -338,14 +346,29 @@ where
     loop {
         match attempt().await {
             Err(e) if tries < ATTEMPTS && is_retryable(&e) => {
-                tracing::debug!(attempt = tries, "transaction lost a deadlock; trying again");
-                // A short, growing pause lets the winner finish first.
-                tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries) * 2)).await;
+                tracing::debug!(
+                    attempt = tries,
+                    "the database rolled the work back to serialize it; trying again"
+                );
+                tokio::time::sleep(pause(tries)).await;
                 tries += 1;
             }
             other => return other,
         }
     }
+}
+
+/// The pause after the `tries`th rolled-back attempt: growing (1–2 ms, then 2–4 ms,
+/// doubling up to 64–128 ms), so that the winner of a conflict can finish first, and spread at random over
+/// its upper half, so that the losers, who all failed at the same moment, do not all
+/// come back at the same moment again.
+fn pause(tries: u32) -> std::time::Duration {
+    use std::hash::BuildHasher as _;
+    let ceiling = 1000u64 << tries.min(7); // microseconds: 2 ms, 4 ms ... 128 ms
+    // A new `RandomState` is keyed afresh each time: random enough to spread retries,
+    // without a dependency on a random-number crate for it.
+    let spread = std::hash::RandomState::new().hash_one(tries) % (ceiling / 2);
+    std::time::Duration::from_micros(ceiling / 2 + spread)
 }
 
 fn is_retryable(error: &StoreError) -> bool {

@@ -48,9 +48,12 @@
 //! | `change_account` | transaction: lock the account's row and every active administrator's in one `SELECT ... ORDER BY id FOR NO KEY UPDATE` (SQLite: a plain read); refuse to leave no active administrator; `UPDATE ... RETURNING` of the fields given (a taken address fails on the unique key and rolls back); disabling deletes the sessions | the same lock `FOR UPDATE`; `UPDATE`, then `SELECT` it back |
 //! | `delete_account` | transaction: the same lock, `FOR UPDATE` (a concurrent deletion waits, then finds no row); refuse the last active administrator; `DELETE ... RETURNING` the account, which cascades to every table of it but `usernames_taken` and `security_events`; delete its events; insert the deletion record | `SELECT ... FOR UPDATE`, then `DELETE` |
 //!
-//! On PostgreSQL and MySQL a transaction that the server rolls back to break a deadlock,
-//! or that fails to serialize (`40P01`, `40001`), is tried again a few times: it left
-//! nothing behind.
+//! On PostgreSQL and MySQL a transaction or a single statement that the server rolls back
+//! to break a deadlock, or that fails to serialize (`40P01`, `40001`), is tried again,
+//! up to ten times with growing, randomised pauses: it left nothing behind. At
+//! `SERIALIZABLE`, which the distributed PostgreSQL engines (CockroachDB, YugabyteDB)
+//! always use, that is how concurrent changes of one row take turns; the conformance
+//! suite runs on PostgreSQL at that isolation too.
 //!
 
 mod db;

@@ -222,6 +222,26 @@ pub async fn fresh_database(backend: Backend) -> Option<TestDatabase> {
     }
 }
 
+/// A fresh PostgreSQL database in which every transaction is `SERIALIZABLE`
+/// (`ALTER DATABASE ... SET default_transaction_isolation = 'serializable'`), as the
+/// PostgreSQL-compatible distributed engines (CockroachDB, YugabyteDB) run them all: a
+/// transaction that cannot be ordered with the others fails with `40001` and must be
+/// tried again. The conformance suite runs on it to show that the store does so. `None`
+/// when `ACCOUNT_TEST_POSTGRES_URL` is not set (as [`fresh_database`]).
+///
+/// # Panics
+///
+/// As [`fresh_database`], and when the setting cannot be made.
+#[cfg(feature = "postgres")]
+#[allow(clippy::panic)]
+pub async fn fresh_serializable_database() -> Option<TestDatabase> {
+    let db = fresh_database(Backend::Postgres).await?;
+    if let Err(e) = postgres::make_serializable(&db.url).await {
+        panic!("the fresh PostgreSQL test database could not be made serializable: {e}");
+    }
+    Some(db)
+}
+
 /// A migrated store in a fresh database of `backend`, for a conformance-suite factory;
 /// `None` when the backend's server is not configured (as [`fresh_database`]).
 ///
@@ -500,6 +520,21 @@ mod postgres {
             .await
             .map_err(SetupError::Connect)?;
         conn.close().await.map_err(SetupError::Connect)
+    }
+
+    /// Makes `SERIALIZABLE` the isolation of every transaction that later connections
+    /// to the database at `url` begin, their single statements included.
+    pub(super) async fn make_serializable(url: &str) -> Result<(), sqlx::Error> {
+        let mut conn = PgConnection::connect(url).await?;
+        let name: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&mut conn)
+            .await?;
+        sqlx::query(&format!(
+            "ALTER DATABASE \"{name}\" SET default_transaction_isolation = 'serializable'"
+        ))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await
     }
 
     pub(super) async fn drop(server_url: &str, name: &str) -> Result<(), sqlx::Error> {

@@ -49,6 +49,25 @@ mod postgres {
     conformance!(account_store_sqlx::Backend::Postgres);
 }
 
+/// PostgreSQL with every transaction `SERIALIZABLE`, as CockroachDB and YugabyteDB run
+/// them: the concurrency cases then meet serialization failures (`40001`), which the store
+/// must try again rather than return.
+#[cfg(feature = "postgres")]
+mod postgres_serializable {
+    account_core::store_conformance_tests!(
+        match account_store_sqlx::testing::fresh_serializable_database().await {
+            Some(db) => {
+                let store = db
+                    .store()
+                    .await
+                    .expect("the serializable database migrates");
+                move || std::future::ready(store)
+            }
+            None => return,
+        }
+    );
+}
+
 #[cfg(feature = "mysql")]
 mod mysql {
     conformance!(account_store_sqlx::Backend::MySql);

@@ -42,10 +42,23 @@ async fn two_instances_on_mysql_behave_as_one() {
     two_instances(Backend::MySql).await;
 }
 
+/// PostgreSQL with every transaction `SERIALIZABLE`, as the distributed engines
+/// (CockroachDB, YugabyteDB) run them: two instances racing on one database meet
+/// serialization failures, which the store tries again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_serializable_postgres_behave_as_one() {
+    if let Some(db) = testing::fresh_serializable_database().await {
+        two_instances_on(db).await;
+    }
+}
+
 async fn two_instances(backend: Backend) {
-    let Some(db) = testing::fresh_database(backend).await else {
-        return;
-    };
+    if let Some(db) = testing::fresh_database(backend).await {
+        two_instances_on(db).await;
+    }
+}
+
+async fn two_instances_on(db: TestDatabase) {
     let mailer = MemoryMailer::new();
     let a = Instance::new(&db, &mailer).await;
     let b = Instance::new(&db, &mailer).await;
