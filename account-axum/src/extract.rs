@@ -14,6 +14,7 @@ mod app_password;
 mod token;
 
 pub use app_password::AppPasswordAuth;
+pub(crate) use app_password::{Basic, basic_credentials};
 pub use token::{Authenticated, AuthenticatedBy};
 pub(crate) use token::{AuthenticatedOrEnrolling, bearer_token};
 

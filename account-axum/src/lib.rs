@@ -189,6 +189,8 @@ mod cookie;
 mod csrf;
 mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod json;
 mod middleware;
 mod openapi;

@@ -55,7 +55,11 @@ pub(crate) fn issue(account: &Account, rng: &dyn SecureRandom) -> DeviceCookie {
 }
 
 /// Whether `cookie` was issued for `account` (under its current security stamp).
-pub(crate) fn is_for(cookie: &DeviceCookie, account: &Account) -> bool {
+///
+/// Public only for the fuzz targets in `fuzz/`, which feed it cookies as browsers send
+/// them; it is not part of the API.
+#[doc(hidden)]
+pub fn is_for(cookie: &DeviceCookie, account: &Account) -> bool {
     let mut parts = cookie.0.splitn(3, '.');
     let (Some(id), Some(nonce), Some(given)) = (parts.next(), parts.next(), parts.next()) else {
         return false;

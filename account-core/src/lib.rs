@@ -105,3 +105,6 @@ pub use service::{EditableFields, FieldAccess};
 pub use service::{EnrollingSession, EnrollmentSession, PendingSession, SignedInSession};
 pub use service::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCeremony};
 pub use service::{RecoveryCodes, TotpConfirmed, TotpEnrollment};
+// The parsers of typed second-factor codes, for the fuzz targets in `fuzz/` only.
+#[doc(hidden)]
+pub use service::{normalize_recovery_code, normalize_totp_code};

@@ -112,7 +112,7 @@ async fn count_failure(parts: &Parts, app: &AccountsState) -> Result<(), ApiErro
 }
 
 /// What the request's `Authorization` header holds for HTTP Basic.
-enum Basic {
+pub(crate) enum Basic {
     /// No Basic credentials at all.
     Absent,
     /// `Basic` with something that is not base64 of UTF-8 `login:password`.
@@ -122,13 +122,13 @@ enum Basic {
 }
 
 /// A login and a password from a Basic header. No `Debug`: it holds a secret.
-struct Credentials {
-    login: String,
-    password: String,
+pub(crate) struct Credentials {
+    pub(crate) login: String,
+    pub(crate) password: String,
 }
 
 /// Reads the first `Authorization: Basic` header (RFC 7617; the scheme in any case).
-fn basic_credentials(headers: &HeaderMap) -> Basic {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Basic {
     let found = headers.get_all(AUTHORIZATION).iter().find_map(|value| {
         let bytes = value.as_bytes();
         let at = bytes.iter().position(|b| *b == b' ').unwrap_or(bytes.len());

@@ -62,11 +62,15 @@ pub use passkeys::{PASSKEY_NAME_MAX, PasskeyAdded, PasskeyAssertion, PasskeyCere
 pub use profile::{EditableFields, FieldAccess};
 pub use rate_limits::RateLimit;
 pub use recovery_codes::RecoveryCodes;
+#[doc(hidden)]
+pub use recovery_codes::normalize as normalize_recovery_code;
 pub use security_log::MAX_EVENT_PAGE;
 pub use sessions::{
     EnrollingSession, EnrollmentSession, PendingSession, SessionView, SignedIn, SignedInSession,
 };
 pub use ssh_keys::SshKeyOwner;
+#[doc(hidden)]
+pub use totp::normalize_code as normalize_totp_code;
 pub use totp::{TotpConfirmed, TotpEnrollment};
 
 use std::collections::BTreeMap;

@@ -168,7 +168,11 @@ fn generate_code(rng: &dyn SecureRandom) -> String {
 /// The canonical form of a code as typed: lowercase, without spaces or dashes, with the
 /// characters Crockford's alphabet leaves out read as the ones they look like. `None`
 /// unless the result is 25 characters of the alphabet.
-fn normalize(input: &str) -> Option<Zeroizing<String>> {
+///
+/// Public only for the fuzz targets in `fuzz/`, which must call the parser the login
+/// uses; it is not part of the API.
+#[doc(hidden)]
+pub fn normalize(input: &str) -> Option<Zeroizing<String>> {
     // Far longer than any code however spaced: refuse before copying it.
     if input.len() > 4 * CODE_CHARS {
         return None;

@@ -307,7 +307,11 @@ fn matching_step(secret: &TotpSecret, code: &str, now: i64) -> Result<Option<i64
 }
 
 /// A code as typed, without spaces: `Some` only for exactly six ASCII digits.
-fn normalize_code(input: &str) -> Option<Zeroizing<String>> {
+///
+/// Public only for the fuzz targets in `fuzz/`, which must call the parser the login
+/// uses; it is not part of the API.
+#[doc(hidden)]
+pub fn normalize_code(input: &str) -> Option<Zeroizing<String>> {
     if input.len() > 64 {
         return None;
     }
