@@ -64,42 +64,62 @@ pub(crate) fn finish(
                 .build(),
         ),
     );
-    document_unavailable(&mut doc);
+    document_answers_of_every_operation(&mut doc);
     document_rules(doc)
 }
 
-/// Adds the answer every operation that reads or writes the store may give while the
-/// database cannot be reached: 503 `storage_unavailable` with `Retry-After` (SECURITY.md
-/// M50). Written once here rather than on each route; the document itself needs no store.
-fn document_unavailable(doc: &mut utoipa::openapi::OpenApi) {
+/// Adds the answers every operation may give whatever its own: 503 `storage_unavailable`
+/// with `Retry-After` while the database cannot be reached (SECURITY.md M50), and the
+/// refusals of a request that cannot be read as HTTP at all, which `serve` writes as
+/// problem+json before any route sees the request (SECURITY.md M49): 400
+/// `malformed_request`, 414 `uri_too_long` and 431 `headers_too_large`. Written once
+/// here rather than on each route; the document itself needs no store.
+fn document_answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
     use std::collections::btree_map::Entry;
 
     use utoipa::openapi::header::HeaderBuilder;
-    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type};
+    use utoipa::openapi::{
+        ContentBuilder, ObjectBuilder, Ref, RefOr, Response, ResponseBuilder, Type,
+    };
 
-    let response = ResponseBuilder::new()
-        .description(
-            "`storage_unavailable`: the database cannot be reached just now; \
-             try again after `Retry-After` seconds",
-        )
-        .content(
+    let problem = |description: &str| {
+        ResponseBuilder::new().description(description).content(
             "application/problem+json",
             ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name("Problem")))
                 .build(),
         )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                .description(Some("Seconds to wait before trying again"))
-                .build(),
-        )
-        .build();
+    };
+    let answers: [(&str, Response); 4] = [
+        (
+            "503",
+            problem(
+                "`storage_unavailable`: the database cannot be reached just now; \
+                 try again after `Retry-After` seconds",
+            )
+            .header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                    .description(Some("Seconds to wait before trying again"))
+                    .build(),
+            )
+            .build(),
+        ),
+        (
+            "400",
+            problem("`malformed_request`: the request is not valid HTTP").build(),
+        ),
+        (
+            "414",
+            problem("`uri_too_long`: the request's path and query are too long").build(),
+        ),
+        (
+            "431",
+            problem("`headers_too_large`: the request's header fields are too large").build(),
+        ),
+    ];
     for (path, item) in &mut doc.paths.paths {
-        if path == "/api/openapi.json" {
-            continue;
-        }
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -111,15 +131,23 @@ fn document_unavailable(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.trace,
         ];
         for operation in operations.into_iter().flatten() {
-            match operation.responses.responses.entry("503".to_owned()) {
-                Entry::Vacant(vacant) => {
-                    vacant.insert(response.clone().into());
+            for (status, response) in &answers {
+                // The document itself is served without the store.
+                if *status == "503" && path == "/api/openapi.json" {
+                    continue;
                 }
-                // A route that already answers 503 for its own reason (an external
-                // directory) answers this one too.
-                Entry::Occupied(mut occupied) => {
-                    if let RefOr::T(own) = occupied.get_mut() {
-                        own.description = format!("{}; {}", own.description, response.description);
+                match operation.responses.responses.entry((*status).to_owned()) {
+                    Entry::Vacant(vacant) => {
+                        vacant.insert(response.clone().into());
+                    }
+                    // A route that already answers this status for its own reasons (an
+                    // invalid field, an external directory that cannot be reached)
+                    // answers this one too.
+                    Entry::Occupied(mut occupied) => {
+                        if let RefOr::T(own) = occupied.get_mut() {
+                            own.description =
+                                format!("{}; {}", own.description, response.description);
+                        }
                     }
                 }
             }

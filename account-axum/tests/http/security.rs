@@ -770,7 +770,8 @@ async fn exchange(addr: std::net::SocketAddr, request: &[u8]) -> String {
 /// `account_axum::serve`, a control byte in a header gets 400 `malformed_request`, a
 /// megabyte of header 431 `headers_too_large`, and an over-long URI 414 `uri_too_long`,
 /// each with a body that says so, where hyper alone sends an empty body. An ordinary
-/// request on the same server still works, with the peer's address known.
+/// request on the same server still works, with the peer's address known, and the
+/// document lists the three answers on every operation.
 #[tokio::test]
 async fn m49_hypers_own_refusals_are_problem_json() {
     let mut app = TestApp::new();
@@ -846,4 +847,24 @@ async fn m49_hypers_own_refusals_are_problem_json() {
 
     let _ = stop.send(());
     server.await.expect("server task").expect("served");
+
+    // Every operation of the document says it may answer these, each with its code.
+    let doc = app.get("/api/openapi.json").await.ok(200).clone();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            for (status, code) in [
+                ("400", "malformed_request"),
+                ("414", "uri_too_long"),
+                ("431", "headers_too_large"),
+            ] {
+                let description = operation["responses"][status]["description"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(
+                    description.contains(&format!("`{code}`")),
+                    "{method} {path}: {status} documented as {description:?}"
+                );
+            }
+        }
+    }
 }
