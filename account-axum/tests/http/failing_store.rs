@@ -1,28 +1,21 @@
-//! A store that delegates to a [`MemoryStore`] but fails listing sessions, as a database
-//! that went away would.
+//! Stores that fail as a database that went away would: listing sessions failing
+//! (account-core's `FaultyStore`), and a database that cannot be reached while a switch is
+//! on.
 
 use std::sync::Arc;
 
 use account_core::store::memory::MemoryStore;
 use account_core::store::{Store, StoreError, StoreLayer, StoreResult};
+use account_core::testing::{FailAt, Failure, FaultyStore};
 
 /// What the failing method says: a detail that must reach the log and never a client.
 pub const FAILURE: &str = "connection to 10.1.2.3:5432 reset by peer";
 
-#[derive(Debug)]
-pub struct FailingStore(pub Arc<MemoryStore>);
-
-impl StoreLayer for FailingStore {
-    fn inner(&self) -> &dyn Store {
-        &*self.0
-    }
-
-    fn before(&self, method: &'static str) -> StoreResult<()> {
-        match method {
-            "sessions_of" => Err(StoreError::backend(FAILURE)),
-            _ => Ok(()),
-        }
-    }
+/// The store over `store` whose every listing of sessions fails with [`FAILURE`].
+pub fn failing_sessions_of(store: Arc<MemoryStore>) -> Arc<dyn Store> {
+    let failing = FaultyStore::new(store);
+    failing.fail(FailAt::Method("sessions_of"), Failure::Backend(FAILURE));
+    Arc::new(failing)
 }
 
 /// Whether [`UnreachableStore`]'s database is down, and how many calls reached it. Static

@@ -12,7 +12,7 @@ use axum::http::{Method, header};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::failing_store::{FAILURE, FailingStore};
+use crate::failing_store::{FAILURE, failing_sessions_of};
 use crate::support::*;
 
 /// The session's IP as the sessions list shows it.
@@ -342,7 +342,7 @@ async fn a_storage_failure_is_an_opaque_500_with_the_detail_in_the_log() {
     let logs = Logs::capture();
     let _guard = logs.install();
     let mut app = TestApp::with(Options {
-        wrap_store: Some(|store| Arc::new(FailingStore(store))),
+        wrap_store: Some(failing_sessions_of),
         ..Options::default()
     });
     app.user("ada").await;

@@ -178,12 +178,14 @@
 pub mod cases;
 pub mod counting;
 pub mod directory;
+pub mod faults;
 pub mod fixtures;
 pub mod logs;
 pub mod passkey;
 
 pub use counting::{CountingStore, UnknownMethod};
 pub use directory::MemoryDirectory;
+pub use faults::{FailAt, Failure, FaultyStore};
 
 use std::future::Future;
 use std::sync::Arc;
