@@ -33,7 +33,7 @@
 //! | `insert_account` | transaction: the account row, then its `usernames_taken` row; a concurrent insert of the same username or address waits on the unique key, then gets the conflict | |
 //! | `update_profile`, `record_second_factor_attempt`, `replace_api_token_secret` | `UPDATE ... RETURNING` | transaction: `UPDATE` (locks the row), then `SELECT` it back |
 //! | `upgrade_password_hash`, `rotate_session`, `accept_totp_step`, `touch_*` | one conditional `UPDATE ... WHERE` (the current hash, the current token, an older step, an older time) | |
-//! | `set_password_hash` | one `UPDATE` of hash and stamp | |
+//! | `set_password_hash` | transaction: one `UPDATE` of hash and stamp, conditional on the stamp read (which locks the account's row); then the sessions but the one kept deleted | |
 //! | `set_avatar` | transaction: the account's times (which lock its row), then the avatar replaced | |
 //! | `insert_challenge` with `replace` | transaction: the account's turn, insert, delete the others | |
 //! | `consume_challenge`, `delete_api_token`, `delete_app_password`, `delete_ssh_key` | `DELETE ... RETURNING` | transaction: `SELECT ... FOR UPDATE`, then `DELETE` |

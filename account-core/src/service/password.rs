@@ -17,6 +17,11 @@ impl Accounts {
     /// ends, the current session gets a new token, older reset and verification links die,
     /// and every address of the account is told.
     ///
+    /// A store that fails part-way leaves the password as it was (the other sessions
+    /// perhaps ended, the current one perhaps signed out), or changed with every other
+    /// session ended and the owner told (only the log entry perhaps missing); the call
+    /// answers the error either way.
+    ///
     /// A wrong current password counts as a failed login, so a stolen session cannot be
     /// used to guess the password without limit.
     ///
@@ -46,12 +51,10 @@ impl Accounts {
             .hash_new_password(&account, new_password, false)
             .await?;
         let now = self.now();
-        let stamp = SecurityStamp::generate(self.rng());
-        self.inner
-            .store
-            .set_password_hash(account.id, &hash, &stamp, now)
-            .await?;
-        self.end_sessions(account.id, Some(current.id)).await?;
+        // The current session gets its new token before the password changes: should the
+        // change then fail, the new token never reaches the client and the session is as
+        // good as ended, which is safe; the other order could leave a new password on a
+        // session whose old token (perhaps seen by someone else) still works.
         let (session, token) = self
             .rotate_session(
                 current,
@@ -63,9 +66,31 @@ impl Accounts {
                 current.stage,
             )
             .await?;
+        let stamp = SecurityStamp::generate(self.rng());
+        // The password and the end of every other session are one store step, from the
+        // stamp read above, so no failure leaves the new password with the other sessions
+        // still signed in, and of two concurrent changes one wins.
+        if !self
+            .inner
+            .store
+            .set_password_hash(
+                account.id,
+                &hash,
+                &stamp,
+                &account.security_stamp,
+                Some(current.id),
+                now,
+            )
+            .await?
+        {
+            // Another change came first, and ended this session.
+            return Err(Error::Unauthenticated);
+        }
+        // The owner hears of the change before it is logged: a failed log write leaves
+        // the change made, and the notice must not depend on it.
+        self.notify_all_addresses(&account, |username| Message::PasswordChanged { username });
         self.record(account.id, SecurityEventKind::PasswordChanged, info, &[])
             .await?;
-        self.notify_all_addresses(&account, |username| Message::PasswordChanged { username });
         let account = Account {
             security_stamp: stamp,
             ..account

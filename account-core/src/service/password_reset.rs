@@ -87,20 +87,33 @@ impl Accounts {
         let hash = self
             .hash_new_password(&account, new_password, false)
             .await?;
-        // Only one of any number of concurrent resets with this link gets past here.
-        let challenge = self
+        // The link lives only as long as the stamp it was issued under
+        // (`challenge_account`), so setting the password, which changes the stamp, is what
+        // spends it: one store step sets the password and ends every session, only from
+        // that stamp, and only one of any number of concurrent resets with this link gets
+        // past here. Using the link up first could leave it spent with the password
+        // unchanged, the owner with neither.
+        let link_stamp = challenge
+            .security_stamp
+            .as_ref()
+            .unwrap_or(&account.security_stamp);
+        let stamp = SecurityStamp::generate(self.rng());
+        if !self
             .inner
             .store
-            .consume_challenge(&digest, ChallengePurpose::PasswordReset, self.now())
+            .set_password_hash(account.id, &hash, &stamp, link_stamp, None, self.now())
             .await?
-            .ok_or(Error::InvalidToken)?;
-        let account = self.challenge_account(&challenge).await?;
-        let stamp = SecurityStamp::generate(self.rng());
+        {
+            return Err(Error::InvalidToken);
+        }
+        // The owner hears of the reset before anything else can fail.
+        self.notify_all_addresses(&account, |username| Message::PasswordWasReset { username });
+        // Now only tidying: the link is dead by its stamp whether or not this removes it.
         self.inner
             .store
-            .set_password_hash(account.id, &hash, &stamp, self.now())
+            .consume_challenge(&digest, ChallengePurpose::PasswordReset, self.now())
             .await?;
-        self.end_sessions(account.id, None).await?;
+        // A convenience after the fact: should it fail, the throttle runs out by itself.
         for kind in [FailureKind::Password, FailureKind::KnownDevicePassword] {
             self.inner.store.clear_failures(account.id, kind).await?;
         }
@@ -128,7 +141,6 @@ impl Accounts {
         } else {
             account
         };
-        self.notify_all_addresses(&account, |username| Message::PasswordWasReset { username });
         Ok(Account {
             security_stamp: stamp,
             ..account

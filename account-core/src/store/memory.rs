@@ -471,15 +471,21 @@ impl CredentialStore for MemoryStore {
         id: AccountId,
         hash: &PasswordHash,
         stamp: &SecurityStamp,
+        current: &SecurityStamp,
+        keep: Option<SessionId>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut state = self.state();
         let Some(entry) = state.account_mut(id) else {
             return Ok(false);
         };
+        if entry.account.security_stamp != *current {
+            return Ok(false);
+        }
         entry.password_hash = Some(hash.clone());
         entry.account.security_stamp = stamp.clone();
         entry.account.updated_at = at;
+        state.remove_sessions_where(|s| s.account_id == id && Some(s.id) != keep);
         Ok(true)
     }
 

@@ -280,13 +280,22 @@ store_traits! {
         /// The account's password hash, if it has a password.
         async fn password_hash(&self, id: AccountId) -> StoreResult<Option<PasswordHash>>;
 
-        /// Sets the password hash and the new security stamp together, atomically, and
-        /// `updated_at` to `at`. Returns `false` if the account does not exist.
+        /// Sets a new password: the hash, the new security stamp and `updated_at` (to `at`),
+        /// and deletes every session of the account except `keep`, in one atomic step, only
+        /// if the account's security stamp is still `current` (the stamp the caller read, or
+        /// the one a reset link was issued under). Returns `false`, changing nothing, when
+        /// the account does not exist or its stamp is no longer `current`: of concurrent
+        /// changes from one stamp exactly one happens.
+        ///
+        /// One step, because a new password with the old sessions still signed in is the
+        /// state a password change exists to end: no failure may leave it halfway.
         async fn set_password_hash(
             &self,
             id: AccountId,
             hash: &PasswordHash,
             stamp: &SecurityStamp,
+            current: &SecurityStamp,
+            keep: Option<SessionId>,
             at: DateTime<Utc>,
         ) -> StoreResult<bool>;
 

@@ -134,7 +134,7 @@
 //! |---|---|---|
 //! | `insert_account` | all unique values checked and written together | 10 inserts of one username: one `Ok`, nine [`Conflict::Username`]; the same for one address in ten cases |
 //! | `upgrade_password_hash` | swaps only while the stored hash is still `current`; the stamp stays | 10 upgrades from one hash: exactly one `true` |
-//! | `set_password_hash` | the hash and the security stamp change together | |
+//! | `set_password_hash` | the hash and the security stamp change together, with the account's other sessions ended, only from the stamp given | 10 changes from one stamp: exactly one `true` |
 //! | `rotate_session` | swaps digest and authentication state only while the token is still `current` | 20 rotations from one digest: exactly one `true`, only its digest finds the session |
 //! | `insert_challenge` with `replace` | the older challenges of the account and purpose go in the same step; a refused insert deletes nothing | |
 //! | `consume_challenge` | removes and returns in one step; expired ones are removed and not returned | 20 consumers of one challenge: exactly one `Some` |
@@ -347,6 +347,7 @@ macro_rules! __store_conformance {
             policy_put_and_get
             rate_limit_counts_per_key_and_window
             concurrent_consume_challenge
+            concurrent_set_password_hash
             concurrent_record_failure
             concurrent_rotate_session
             concurrent_insert_account_same_username

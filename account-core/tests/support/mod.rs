@@ -311,11 +311,19 @@ impl Harness {
             .expect("has a password")
     }
 
+    /// Plants a password hash, as a password change does (every session ends).
     pub async fn replace_password_hash(&self, id: AccountId, hash: &PasswordHash) {
         let stamp = SecurityStamp::generate(&OsRandom);
+        let current = self
+            .store
+            .account_by_id(id)
+            .await
+            .expect("store")
+            .expect("the account exists")
+            .security_stamp;
         assert!(
             self.store
-                .set_password_hash(id, hash, &stamp, self.accounts.now())
+                .set_password_hash(id, hash, &stamp, &current, None, self.accounts.now())
                 .await
                 .expect("store")
         );

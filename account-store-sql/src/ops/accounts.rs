@@ -4,7 +4,7 @@ use account_core::avatar::Avatar;
 use account_core::domain::{EmailAddress, Username};
 use account_core::model::{
     Account, AccountChange, AccountId, AccountQuery, AccountRemoval, AccountState, AccountUpdate,
-    NewAccount, ProfileChange, Role, SecurityEvent, SecurityStamp,
+    NewAccount, ProfileChange, Role, SecurityEvent, SecurityStamp, SessionId,
 };
 use account_core::password::PasswordHash;
 use account_core::store::{AccountStore, CredentialStore, StoreResult};
@@ -351,13 +351,35 @@ impl<D: Driver> CredentialStore for SqlOps<D> {
         id: AccountId,
         hash: &PasswordHash,
         stamp: &SecurityStamp,
+        current: &SecurityStamp,
+        keep: Option<SessionId>,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        // One statement: the hash and the stamp change together.
-        let sql = "UPDATE accounts SET password_hash = ?, security_stamp = ?, updated_at = ? \
-                   WHERE id = ?";
-        let args = args![hash.as_phc(), stamp.as_str(), at, id];
-        Ok(self.db.write(sql, args).await? > 0)
+        // One transaction: the conditional `UPDATE` (the hash and the stamp together, only
+        // from the stamp the caller read) locks the account's row, and the sessions go in
+        // the same transaction, so a failure between the two leaves neither.
+        let update = "UPDATE accounts SET password_hash = ?, security_stamp = ?, updated_at = ? \
+                      WHERE id = ? AND security_stamp = ?";
+        retry(|| async move {
+            let mut tx = self.db.begin().await?;
+            let args = args![hash.as_phc(), stamp.as_str(), at, id, current.as_str()];
+            if tx.write(update, args).await? == 0 {
+                return Ok(false);
+            }
+            match keep {
+                Some(keep) => {
+                    let sql = "DELETE FROM sessions WHERE account_id = ? AND id <> ?";
+                    tx.write(sql, args![id, keep]).await?
+                }
+                None => {
+                    tx.write("DELETE FROM sessions WHERE account_id = ?", args![id])
+                        .await?
+                }
+            };
+            tx.commit().await?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn upgrade_password_hash(

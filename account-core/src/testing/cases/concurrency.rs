@@ -251,6 +251,50 @@ pub async fn concurrent_insert_account_same_email(store: Arc<dyn Store>) {
     );
 }
 
+/// 10 concurrent `set_password_hash` calls from the account's stamp (ten resets with one
+/// link, ten password changes from one read): exactly one sets its hash and stamp.
+pub async fn concurrent_set_password_hash(store: Arc<dyn Store>) {
+    let alice = fixtures::insert_account(&*store, "alice", "alice@example.com").await;
+    let id = alice.id;
+    let current = alice.security_stamp.clone();
+    let changes: Vec<_> = (0..10)
+        .map(|_| (fixtures::password_hash(), fixtures::stamp()))
+        .collect();
+    let results = together(changes.len(), |i| {
+        let store = Arc::clone(&store);
+        let current = current.clone();
+        let (hash, stamp) = changes[i].clone();
+        async move {
+            store
+                .set_password_hash(id, &hash, &stamp, &current, None, time(60))
+                .await
+        }
+    })
+    .await;
+    let winners: Vec<usize> = results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| ok(r, "set_password_hash").then_some(i))
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "of 10 concurrent set_password_hash calls from one stamp exactly one must happen, \
+         got {winners:?}"
+    );
+    let (hash, stamp) = &changes[winners[0]];
+    assert_eq!(
+        ok(store.password_hash(id).await, "password_hash").as_ref(),
+        Some(hash),
+        "the stored hash must be the winner's"
+    );
+    assert_eq!(
+        ok(store.account_by_id(id).await, "account_by_id").map(|a| a.security_stamp),
+        Some(stamp.clone()),
+        "the stored stamp must be the winner's, with its hash"
+    );
+}
+
 /// 10 concurrent `upgrade_password_hash` calls from the same current hash: exactly one
 /// swaps, and the stored hash is its.
 pub async fn concurrent_upgrade_password_hash(store: Arc<dyn Store>) {
