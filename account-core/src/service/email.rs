@@ -94,13 +94,17 @@ impl Accounts {
         self.check_profile_editable(&account, ProfileField::Email)
             .await?;
         let Some(email) = email else {
-            self.inner
-                .store
-                .set_recovery_email(account.id, None, self.now())
-                .await?;
+            // The pending links go first: should removing the address then fail, it stays
+            // with no link pending. The other order could leave a link to an address the
+            // owner meant to drop (perhaps mistyped, someone else's) that still makes it
+            // the recovery address when followed.
             self.inner
                 .store
                 .delete_challenges(account.id, ChallengePurpose::VerifyRecoveryEmail)
+                .await?;
+            self.inner
+                .store
+                .set_recovery_email(account.id, None, self.now())
                 .await?;
             self.notify(
                 &account.email,

@@ -237,6 +237,13 @@ impl Accounts {
             Err(StoreError::Conflict(Conflict::Id)) => return Err(Error::PasskeyRejected),
             Err(e) => return Err(e.into()),
         }
+        // The owner hears of the new passkey before it is logged: a failed log write
+        // leaves the passkey added, and the notice must not depend on it.
+        let factor = passkey_in_words(&record.name);
+        self.notify_all_addresses(&account, |username| Message::FactorAdded {
+            username,
+            factor: factor.clone(),
+        });
         self.record(
             account.id,
             SecurityEventKind::PasskeyAdded,
@@ -247,11 +254,6 @@ impl Accounts {
             ],
         )
         .await?;
-        let factor = passkey_in_words(&record.name);
-        self.notify_all_addresses(&account, |username| Message::FactorAdded {
-            username,
-            factor: factor.clone(),
-        });
         // A privilege change: a new token, so that one seen before is worthless now.
         let (session, token) = self
             .rotate_session(

@@ -79,6 +79,11 @@ impl Accounts {
         store
             .replace_recovery_codes(account.id, &codes.digests(), self.now())
             .await?;
+        // The owner hears of it before it is logged: a failed log write leaves the new
+        // codes in place, and the notice must not depend on it.
+        self.notify_all_addresses(&account, |username| Message::RecoveryCodesRegenerated {
+            username,
+        });
         self.record(
             account.id,
             SecurityEventKind::RecoveryCodesRegenerated,
@@ -86,9 +91,6 @@ impl Accounts {
             &[("count", RecoveryCodes::COUNT.to_string())],
         )
         .await?;
-        self.notify_all_addresses(&account, |username| Message::RecoveryCodesRegenerated {
-            username,
-        });
         Ok(codes)
     }
 

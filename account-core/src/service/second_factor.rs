@@ -210,8 +210,15 @@ impl Accounts {
         info: &RequestInfo,
     ) -> Result<u64> {
         let account = self.account(target).await?;
-        let removed = self.inner.store.delete_authenticators(target).await?;
+        // The sessions end first: should removing the factors then fail, the account is
+        // signed out with its factors, and the administrator tries again. The other order
+        // could leave sessions signed in with the factors that vouched for them gone.
         self.end_sessions(target, None).await?;
+        let removed = self.inner.store.delete_authenticators(target).await?;
+        // The owner hears of the reset before it is logged (see `change_password`).
+        self.notify_all_addresses(&account, |username| Message::SecondFactorsReset {
+            username,
+        });
         self.record(
             target,
             SecurityEventKind::SecondFactorsReset,
@@ -229,9 +236,6 @@ impl Accounts {
             ],
         )
         .await?;
-        self.notify_all_addresses(&account, |username| Message::SecondFactorsReset {
-            username,
-        });
         Ok(removed)
     }
 

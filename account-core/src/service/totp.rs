@@ -154,12 +154,14 @@ impl Accounts {
                 _ => Error::NotFound,
             });
         }
-        self.record(account.id, SecurityEventKind::TotpEnabled, info, &[])
-            .await?;
+        // The owner hears of the new factor before it is logged: a failed log write leaves
+        // the factor enabled, and the notice must not depend on it.
         self.notify_all_addresses(&account, |username| Message::FactorAdded {
             username,
             factor: FACTOR.to_owned(),
         });
+        self.record(account.id, SecurityEventKind::TotpEnabled, info, &[])
+            .await?;
         // A privilege change: a new token, so that one seen before is worthless now.
         let (session, token) = self
             .rotate_session(
@@ -193,23 +195,29 @@ impl Accounts {
         let account = self.account_of(current).await?;
         let store = &self.inner.store;
         let existing = store.totp(account.id).await?.ok_or(Error::NotFound)?;
+        // The recovery codes, when no passkey keeps them, go before the TOTP: should
+        // deleting the TOTP then fail, it stays without its backup, as after using every
+        // code. The other order could leave codes standing for a factor that is gone,
+        // which a passkey added later would bring back to life.
+        if existing.confirmed_at.is_some() && store.second_factors(account.id).await?.passkeys == 0
+        {
+            store
+                .replace_recovery_codes(account.id, &[], self.now())
+                .await?;
+        }
         if !store.delete_totp(account.id).await? {
             return Err(Error::NotFound);
         }
         if existing.confirmed_at.is_none() {
             return Ok(());
         }
-        if store.second_factors(account.id).await?.passkeys == 0 {
-            store
-                .replace_recovery_codes(account.id, &[], self.now())
-                .await?;
-        }
-        self.record(account.id, SecurityEventKind::TotpDisabled, info, &[])
-            .await?;
+        // The owner hears of it before it is logged (see `confirm_totp_enrollment`).
         self.notify_all_addresses(&account, |username| Message::FactorRemoved {
             username,
             factor: FACTOR.to_owned(),
         });
+        self.record(account.id, SecurityEventKind::TotpDisabled, info, &[])
+            .await?;
         Ok(())
     }
 
