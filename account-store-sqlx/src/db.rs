@@ -7,6 +7,9 @@
 //! elsewhere; text comes back from MySQL's binary collation as bytes. Nothing outside
 //! this file knows.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use account_core::store::{StoreError, StoreResult};
 use account_store_sql::{Arg, Backend, Columns, Driver, Refusal, Transaction};
 use chrono::{DateTime, Utc};
@@ -44,6 +47,11 @@ pub(crate) enum Pools {
     #[cfg(feature = "mysql")]
     MySql(Kept<MySql>),
 }
+
+/// How long a statement on the pool runs before the store checks that the server still
+/// takes connections (see `Db::on_pool`): far longer than a statement or a connection to
+/// a server that answers takes, far shorter than the pool's acquire timeout.
+const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Statements on the store's pools: reads on SQLite's readers, writes on its writer.
 #[derive(Debug, Clone)]
@@ -220,6 +228,62 @@ impl Db {
         }
     }
 
+    /// Runs `op`, a statement on the pool or the start of a transaction, unless the
+    /// server is known to refuse connections (then the call fails at once, see `kept`),
+    /// and marks the server lost when `op` finds it unreachable. SQLite has no server.
+    ///
+    /// A call already waiting for the pool when the server went away would wait out the
+    /// pool's acquire timeout (sqlx retries a refused connection until then), so a call
+    /// that takes longer than [`PATIENCE`] asks the server once itself, and fails at once
+    /// when it refuses; a server that answers (a pool merely busy) leaves the call waiting
+    /// as before.
+    async fn on_pool<T>(&self, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.ready().await?;
+        let mut op = std::pin::pin!(op);
+        let result = match tokio::time::timeout(PATIENCE, &mut op).await {
+            Ok(result) => result,
+            Err(_slow) => {
+                if let Some(lost) = self.lost() {
+                    lost.store(true, Ordering::Release);
+                }
+                self.ready().await?;
+                op.await
+            }
+        };
+        mark_lost(self.lost(), &result);
+        result
+    }
+
+    /// Fails at once while the server is marked lost and refuses connections (see `kept`).
+    async fn ready(&self) -> StoreResult<()> {
+        match &self.pools {
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(kept) => kept
+                .ready()
+                .await
+                .map_err(|e| store_error(Backend::Postgres, e)),
+            #[cfg(feature = "mysql")]
+            Pools::MySql(kept) => kept
+                .ready()
+                .await
+                .map_err(|e| store_error(Backend::MySql, e)),
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    }
+
+    /// The mark of a lost server (see `kept`); none on SQLite.
+    fn lost(&self) -> Option<&Arc<AtomicBool>> {
+        match &self.pools {
+            #[cfg(feature = "postgres")]
+            Pools::Postgres(kept) => Some(kept.lost()),
+            #[cfg(feature = "mysql")]
+            Pools::MySql(kept) => Some(kept.lost()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     fn writer(&self) -> Conn<'_> {
         match &self.pools {
             #[cfg(feature = "sqlite")]
@@ -238,26 +302,29 @@ macro_rules! read_kept {
     ($db:expr, $read:ident($($arg:expr),*)) => {
         match &$db.pools {
             #[cfg(feature = "postgres")]
-            Pools::Postgres(kept) => return read_kept!(@on kept, Pg, Backend::Postgres, $read($($arg),*)),
+            Pools::Postgres(kept) => return read_kept!(@on $db, kept, Pg, Backend::Postgres, $read($($arg),*)),
             #[cfg(feature = "mysql")]
-            Pools::MySql(kept) => return read_kept!(@on kept, MySql, Backend::MySql, $read($($arg),*)),
+            Pools::MySql(kept) => return read_kept!(@on $db, kept, MySql, Backend::MySql, $read($($arg),*)),
             #[allow(unreachable_patterns)]
             _ => {}
         }
     };
-    (@on $kept:expr, $variant:ident, $backend:expr, $read:ident($($arg:expr),*)) => {
-        async {
-            let mut lent = $kept.lend().await?;
-            loop {
-                let result = $read(Conn::$variant(lent.conn()), $($arg),*).await;
-                match lent.done(result).await {
-                    Ok(result) => break result,
-                    Err(fresh) => lent = fresh,
+    (@on $db:expr, $kept:expr, $variant:ident, $backend:expr, $read:ident($($arg:expr),*)) => {
+        $db.on_pool(async {
+            async {
+                let mut lent = $kept.lend().await?;
+                loop {
+                    let result = $read(Conn::$variant(lent.conn()), $($arg),*).await;
+                    match lent.done(result).await {
+                        Ok(result) => break result,
+                        Err(fresh) => lent = fresh,
+                    }
                 }
             }
-        }
+            .await
+            .map_err(|e| store_error($backend, e))
+        })
         .await
-        .map_err(|e| store_error($backend, e))
     };
 }
 
@@ -290,7 +357,7 @@ impl Driver for Db {
             read_kept!(self, try_fetch_optional(sql, args));
         }
         let conn = if write { self.writer() } else { self.reader() };
-        fetch_optional(conn, sql, args).await
+        self.on_pool(fetch_optional(conn, sql, args)).await
     }
 
     async fn fetch_all(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
@@ -300,21 +367,26 @@ impl Driver for Db {
             return Ok(rows.into_iter().map(Row::Direct).collect());
         }
         read_kept!(self, try_fetch_all(sql, args));
-        fetch_all(self.reader(), sql, args).await
+        self.on_pool(fetch_all(self.reader(), sql, args)).await
     }
 
     async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        execute(self.writer(), sql, args).await
+        self.on_pool(execute(self.writer(), sql, args)).await
     }
 
     async fn execute_last_insert_id(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         match &self.pools {
             #[cfg(feature = "mysql")]
-            Pools::MySql(kept) => bind::<MySql>(sql, args, false)
-                .execute(kept.pool())
+            Pools::MySql(kept) => {
+                self.on_pool(async {
+                    bind::<MySql>(sql, args, false)
+                        .execute(kept.pool())
+                        .await
+                        .map(|done| done.last_insert_id())
+                        .map_err(|e| store_error(Backend::MySql, e))
+                })
                 .await
-                .map(|done| done.last_insert_id())
-                .map_err(|e| store_error(Backend::MySql, e)),
+            }
             #[allow(unreachable_patterns)]
             _ => {
                 let _ = (sql, args);
@@ -327,21 +399,25 @@ impl Driver for Db {
     /// IMMEDIATE`), so what it reads stays true until it commits.
     async fn begin(&self) -> StoreResult<Tx> {
         let backend = self.backend();
-        let conn = match &self.pools {
-            #[cfg(feature = "sqlite")]
-            Pools::Sqlite { reader, writer, .. } => writer
-                .as_ref()
-                .unwrap_or(reader)
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map(TxConn::Sqlite),
-            #[cfg(feature = "postgres")]
-            Pools::Postgres(kept) => kept.pool().begin().await.map(TxConn::Pg),
-            #[cfg(feature = "mysql")]
-            Pools::MySql(kept) => kept.pool().begin().await.map(TxConn::MySql),
+        let begin = async {
+            match &self.pools {
+                #[cfg(feature = "sqlite")]
+                Pools::Sqlite { reader, writer, .. } => writer
+                    .as_ref()
+                    .unwrap_or(reader)
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map(TxConn::Sqlite),
+                #[cfg(feature = "postgres")]
+                Pools::Postgres(kept) => kept.pool().begin().await.map(TxConn::Pg),
+                #[cfg(feature = "mysql")]
+                Pools::MySql(kept) => kept.pool().begin().await.map(TxConn::MySql),
+            }
+            .map_err(|e| store_error(backend, e))
         };
         Ok(Tx {
-            conn: conn.map_err(|e| store_error(backend, e))?,
+            conn: self.on_pool(begin).await?,
+            lost: self.lost().cloned(),
         })
     }
 }
@@ -349,6 +425,9 @@ impl Driver for Db {
 /// A transaction. Dropped without a commit, sqlx rolls it back.
 pub(crate) struct Tx {
     conn: TxConn,
+    /// The store's mark of a lost server (see `kept`), set when a statement finds the
+    /// connection failed; none on SQLite.
+    lost: Option<Arc<AtomicBool>>,
 }
 
 enum TxConn {
@@ -388,15 +467,21 @@ impl Transaction for Tx {
     type Row = Row;
 
     async fn fetch_optional(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<Row>> {
-        fetch_optional(self.conn(), sql, args).await
+        let result = fetch_optional(self.conn(), sql, args).await;
+        mark_lost(self.lost.as_ref(), &result);
+        result
     }
 
     async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
-        fetch_all(self.conn(), sql, args).await
+        let result = fetch_all(self.conn(), sql, args).await;
+        mark_lost(self.lost.as_ref(), &result);
+        result
     }
 
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        execute(self.conn(), sql, args).await
+        let result = execute(self.conn(), sql, args).await;
+        mark_lost(self.lost.as_ref(), &result);
+        result
     }
 
     async fn commit(self) -> StoreResult<()> {
@@ -409,7 +494,16 @@ impl Transaction for Tx {
             #[cfg(feature = "mysql")]
             TxConn::MySql(tx) => tx.commit().await,
         };
-        done.map_err(|e| store_error(backend, e))
+        let result = done.map_err(|e| store_error(backend, e));
+        mark_lost(self.lost.as_ref(), &result);
+        result
+    }
+}
+
+/// Marks the server lost (see `kept`) when `result` says it could not be reached.
+fn mark_lost<T>(lost: Option<&Arc<AtomicBool>>, result: &StoreResult<T>) {
+    if let (Some(lost), Err(StoreError::Unavailable(_))) = (lost, result) {
+        lost.store(true, Ordering::Release);
     }
 }
 

@@ -17,11 +17,22 @@
 //! repeat, and the caller sees a failure only when the database cannot be reached at all.
 //! A read cancelled half-way gives its connection back to the pool, which pings it (and
 //! so reads away what the server still had to say) before lending it again.
+//!
+//! A server that refuses connections (it is stopped or restarting) does not make a call
+//! wait: sqlx's pool takes a refused connection for a server still starting and tries
+//! again until the acquire timeout (5 s by default) runs out, so every call that asked the
+//! pool for a connection during an outage would wait that long before it failed, the
+//! probe that `account-core`'s outage breaker lets through each second included. So once a
+//! connection has failed (or the pool gave up waiting), the store is marked as having lost
+//! its server, and until the server accepts a connection again each call first opens one
+//! of its own, outside the pool ([`Kept::ready`]): refused, the call fails at once; taken,
+//! the mark goes and the call goes to the pool as usual.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Database, Pool};
+use sqlx::{ConnectOptions as _, Connection as _, Database, Pool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::db::connection_failed;
@@ -30,6 +41,10 @@ use crate::db::connection_failed;
 pub(crate) struct Kept<DB: Database> {
     pool: Pool<DB>,
     reads: Arc<Reads<DB>>,
+    /// Set when a connection failed or the pool gave up waiting for one, cleared when the
+    /// server accepts a connection again (see the module's docs). Shared with the
+    /// transactions, whose statements can find the server gone too.
+    lost: Arc<AtomicBool>,
 }
 
 struct Reads<DB: Database> {
@@ -44,6 +59,7 @@ impl<DB: Database> Clone for Kept<DB> {
         Self {
             pool: self.pool.clone(),
             reads: Arc::clone(&self.reads),
+            lost: Arc::clone(&self.lost),
         }
     }
 }
@@ -67,12 +83,52 @@ impl<DB: Database> Kept<DB> {
                 idle: Mutex::new(Vec::new()),
             }),
             pool,
+            lost: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// The pool, for writes and transactions.
     pub(crate) fn pool(&self) -> &Pool<DB> {
         &self.pool
+    }
+
+    /// The mark of a lost server, for a transaction to set when its connection fails.
+    pub(crate) fn lost(&self) -> &Arc<AtomicBool> {
+        &self.lost
+    }
+
+    /// Fails at once while the server is marked lost and still refuses connections,
+    /// instead of letting the pool retry the refused connection until its acquire timeout.
+    /// Costs nothing while the server answers; while it is marked lost, one connection of
+    /// its own per call, closed at once.
+    ///
+    /// # Errors
+    ///
+    /// The connection's failure, when it says the server cannot be reached (see
+    /// `connection_failed`); `PoolTimedOut` when the connection takes longer than the
+    /// acquire timeout. Any other refusal (too many connections, say) is left to the pool,
+    /// which knows how to wait for one of its own.
+    pub(crate) async fn ready(&self) -> sqlx::Result<()> {
+        if !self.lost.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let timeout = self.pool.options().get_acquire_timeout();
+        match tokio::time::timeout(timeout, self.pool.connect_options().connect()).await {
+            Ok(Ok(conn)) => {
+                self.lost.store(false, Ordering::Release);
+                // Only the answer mattered; a failure to say goodbye changes nothing.
+                let _ = conn.close().await;
+                Ok(())
+            }
+            Ok(Err(e)) if connection_failed(&e) => Err(e),
+            Ok(Err(_)) => Ok(()),
+            Err(_elapsed) => Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+
+    /// Marks the server lost when `result` says it could not be reached.
+    pub(crate) fn watch<T>(&self, result: &sqlx::Result<T>) {
+        mark_lost(&self.lost, result);
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<DB>>> {
@@ -96,7 +152,12 @@ impl<DB: Database> Kept<DB> {
         let was_kept = kept.is_some();
         let conn = match kept {
             Some(conn) => conn,
-            None => self.pool.acquire().await?,
+            None => {
+                self.ready().await?;
+                let conn = self.pool.acquire().await;
+                self.watch(&conn);
+                conn?
+            }
         };
         Ok(Lent {
             kept: self,
@@ -143,10 +204,19 @@ impl<DB: Database> Lent<'_, DB> {
     ) -> Result<sqlx::Result<T>, Self> {
         if result.as_ref().is_err_and(connection_failed) {
             self.conn.close_on_drop();
+            self.kept.watch(&result);
             if !self.was_kept {
                 return Ok(result);
             }
-            match self.kept.pool.acquire().await {
+            // A restart breaks every kept connection, and then the server is either back
+            // (the read runs again) or still down (the read fails now, not after the
+            // pool's timeout).
+            if let Err(e) = self.kept.ready().await {
+                return Ok(Err(e));
+            }
+            let fresh = self.kept.pool.acquire().await;
+            self.kept.watch(&fresh);
+            match fresh {
                 Ok(fresh) => {
                     // The broken one is dropped here, and closed.
                     self.conn = fresh;
@@ -164,5 +234,17 @@ impl<DB: Database> Lent<'_, DB> {
             idle.push(self.conn);
         }
         Ok(result)
+    }
+}
+
+/// Sets `lost` when `result` says the server could not be reached: a connection failed,
+/// or the pool gave up waiting for one (which is how a refused connection ends in sqlx's
+/// pool).
+fn mark_lost<T>(lost: &AtomicBool, result: &sqlx::Result<T>) {
+    if result
+        .as_ref()
+        .is_err_and(|e| connection_failed(e) || matches!(e, sqlx::Error::PoolTimedOut))
+    {
+        lost.store(true, Ordering::Release);
     }
 }
