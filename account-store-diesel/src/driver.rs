@@ -55,18 +55,17 @@ impl<C: Conn> Conns<C> {
         }
     }
 
-    /// A connection of the writer (`write`) or of the readers, or why there is none: the
-    /// pool is closed, or no connection came within its wait timeout (a database that is
-    /// down).
+    /// A connection of the writer (`write`) or of the readers, or why there is none (see
+    /// [`pool_error`]).
+    ///
+    /// The pool checks an idle connection before lending it (diesel-async's recycling,
+    /// see `lib.rs`) and drops one found broken, then makes a new one; a new connection
+    /// that the server refuses fails the call at once, since deadpool, unlike sqlx's
+    /// pool, does not try again until its timeout. So while the server is down a call
+    /// fails as fast as the refusal comes, and waits for the pool's timeouts only when
+    /// every connection is busy or the server does not answer at all.
     async fn get(&self, write: bool) -> StoreResult<Object<C>> {
-        self.pool(write).get().await.map_err(|e| match e {
-            // No connection came in time, or none could be made: the database cannot be
-            // reached (or every connection is busy), and may be in a moment.
-            deadpool::managed::PoolError::Timeout(_) | deadpool::managed::PoolError::Backend(_) => {
-                StoreError::unavailable(e)
-            }
-            other => StoreError::backend(other),
-        })
+        self.pool(write).get().await.map_err(pool_error)
     }
 
     /// Connections open and idle, for `Debug`.
@@ -448,20 +447,26 @@ impl Driver for Db {
         args: &[Arg<'_>],
     ) -> StoreResult<Option<Row>> {
         let rows = on_backend!(self, |conns| {
-            fetch(&mut *conns.get(write).await?, sql, args).await
+            let mut conn = conns.get(write).await?;
+            let rows = fetch(&mut *conn, sql, args).await;
+            settle(conn, rows)
         })?;
         Ok(rows.into_iter().next())
     }
 
     async fn fetch_all(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
         on_backend!(self, |conns| {
-            fetch(&mut *conns.get(false).await?, sql, args).await
+            let mut conn = conns.get(false).await?;
+            let rows = fetch(&mut *conn, sql, args).await;
+            settle(conn, rows)
         })
     }
 
     async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         on_backend!(self, |conns| {
-            execute(&mut *conns.get(true).await?, sql, args).await
+            let mut conn = conns.get(true).await?;
+            let count = execute(&mut *conn, sql, args).await;
+            settle(conn, count)
         })
     }
 
@@ -472,13 +477,17 @@ impl Driver for Db {
             #[cfg(feature = "mysql")]
             Db::MySql(conns) => {
                 let mut conn = conns.get(true).await?;
-                execute(&mut *conn, sql, args).await?;
-                let rows = fetch(
-                    &mut *conn,
-                    "SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS id",
-                    &[],
-                )
-                .await?;
+                let rows = async {
+                    execute(&mut *conn, sql, args).await?;
+                    fetch(
+                        &mut *conn,
+                        "SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS id",
+                        &[],
+                    )
+                    .await
+                }
+                .await;
+                let rows = settle(conn, rows)?;
                 let id = rows.first().map(|row| row.read_int("id")).transpose()?;
                 Ok(id
                     .flatten()
@@ -502,13 +511,31 @@ impl Driver for Db {
         } else {
             "BEGIN"
         };
-        let mut conn = on_backend!(self, |conns| TxConn::from(conns.get(true).await?));
-        on_tx!(&mut conn, |c| c.batch_execute(begin).await).map_err(|e| store_error(backend, e))?;
-        Ok(Tx {
+        let conn = on_backend!(self, |conns| TxConn::from(conns.get(true).await?));
+        let mut tx = Tx {
             backend,
             conn: Some(conn),
-        })
+        };
+        let begun = on_tx!(tx.conn()?, |c| c.batch_execute(begin).await);
+        tx.settle(begun.map_err(|e| store_error(backend, e)))?;
+        Ok(tx)
     }
+}
+
+/// Passes on `result`, the outcome of a statement on `conn`, and gives `conn` back to
+/// the pool unless the statement found it broken (see [`store_error`]): then it is closed
+/// here, so that no later call is lent it. The pool's own check before lending would
+/// find most such connections (see `lib.rs`), but not all: a PostgreSQL connection is
+/// known closed only once tokio-postgres has read the end of its socket, which may come
+/// just after the error that announced it.
+fn settle<M: deadpool::managed::Manager, T>(
+    conn: deadpool::managed::Object<M>,
+    result: StoreResult<T>,
+) -> StoreResult<T> {
+    if let Err(StoreError::Unavailable(_)) = result {
+        drop(deadpool::managed::Object::take(conn));
+    }
+    result
 }
 
 /// A transaction's connection, by backend. One per transaction, moved once into it:
@@ -554,6 +581,18 @@ impl Tx {
             .as_mut()
             .ok_or_else(|| StoreError::backend("the transaction has ended"))
     }
+
+    /// Passes on `result`; when it says the connection broke, closes the connection
+    /// (as [`settle`] does), which ends the transaction: the server rolls back what it
+    /// held, and the drop has nothing left to roll back.
+    fn settle<T>(&mut self, result: StoreResult<T>) -> StoreResult<T> {
+        if let Err(StoreError::Unavailable(_)) = result
+            && let Some(conn) = self.conn.take()
+        {
+            on_tx!(conn, |c| drop(deadpool::managed::Object::take(c)));
+        }
+        result
+    }
 }
 
 impl Transaction for Tx {
@@ -564,11 +603,13 @@ impl Transaction for Tx {
     }
 
     async fn fetch_all(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<Row>> {
-        on_tx!(self.conn()?, |c| fetch(&mut **c, sql, args).await)
+        let rows = on_tx!(self.conn()?, |c| fetch(&mut **c, sql, args).await);
+        self.settle(rows)
     }
 
     async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        on_tx!(self.conn()?, |c| execute(&mut **c, sql, args).await)
+        let count = on_tx!(self.conn()?, |c| execute(&mut **c, sql, args).await);
+        self.settle(count)
     }
 
     /// A commit that fails leaves the connection in a state nobody knows: it is closed
@@ -624,13 +665,12 @@ where
 /// happens with the schema's cascading keys). A serialization failure (`40001`) is
 /// `SerializationFailure`; a deadlock's victim (PostgreSQL `40P01`, InnoDB's 1213) has no
 /// kind of its own in diesel, and is known by the database's message.
+///
+/// A connection that failed (see [`connection_failed`]) is [`StoreError::Unavailable`],
+/// as in the sqlx store: the database cannot be reached just now, and may be in a
+/// moment.
 fn store_error(backend: Backend, error: DieselError) -> StoreError {
-    // The connection broke: the database is not reachable just now.
-    if let DieselError::DatabaseError(
-        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-        _,
-    ) = error
-    {
+    if connection_failed(backend, &error) {
         return StoreError::unavailable(error);
     }
     backend.store_error(error, |error| {
@@ -647,4 +687,170 @@ fn store_error(backend: Backend, error: DieselError) -> StoreError {
                 || message.to_ascii_lowercase().contains("deadlock"),
         })
     })
+}
+
+/// Why the pool lent no connection, as a store error. No connection came within the
+/// wait timeout, or none could be made (refused, reset, a server starting up or shutting
+/// down, which PostgreSQL answers `57P03`, or no answer within the create timeout): the
+/// database cannot be reached (or every connection is busy), and may be in a moment, so
+/// [`StoreError::Unavailable`], as the sqlx store answers its pool's timeout. A closed
+/// pool (the store was closed) is a [`StoreError::Backend`].
+fn pool_error(error: deadpool::managed::PoolError<PoolError>) -> StoreError {
+    use deadpool::managed::PoolError as Pool;
+    match error {
+        Pool::Timeout(_) | Pool::Backend(_) => StoreError::unavailable(error),
+        other => StoreError::backend(other),
+    }
+}
+
+/// Whether `error` says the connection itself failed (rather than the statement), so
+/// that the server cannot be reached through it and it must not be used again: the same
+/// cases as the sqlx store's `connection_failed` (the socket failed, the server closed
+/// the connection or said it was shutting the session down), read from what diesel-async
+/// keeps of them.
+///
+/// diesel has kinds for a closed connection and for a command that could not be sent,
+/// which is how diesel-async reports every failure of tokio-postgres that is not the
+/// server's answer (a socket that failed or was closed, the connection's task gone). The
+/// rest comes as `DatabaseErrorKind::Unknown` with nothing but a message: diesel's error
+/// information has no SQLSTATE or error number, so these are known by their message,
+/// the only thing that tells them apart (in English, the language of the servers'
+/// messages unless an administrator chose another for PostgreSQL's `lc_messages`):
+///
+/// - PostgreSQL's `FATAL` errors that end a session, all "terminating connection …":
+///   `57P01` (an administrator's command, which a fast shutdown sends every session),
+///   `57P02` (a crash of another server process), the idle timeouts' `57P05` and
+///   `25P03`. (`57P03`, a server starting up or shutting down, comes only when
+///   connecting, and so from the pool.)
+/// - mysql_async's own errors, which diesel-async passes on as their text: a socket that
+///   failed ("Input/output error: …", as a broken pipe, a reset connection or an
+///   unexpected end), and a connection the server closed (the driver's "Connection to
+///   the server is closed."). Its other errors (parameters, packets) are a statement's
+///   fault or a bug, and stay [`StoreError::Backend`].
+/// - MySQL's and MariaDB's server errors whose SQLSTATE the sqlx store reads as a failed
+///   connection: 1053 "Server shutdown in progress" (`08S01`) and MariaDB's 1927
+///   "Connection was killed" (`70100`).
+fn connection_failed(backend: Backend, error: &DieselError) -> bool {
+    let DieselError::DatabaseError(kind, info) = error else {
+        return false;
+    };
+    if matches!(
+        kind,
+        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+    ) {
+        return true;
+    }
+    let message = info.message();
+    match backend {
+        Backend::Postgres => message.starts_with("terminating connection "),
+        Backend::MySql => {
+            message.starts_with("Input/output error: ")
+                || message.contains("Connection to the server is closed.")
+                || message == "Server shutdown in progress"
+                || message == "Connection was killed"
+        }
+        Backend::Sqlite => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error as diesel-async gives what it has no kind for: its message only.
+    fn unknown(message: &str) -> DieselError {
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+    }
+
+    fn unavailable(backend: Backend, error: DieselError) -> bool {
+        matches!(store_error(backend, error), StoreError::Unavailable(_))
+    }
+
+    /// The errors a database restart gave the restart test (`tests/tests/restart.rs`),
+    /// and their neighbours, as diesel-async reports them.
+    #[test]
+    fn a_failed_connection_is_unavailable() {
+        for kind in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+                let error =
+                    DieselError::DatabaseError(kind, Box::new("connection closed".to_owned()));
+                assert!(unavailable(backend, error), "{backend:?}: {kind:?}");
+            }
+        }
+        for message in [
+            "terminating connection due to administrator command",
+            "terminating connection because of crash of another server process",
+            "terminating connection due to idle-session timeout",
+        ] {
+            assert!(
+                unavailable(Backend::Postgres, unknown(message)),
+                "{message}"
+            );
+        }
+        for message in [
+            "Input/output error: Input/output error: Broken pipe (os error 32)",
+            "Input/output error: Input/output error: Connection reset by peer (os error 104)",
+            "Input/output error: Input/output error: unexpected end of file",
+            "Driver error: `Connection to the server is closed.'",
+            "Server shutdown in progress",
+            "Connection was killed",
+        ] {
+            assert!(unavailable(Backend::MySql, unknown(message)), "{message}");
+        }
+    }
+
+    /// A statement the database refused, or a fault of the statement, is not an outage.
+    #[test]
+    fn a_refused_statement_is_not_unavailable() {
+        for (backend, message) in [
+            (Backend::Postgres, "syntax error at or near \"SELEC\""),
+            (
+                Backend::Postgres,
+                "canceling statement due to statement timeout",
+            ),
+            (
+                Backend::MySql,
+                "Driver error: `Named and positional parameters mixed in one statement.'",
+            ),
+            (
+                Backend::Sqlite,
+                "terminating connection due to administrator command",
+            ),
+        ] {
+            assert!(
+                matches!(
+                    store_error(backend, unknown(message)),
+                    StoreError::Backend(_)
+                ),
+                "{backend:?}: {message}"
+            );
+        }
+        let taken = DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new("duplicate key value violates unique constraint".to_owned()),
+        );
+        assert!(!unavailable(Backend::Postgres, taken));
+        assert!(!unavailable(Backend::Postgres, DieselError::NotFound));
+    }
+
+    /// The pool gave no connection: unavailable, unless the store was closed.
+    #[test]
+    fn a_pool_without_a_connection_is_unavailable() {
+        use deadpool::managed::{PoolError as Pool, TimeoutType};
+
+        for timeout in [TimeoutType::Wait, TimeoutType::Create] {
+            assert!(matches!(
+                pool_error(Pool::Timeout(timeout)),
+                StoreError::Unavailable(_)
+            ));
+        }
+        let refused = Pool::Backend(PoolError::ConnectionError(
+            diesel::ConnectionError::BadConnection("Connection refused (os error 111)".into()),
+        ));
+        assert!(matches!(pool_error(refused), StoreError::Unavailable(_)));
+        assert!(matches!(pool_error(Pool::Closed), StoreError::Backend(_)));
+    }
 }

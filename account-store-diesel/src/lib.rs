@@ -83,11 +83,14 @@
 //! As `account-store-sqlx`, since the statements are the same (see the table of atomic
 //! operations in `account-store-sql`): atomic operations are one conditional statement or
 //! one transaction with the right lock, a taken value is a `StoreError::Conflict`, a row
-//! for an account that is gone is `StoreError::NoSuchAccount`, anything else the database
-//! or the pool reports is a `StoreError::Backend` (never a panic), and transactions a
-//! deadlock rolled back are tried again. SQLite reads go through a pool of four
-//! connections and writes queue for one writer, whose transactions start with `BEGIN
-//! IMMEDIATE`.
+//! for an account that is gone is `StoreError::NoSuchAccount`, a database that cannot be
+//! reached (refused, lost or closed connections, a server shutting down, no connection
+//! within the pool's timeouts) is a `StoreError::Unavailable`, which the services answer
+//! 503 with `Retry-After`, anything else the database or the pool reports is a
+//! `StoreError::Backend` (never a panic), and transactions a deadlock rolled back are
+//! tried again. A connection found broken is closed, never lent again. SQLite reads go
+//! through a pool of four connections and writes queue for one writer, whose
+//! transactions start with `BEGIN IMMEDIATE`.
 //!
 //! # Feature flags
 //!
@@ -160,7 +163,8 @@ pub enum SetupError {
 }
 
 /// How long a store call waits for a connection (a free one, or a new one to the
-/// database) before it fails with `StoreError::Backend`.
+/// database) before it fails with `StoreError::Unavailable`. A server that refuses
+/// connections fails the call at once, without this wait (see `driver.rs`).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Account storage through diesel-async on SQLite, PostgreSQL or MySQL/MariaDB: every
@@ -326,7 +330,9 @@ fn pool<C: driver::Conn>(manager: C::Manager, size: usize) -> Result<PoolOf<C>, 
 /// socket is closed) and drops it instead of lending it, so a restarted server costs no
 /// failed request, and a check by query would add a round trip to every store call,
 /// which measured half again as slow as sqlx's store. MySQL's connections have no such
-/// sign, so there the pool keeps diesel-async's check by query.
+/// sign, so there the pool keeps diesel-async's check by query. On both, a connection a
+/// statement found broken is closed by the driver and never comes back to the pool
+/// (`settle` in `driver.rs`).
 #[cfg(feature = "postgres")]
 fn postgres_manager(url: &str) -> AsyncDieselConnectionManager<AsyncPgConnection> {
     use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
