@@ -30,6 +30,7 @@ use account_core::mail::MemoryMailer;
 use account_core::password::HashingConfig;
 use account_core::store::{AccountStore as _, Store};
 use account_core::{AccountConfig, Accounts};
+use account_store_diesel::DieselStore;
 use account_store_sqlx::testing::TestDatabase;
 use axum::Router;
 use axum::body::Body;
@@ -89,10 +90,7 @@ async fn restart_under_load(kind: Kind) {
     };
     let server = Arc::new(Mutex::new(server));
     let url = server.lock().unwrap().url();
-    // The diesel adapter is left out for now: on a restart it answers some requests 500
-    // (a broken MySQL connection and PostgreSQL's 57P01 are not read as an unreachable
-    // database in `account-store-diesel/src/driver.rs`), which is the next fix.
-    for adapter in [Adapter::Sqlx] {
+    for adapter in [Adapter::Sqlx, Adapter::Diesel] {
         let db = match kind {
             Kind::Postgres => TestDatabase::postgres(&url).await,
             Kind::MariaDb => TestDatabase::mysql(&url).await,
@@ -107,6 +105,7 @@ async fn restart_under_load(kind: Kind) {
 #[derive(Debug, Clone, Copy)]
 enum Adapter {
     Sqlx,
+    Diesel,
 }
 
 /// What one scenario saw, for the test's output.
@@ -472,6 +471,11 @@ async fn store(adapter: Adapter, db: &TestDatabase) -> Arc<dyn Store> {
     match adapter {
         // With its default options: the acquire timeout and pool a host gets.
         Adapter::Sqlx => Arc::new(db.store().await.unwrap()),
+        Adapter::Diesel => {
+            let store = DieselStore::connect(db.url()).await.unwrap();
+            store.migrate().await.unwrap();
+            Arc::new(store)
+        }
     }
 }
 
