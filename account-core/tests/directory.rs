@@ -21,7 +21,7 @@ use account_core::store::{CredentialStore, ThrottleStore};
 use account_core::testing::MemoryDirectory;
 use account_core::testing::logs::GlobalLogs;
 use account_core::{AccountConfig, Error, LoginOutcome};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use support::{Harness, PASSWORD, enrolling, info};
 
 /// The directory's password for dora, which the account here never stores.
@@ -85,21 +85,6 @@ fn detail<'a>(event: &'a SecurityEvent, key: &str) -> Option<&'a str> {
 
 fn of_kind(events: &[SecurityEvent], kind: SecurityEventKind) -> Vec<&SecurityEvent> {
     events.iter().filter(|e| e.kind == kind).collect()
-}
-
-/// The code an authenticator app shows at `at` for a base32 secret.
-fn totp_code(secret: &str, at: DateTime<Utc>) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_skew(0)
-        .with_secret(bytes.as_ref().to_vec())
-        .build()
-        .expect("valid TOTP");
-    totp.generate(u64::try_from(at.timestamp()).expect("after 1970"))
-        .to_string()
 }
 
 /// Lets the mail sent in background tasks so far arrive (the tests run on a
@@ -799,7 +784,7 @@ async fn totp_finishes_the_login_of_an_external_account() {
         .start_totp_enrollment(&session)
         .await
         .expect("start");
-    let code = totp_code(&enrollment.secret, h.accounts.now());
+    let code = support::totp_code(&enrollment.secret, h.accounts.now());
     h.accounts
         .confirm_totp_enrollment(&session, &code, &info())
         .await
@@ -815,7 +800,7 @@ async fn totp_finishes_the_login_of_an_external_account() {
         panic!("expected a second factor to be required, got {outcome:?}");
     };
     assert!(methods.contains(&account_core::SecondFactorMethod::Totp));
-    let code = totp_code(&enrollment.secret, h.accounts.now());
+    let code = support::totp_code(&enrollment.secret, h.accounts.now());
     // The right code with its last digit changed is wrong for certain.
     let mut wrong = code.clone();
     let last = wrong.pop().and_then(|d| d.to_digit(10)).expect("a digit");

@@ -18,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -208,21 +210,6 @@ fn info() -> RequestInfo {
 
 fn enrolling(session: &SignedInSession) -> EnrollingSession {
     EnrollingSession::from(session.clone())
-}
-
-/// The TOTP code of a base32 secret at a time.
-fn totp_code(secret: &str, at: DateTime<Utc>) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_skew(0)
-        .with_secret(bytes.as_ref().to_vec())
-        .build()
-        .expect("a valid TOTP");
-    totp.generate(u64::try_from(at.timestamp()).expect("after 1970"))
-        .to_string()
 }
 
 /// The token of the link in the last mail of this kind to `address`.
@@ -454,7 +441,7 @@ async fn enrol_totp(w: &World, token: &str) -> (String, String, String) {
         .start_totp_enrollment(&enrolling(&session))
         .await
         .expect("enrolment starts");
-    let code = totp_code(&enrollment.secret, w.now());
+    let code = support::totp_code(&enrollment.secret, w.now());
     let confirmed = w
         .accounts
         .confirm_totp_enrollment(&enrolling(&session), &code, &info())
@@ -515,7 +502,7 @@ async fn confirming_totp_enables_it_with_its_recovery_codes_or_neither() {
         pending_totp,
         |w, c| async move {
             let session = w.accounts.authenticate(&c.token).await?;
-            let code = totp_code(&c.secret, w.now());
+            let code = support::totp_code(&c.secret, w.now());
             w.accounts
                 .confirm_totp_enrollment(&enrolling(&session), &code, &info())
                 .await
@@ -906,7 +893,7 @@ async fn finishing_a_login_with_totp_replaces_the_pending_session_or_keeps_it() 
         pending_login,
         |w, c| async move {
             let pending = w.accounts.authenticate_pending(&c.pending).await?;
-            let code = totp_code(&c.secret, w.now());
+            let code = support::totp_code(&c.secret, w.now());
             w.accounts
                 .complete_login_with_totp(&pending, &code, &info())
                 .await

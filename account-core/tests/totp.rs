@@ -15,23 +15,8 @@ use account_core::{
     EnrollingSession, Error, LoginOutcome, RecoveryCodes, SignedIn, SignedInSession, TotpEnrollment,
 };
 use base64::Engine as _;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use support::{Harness, PASSWORD, enrolling, info};
-
-/// The code an authenticator app shows at `at` for a base32 secret.
-fn code_at(secret: &str, at: DateTime<Utc>) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
-    let totp = totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_skew(0)
-        .with_secret(bytes.as_ref().to_vec())
-        .build()
-        .expect("valid TOTP");
-    totp.generate(u64::try_from(at.timestamp()).expect("after 1970"))
-        .to_string()
-}
 
 /// An account with a confirmed TOTP, with the session that confirmed it.
 struct Enrolled {
@@ -49,7 +34,7 @@ async fn enrolled(h: &Harness, username: &str) -> Enrolled {
         .start_totp_enrollment(&enrolling(&session))
         .await
         .expect("start");
-    let code = code_at(&enrollment.secret, h.accounts.now());
+    let code = support::totp_code(&enrollment.secret, h.accounts.now());
     let confirmed = h
         .accounts
         .confirm_totp_enrollment(&enrolling(&session), &code, &info())
@@ -151,8 +136,8 @@ async fn h25_the_secret_is_160_random_bits_fresh_at_every_start() {
     }
     assert_ne!(first.secret, second.secret);
     // Only the latest pending secret confirms.
-    let stale = code_at(&first.secret, h.accounts.now());
-    let current = code_at(&second.secret, h.accounts.now());
+    let stale = support::totp_code(&first.secret, h.accounts.now());
+    let current = support::totp_code(&second.secret, h.accounts.now());
     if stale != current {
         let refused = h
             .accounts
@@ -227,7 +212,7 @@ async fn confirming_returns_ten_codes_and_a_two_factor_session_with_a_new_token(
     assert!(!old.totp, "pending is not enrolled");
     h.clear_mail().await;
 
-    let code = code_at(&e.secret, h.accounts.now());
+    let code = support::totp_code(&e.secret, h.accounts.now());
     let confirmed = h
         .accounts
         .confirm_totp_enrollment(&session, &code, &info())
@@ -289,7 +274,7 @@ async fn confirming_returns_ten_codes_and_a_two_factor_session_with_a_new_token(
 async fn a_wrong_code_confirms_nothing() {
     let h = Harness::new().await;
     let (session, e) = start(&h, "ada").await;
-    let right = code_at(&e.secret, h.accounts.now());
+    let right = support::totp_code(&e.secret, h.accounts.now());
     let wrong = format!(
         "{:06}",
         (right.parse::<u32>().expect("digits") + 1) % 1_000_000
@@ -349,13 +334,13 @@ async fn h26_login_accepts_one_step_back_but_not_two() {
     h.clock.advance(Duration::minutes(3));
     let now = h.accounts.now();
 
-    let two_back = code_at(&e.secret, now - Duration::seconds(60));
+    let two_back = support::totp_code(&e.secret, now - Duration::seconds(60));
     let err = login_with_totp(&h, "ada", &two_back)
         .await
         .expect_err("T-2 is too old");
     assert_eq!(err.code(), "invalid_second_factor");
 
-    let one_back = code_at(&e.secret, now - Duration::seconds(30));
+    let one_back = support::totp_code(&e.secret, now - Duration::seconds(30));
     let signed_in = login_with_totp(&h, "ada", &one_back)
         .await
         .expect("T-1 is accepted");
@@ -363,7 +348,7 @@ async fn h26_login_accepts_one_step_back_but_not_two() {
 
     // Spaces, as apps show the code, are fine.
     h.clock.advance(Duration::seconds(30));
-    let spaced = code_at(&e.secret, h.accounts.now());
+    let spaced = support::totp_code(&e.secret, h.accounts.now());
     let spaced = format!("{} {}", &spaced[..3], &spaced[3..]);
     login_with_totp(&h, "ada", &spaced)
         .await
@@ -375,14 +360,14 @@ async fn h27_the_same_code_twice_is_refused() {
     let h = Harness::new().await;
     let e = enrolled(&h, "ada").await;
     h.clock.advance(Duration::seconds(30));
-    let code = code_at(&e.secret, h.accounts.now());
+    let code = support::totp_code(&e.secret, h.accounts.now());
     login_with_totp(&h, "ada", &code).await.expect("first use");
     let err = login_with_totp(&h, "ada", &code)
         .await
         .expect_err("second use of the same step");
     assert_eq!(err.code(), "invalid_second_factor");
     // Nor does the step before count once a newer one was accepted.
-    let older = code_at(&e.secret, h.accounts.now() - Duration::seconds(30));
+    let older = support::totp_code(&e.secret, h.accounts.now() - Duration::seconds(30));
     if older != code {
         let err = login_with_totp(&h, "ada", &older)
             .await
@@ -390,7 +375,7 @@ async fn h27_the_same_code_twice_is_refused() {
         assert_eq!(err.code(), "invalid_second_factor");
     }
     h.clock.advance(Duration::seconds(30));
-    let next = code_at(&e.secret, h.accounts.now());
+    let next = support::totp_code(&e.secret, h.accounts.now());
     login_with_totp(&h, "ada", &next)
         .await
         .expect("the next step works");
@@ -588,7 +573,7 @@ async fn secrets_never_show_in_debug() {
     assert!(!shown.contains("otpauth://"), "{shown}");
     assert!(!shown.contains("base64,"), "{shown}");
 
-    let code = code_at(&e.secret, h.accounts.now());
+    let code = support::totp_code(&e.secret, h.accounts.now());
     let confirmed = h
         .accounts
         .confirm_totp_enrollment(&session, &code, &info())

@@ -23,6 +23,21 @@ use account_core::{
     SignUpOutcome, SignedIn, SignedInSession,
 };
 
+/// The code an authenticator app shows at `at` for a base32 TOTP secret.
+pub fn totp_code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let bytes = totp_rs::Secret::try_from_base32(secret).expect("base32");
+    let totp = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_skew(0)
+        .with_secret(bytes.as_ref().to_vec())
+        .build()
+        .expect("a valid TOTP");
+    totp.generate(u64::try_from(at.timestamp()).expect("after 1970"))
+        .to_string()
+}
+
 /// The password the harness signs people up with.
 pub const PASSWORD: &str = "correct horse battery staple";
 
